@@ -1,0 +1,102 @@
+// Lint: typescript-eslint's recommended rules, plus the import direction shared/DESIGN.md draws:
+// app → client → protocol ← engine → model/lora/losses/optim/sampling/io/storage/runtime.
+// src/client and src/protocol never load TF.js; src/protocol holds types only.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+
+const engineSide = [
+  'engine',
+  'model',
+  'lora',
+  'losses',
+  'optim',
+  'sampling',
+  'io',
+  'storage',
+  'runtime',
+];
+const zone = (target, from, message) => ({
+  target: `./src/${target}`,
+  from: from.map((f) => `./src/${f}`),
+  message,
+});
+
+export default tseslint.config(
+  { ignores: ['node_modules', 'dist', 'dist-lib', 'test-results', 'playwright-report', 'public'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            zone(
+              'client',
+              ['app', ...engineSide],
+              'the client talks to the engine only through src/protocol',
+            ),
+            zone(
+              'protocol',
+              [
+                'app',
+                'client',
+                'engine',
+                'model',
+                'lora',
+                'losses',
+                'optim',
+                'sampling',
+                'io',
+                'storage',
+              ],
+              'src/protocol is types only',
+            ),
+            ...engineSide.map((dir) =>
+              zone(dir, ['app', 'client'], 'the engine side never imports the page side'),
+            ),
+            zone('model', ['engine'], 'models do not know the engine'),
+            zone('lora', ['engine'], 'adapters do not know the engine'),
+            zone('runtime', ['engine', 'model', 'lora'], 'runtime is below the model'),
+            zone(
+              'errors',
+              ['app', 'client', 'protocol', ...engineSide],
+              'errors are a leaf module',
+            ),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/client/**', 'src/protocol/**', 'src/app/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@tensorflow/*'],
+              message: 'TF.js lives in the engine worker, not on the page side.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/protocol/**'],
+    rules: { '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports' }] },
+  },
+);

@@ -1,0 +1,182 @@
+/**
+ * The one place that chooses the TF.js backend (webgpu, wasm or cpu) and reports what it got.
+ *
+ * `auto` takes WebGPU only on a hardware adapter, else wasm, else cpu: on the machines we measured,
+ * wasm ran a 512³ matmul ~40× faster than the cpu backend, and a software (SwiftShader) WebGPU
+ * adapter is slower than wasm. We register the webgpu backend ourselves (instead of the package's
+ * own factory) so the engine keeps the `GPUDevice` and `GPUAdapter`, to read limits and to notice a
+ * lost device. Kernels wasm lacks are left to `runtime/wasm-kernels` (registered by the engine).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { WebGPUUnavailableError, ValidationError } from '../errors/loops-errors';
+
+export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+export type BackendRequest = BackendName | 'auto' | 'webgl';
+
+export const BACKEND_REQUESTS: readonly BackendRequest[] = [
+  'auto',
+  'webgpu',
+  'wasm',
+  'webgl',
+  'cpu',
+];
+
+/** What the adapter says of itself, in plain data (it crosses the worker boundary). */
+export interface AdapterReport {
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly device: string;
+  readonly description: string;
+  /** True for software adapters (SwiftShader, lavapipe): correct but slow. */
+  readonly isSoftware: boolean;
+  readonly features: readonly string[];
+  readonly limits: Readonly<Record<string, number>>;
+}
+
+export interface BackendReport {
+  /** The backend TF.js is running on now. */
+  readonly backend: BackendName;
+  readonly requested: BackendRequest;
+  /** The WebGPU adapter, when one was found (even if not chosen). */
+  readonly adapter: AdapterReport | null;
+  /** Why the choice differs from a hardware WebGPU adapter, in words; null when it does not. */
+  readonly reason: string | null;
+}
+
+/** Options for wasm: where its `.wasm` binaries are served (a URL map in browsers). */
+export interface BackendOptions {
+  readonly wasmPaths?: string | Record<string, string>;
+}
+
+let gpu: { adapter: GPUAdapter; device: GPUDevice } | null = null;
+
+/** The device the webgpu backend runs on, or null when it is not in use. */
+export function currentGpuDevice(): GPUDevice | null {
+  return tf.getBackend() === 'webgpu' ? (gpu?.device ?? null) : null;
+}
+
+/**
+ * Selects and initialises a backend; resolves with what is in use and why.
+ * Throws `WebGPUUnavailableError` when `webgpu` is asked for explicitly and cannot start.
+ */
+export async function selectBackend(
+  requested: BackendRequest,
+  options: BackendOptions = {},
+): Promise<BackendReport> {
+  if (!BACKEND_REQUESTS.includes(requested)) {
+    throw new ValidationError(
+      `backend '${String(requested)}' is not one of ${BACKEND_REQUESTS.join(', ')}; pick one of those.`,
+    );
+  }
+  if (options.wasmPaths !== undefined) setWasmPaths(options.wasmPaths);
+  const adapter = await probeAdapter();
+
+  if (requested === 'webgpu') {
+    if (!adapter) throw unavailable('this context exposes no WebGPU adapter');
+    await activate('webgpu');
+    return { backend: 'webgpu', requested, adapter, reason: null };
+  }
+  if (requested === 'auto' && adapter && !adapter.isSoftware) {
+    await activate('webgpu');
+    return { backend: 'webgpu', requested, adapter, reason: null };
+  }
+  const reason =
+    requested === 'auto'
+      ? adapter
+        ? `the WebGPU adapter (${adapter.description || adapter.architecture}) is a software one, slower than wasm`
+        : 'no WebGPU adapter in this context'
+      : requested === 'webgl'
+        ? 'webgl is not built into this engine; wasm is used instead'
+        : `${requested} was requested`;
+  const fallbacks: BackendName[] = requested === 'cpu' ? ['cpu'] : ['wasm', 'cpu'];
+  const failures: string[] = [];
+  for (const name of fallbacks) {
+    try {
+      await activate(name);
+      const why = failures.length ? `${reason}; ${failures.join('; ')}` : reason;
+      return { backend: name, requested, adapter, reason: why };
+    } catch (error) {
+      failures.push(`${name} failed to start (${(error as Error).message})`);
+    }
+  }
+  throw new Error(`no TF.js backend could start: ${failures.join('; ')}`);
+}
+
+async function activate(name: BackendName): Promise<void> {
+  if (name === 'webgpu') registerOwnWebGpu();
+  const ok = await tf.setBackend(name);
+  await tf.ready();
+  if (!ok || tf.getBackend() !== name) {
+    if (name === 'webgpu') throw unavailable('the webgpu backend failed to initialise');
+    throw new Error(`backend ${name} did not initialise (TF.js is on ${tf.getBackend()})`);
+  }
+}
+
+function registerOwnWebGpu(): void {
+  if (tf.findBackendFactory('webgpu') && gpu) return;
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', async () => {
+    const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw unavailable('requestAdapter() returned null');
+    const l = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
+      requiredLimits: {
+        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+        maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+        maxBufferSize: l.maxBufferSize,
+        maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      },
+    });
+    gpu = { adapter, device };
+    return new WebGPUBackend(device, adapter.info);
+  });
+}
+
+async function probeAdapter(): Promise<AdapterReport | null> {
+  const nav = (globalThis as { navigator?: Navigator }).navigator;
+  if (!nav?.gpu) return null;
+  const adapter =
+    gpu?.adapter ?? (await nav.gpu.requestAdapter({ powerPreference: 'high-performance' }));
+  return adapter ? describeAdapter(adapter) : null;
+}
+
+const LIMIT_NAMES = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export function describeAdapter(adapter: GPUAdapter): AdapterReport {
+  const info = adapter.info;
+  const text =
+    `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  const limits: Record<string, number> = {};
+  for (const name of LIMIT_NAMES) limits[name] = adapter.limits[name];
+  const fallback =
+    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isSoftware: fallback || /swiftshader|lavapipe|llvmpipe|software/.test(text),
+    features: [...adapter.features].map(String).sort(),
+    limits,
+  };
+}
+
+function unavailable(why: string): WebGPUUnavailableError {
+  return new WebGPUUnavailableError(
+    `WebGPU is unavailable: ${why}. Use a browser with WebGPU enabled (Chrome/Edge 113+, or ` +
+      `Chromium with --enable-unsafe-webgpu), or pick backend 'wasm' or 'auto'.`,
+  );
+}
