@@ -4,6 +4,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
+import globals from 'globals';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 const engineSide = [
@@ -26,6 +27,7 @@ const zone = (target, from, message) => ({
 export default tseslint.config(
   { ignores: ['node_modules', 'dist', 'dist-lib', 'test-results', 'playwright-report', 'public'] },
   js.configs.recommended,
+  { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: globals.node } },
   ...tseslint.configs.recommended,
   {
     plugins: { 'import-x': importX },
