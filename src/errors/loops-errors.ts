@@ -68,6 +68,16 @@ export class UnsupportedModelError extends LoopsError {
   }
 }
 
+/**
+ * A file (safetensors, config.json, tokenizer.json, a PEFT adapter) is malformed or hostile. Thrown
+ * before any allocation larger than the file itself; the message names the file and the field.
+ */
+export class InvalidFileError extends LoopsError {
+  override get error_class(): string {
+    return 'InvalidFileError';
+  }
+}
+
 /** WebGPU was asked for and is not available; the message says how to get it or what to pick instead. */
 export class WebGPUUnavailableError extends LoopsError {
   override get error_class(): string {
@@ -83,6 +93,7 @@ const registry: Record<string, ErrorConstructor> = {
   TimeoutError,
   UnknownCheckpointError,
   UnsupportedModelError,
+  InvalidFileError,
   WebGPUUnavailableError,
 };
 
