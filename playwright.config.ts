@@ -17,6 +17,9 @@ export const chromiumArgs = [
 
 export default defineConfig({
   testDir: 'tests/browser',
+  // Artifacts (screenshots, traces) go under test-results/playwright; Playwright empties this folder
+  // at start, so it must not be test-results itself, where vitest's report lives.
+  outputDir: 'test-results/playwright',
   timeout: 180_000,
   workers: 1,
   retries: 0,
