@@ -1,0 +1,103 @@
+/**
+ * One transformer block per family (shared/reference/models-and-formats.md §1.2):
+ *   Llama/Qwen (pre-norm):  h = x + o(attn(rmsnorm(x)));  out = h + down(silu(gate(n)) ⊙ up(n)), n = rmsnorm(h)
+ *     Qwen2 adds q/k/v biases (inside the projections); Qwen3 RMS-normalises each q and k head
+ *     (over D) after the projection and before RoPE.
+ *   GPT-2 (pre-LN): h = x + c_proj(attn(split(c_attn(ln_1(x)))));  out = h + c_proj(gelu(c_fc(ln_2(h))))
+ * Each takes x [B, T, C] and returns a new [B, T, C]; the caller owns the result.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Linear } from '../lora/linear';
+import type { ModelConfig } from './config';
+import { attend, splitHeads } from './attention';
+import type { KvCache } from './kv-cache';
+import { geluTanh, layerNorm, rmsNorm, silu } from './layers';
+import { applyRope } from './rope';
+
+/** Applies a 2-D projection to a [B, T, in] activation. */
+export function project(linear: Linear, x: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [B, T, C] = x.shape;
+    const y = linear.apply(tf.reshape(x, [B * T, C])); // [B·T, out]
+    return tf.reshape(y, [B, T, linear.spec.outFeatures]);
+  });
+}
+
+export interface LlamaLayer {
+  readonly inputNorm: tf.Tensor1D;
+  readonly postNorm: tf.Tensor1D;
+  readonly q: Linear;
+  readonly k: Linear;
+  readonly v: Linear;
+  readonly o: Linear;
+  readonly gate: Linear;
+  readonly up: Linear;
+  readonly down: Linear;
+  readonly qNorm: tf.Tensor1D | null;
+  readonly kNorm: tf.Tensor1D | null;
+}
+
+export interface RopeTables {
+  readonly cos: tf.Tensor2D;
+  readonly sin: tf.Tensor2D;
+}
+
+export function llamaBlock(
+  config: ModelConfig,
+  layer: LlamaLayer,
+  index: number,
+  x: tf.Tensor3D,
+  rope: RopeTables,
+  cache: KvCache | null,
+): tf.Tensor3D {
+  return tf.tidy(() => {
+    const { numHeads: H, numKvHeads: K, headDim: D, normEps: eps } = config;
+    const n1 = rmsNorm(x, layer.inputNorm, eps); // [B, T, C]
+    let q = splitHeads(project(layer.q, n1), H, D); // [B, H, T, D]
+    let k = splitHeads(project(layer.k, n1), K, D); // [B, K, T, D]
+    let v = splitHeads(project(layer.v, n1), K, D); // [B, K, T, D]
+    if (layer.qNorm && layer.kNorm) {
+      q = rmsNorm(q, layer.qNorm, eps);
+      k = rmsNorm(k, layer.kNorm, eps);
+    }
+    q = applyRope(q, rope.cos, rope.sin);
+    k = applyRope(k, rope.cos, rope.sin);
+    if (cache) ({ k, v } = cache.append(index, k, v)); // [B, K, S, D]
+    const attended = attend(q, k, v); // [B, T, H·D]
+    const h = tf.add<tf.Tensor3D>(x, project(layer.o, attended)); // [B, T, C]
+    const n2 = rmsNorm(h, layer.postNorm, eps);
+    const gated = tf.mul<tf.Tensor3D>(silu(project(layer.gate, n2)), project(layer.up, n2)); // [B, T, F]
+    return tf.add(h, project(layer.down, gated));
+  });
+}
+
+export interface Gpt2Layer {
+  readonly ln1: { weight: tf.Tensor1D; bias: tf.Tensor1D };
+  readonly ln2: { weight: tf.Tensor1D; bias: tf.Tensor1D };
+  readonly cAttn: Linear;
+  readonly attnProj: Linear;
+  readonly cFc: Linear;
+  readonly mlpProj: Linear;
+}
+
+export function gpt2Block(
+  config: ModelConfig,
+  layer: Gpt2Layer,
+  index: number,
+  x: tf.Tensor3D,
+  cache: KvCache | null,
+): tf.Tensor3D {
+  return tf.tidy(() => {
+    const { numHeads: H, headDim: D, hiddenSize: C, normEps: eps } = config;
+    const n1 = layerNorm(x, layer.ln1.weight, layer.ln1.bias, eps);
+    const qkv = project(layer.cAttn, n1); // [B, T, 3C], [Q | K | V]
+    const [qs, ks, vs] = tf.split(qkv, [C, C, C], 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    const q = splitHeads(qs, H, D); // [B, H, T, D]
+    let k = splitHeads(ks, H, D);
+    let v = splitHeads(vs, H, D);
+    if (cache) ({ k, v } = cache.append(index, k, v));
+    const h = tf.add<tf.Tensor3D>(x, project(layer.attnProj, attend(q, k, v))); // [B, T, C]
+    const n2 = layerNorm(h, layer.ln2.weight, layer.ln2.bias, eps);
+    return tf.add(h, project(layer.mlpProj, geluTanh(project(layer.cFc, n2))));
+  });
+}

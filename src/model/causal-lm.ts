@@ -1,0 +1,179 @@
+/**
+ * A causal language model of any supported family, over float32 weights keyed by Hugging Face
+ * name, with an optional LoRA adapter wrapped around its projections. It computes final hidden
+ * states (with or without a KV cache), next-token logits for sampling, and per-position
+ * log-probs of target tokens for training (chunked over positions, see target-logprobs.ts).
+ * The model does not own the weights or the adapter: whoever loaded them disposes them.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { DenseLinear, type Linear } from '../lora/linear';
+import { LoraLinear } from '../lora/lora-linear';
+import type { LoraAdapter } from '../lora/adapter';
+import { UnsupportedModelError } from '../errors/loops-errors';
+import { gpt2Block, llamaBlock, type Gpt2Layer, type LlamaLayer } from './blocks';
+import type { ModelConfig } from './config';
+import type { KvCache } from './kv-cache';
+import { layerNorm, rmsNorm } from './layers';
+import { ropeTables } from './rope';
+import { defaultChunkRows, targetLogprobs } from './target-logprobs';
+import { embeddingName, layerProjections, type ProjectionSpec } from './weight-names';
+
+export interface CausalLMOptions {
+  /** Rows per chunk of the unembedding in `targetLogprobs`; default keeps a chunk near 32 MiB. */
+  readonly chunkRows?: number;
+  /** Differentiate the unembedding weight too (full-parameter training). */
+  readonly trainBase?: boolean;
+}
+
+export class CausalLM {
+  private readonly llamaLayers: LlamaLayer[] = [];
+  private readonly gpt2Layers: Gpt2Layer[] = [];
+  readonly chunkRows: number;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly weights: ReadonlyMap<string, tf.Tensor>,
+    readonly adapter: LoraAdapter | null = null,
+    readonly options: CausalLMOptions = {},
+  ) {
+    this.chunkRows = options.chunkRows ?? defaultChunkRows(config.vocabSize);
+    for (let i = 0; i < config.numLayers; i++) {
+      const linears = layerProjections(config, i).map((spec) => this.linear(spec));
+      if (config.family === 'gpt2') {
+        const [cAttn, attnProj, cFc, mlpProj] = linears as [Linear, Linear, Linear, Linear];
+        const ln = (name: string) => ({
+          weight: this.w1(`h.${i}.${name}.weight`),
+          bias: this.w1(`h.${i}.${name}.bias`),
+        });
+        this.gpt2Layers.push({ ln1: ln('ln_1'), ln2: ln('ln_2'), cAttn, attnProj, cFc, mlpProj });
+      } else {
+        const [q, k, v, o, gate, up, down] = linears as [
+          Linear,
+          Linear,
+          Linear,
+          Linear,
+          Linear,
+          Linear,
+          Linear,
+        ];
+        const p = `model.layers.${i}`;
+        this.llamaLayers.push({
+          inputNorm: this.w1(`${p}.input_layernorm.weight`),
+          postNorm: this.w1(`${p}.post_attention_layernorm.weight`),
+          q,
+          k,
+          v,
+          o,
+          gate,
+          up,
+          down,
+          qNorm: config.qkNorm ? this.w1(`${p}.self_attn.q_norm.weight`) : null,
+          kNorm: config.qkNorm ? this.w1(`${p}.self_attn.k_norm.weight`) : null,
+        });
+      }
+    }
+  }
+
+  /** The unembedding weight [V, C]: `lm_head.weight`, or the token embedding when tied. */
+  get unembedding(): tf.Tensor2D {
+    const untied = this.weights.get('lm_head.weight');
+    return (
+      this.config.tieWordEmbeddings || !untied ? this.w(embeddingName(this.config)) : untied
+    ) as tf.Tensor2D;
+  }
+
+  /**
+   * Final hidden states [B, T, C] (after the last norm) for int32 tokens [B, T]. With a cache,
+   * positions continue from `cache.length` and the new keys/values are appended to it.
+   */
+  hidden(tokens: tf.Tensor2D, cache: KvCache | null = null): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [, T] = tokens.shape;
+      const offset = cache?.length ?? 0;
+      if (offset + T > this.config.maxPositions) {
+        throw new RangeError(
+          `sequence of ${offset + T} tokens exceeds the model's ${this.config.maxPositions} positions`,
+        );
+      }
+      let x = tf.gather(this.w(embeddingName(this.config)), tokens) as tf.Tensor3D; // [B, T, C]
+      if (this.config.family === 'gpt2') {
+        const positions = tf.range(offset, offset + T, 1, 'int32');
+        x = tf.add(x, tf.gather(this.w('wpe.weight'), positions)) as tf.Tensor3D; // [B, T, C]
+        this.gpt2Layers.forEach((layer, i) => {
+          x = gpt2Block(this.config, layer, i, x, cache);
+        });
+        return layerNorm(x, this.w1('ln_f.weight'), this.w1('ln_f.bias'), this.config.normEps);
+      }
+      const rope = ropeTables(T, this.config.headDim, this.config.ropeTheta, offset);
+      this.llamaLayers.forEach((layer, i) => {
+        x = llamaBlock(this.config, layer, i, x, rope, cache);
+      });
+      return rmsNorm(x, this.w1('model.norm.weight'), this.config.normEps);
+    });
+  }
+
+  /** Logits [N, V] for hidden rows [N, C], LoRA on lm_head included. Holds [N, V]: sampling only. */
+  logits(h: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const base = tf.matMul(h, this.unembedding, false, true) as tf.Tensor2D; // [N, V]
+      const lora = this.adapter?.modules.get('lm_head');
+      if (!lora || !this.adapter) return base;
+      const up = tf.matMul(tf.matMul(h, lora.a, false, true), lora.b, false, true); // [N, V]
+      return tf.add(base, tf.mul(up, this.adapter.scale)) as tf.Tensor2D;
+    });
+  }
+
+  /**
+   * Log-prob of targets[b, t] given tokens[b, ≤ t], [B, T]; targets < 0 are ignored (0 there).
+   * Differentiable w.r.t. the adapter's variables (and the base weights when they are variables).
+   */
+  targetLogprobs(tokens: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const [B, T] = tokens.shape;
+      const C = this.config.hiddenSize;
+      const h = tf.reshape(this.hidden(tokens), [B * T, C]) as tf.Tensor2D; // [B·T, C]
+      const lora = this.adapter?.modules.get('lm_head');
+      const unembedLora =
+        lora && this.adapter
+          ? {
+              hA: tf.mul(tf.matMul(h, lora.a, false, true), this.adapter.scale) as tf.Tensor2D,
+              b: lora.b,
+            }
+          : null;
+      const lp = targetLogprobs(
+        h,
+        this.unembedding,
+        tf.reshape(targets, [B * T]) as tf.Tensor1D,
+        unembedLora,
+        {
+          chunkRows: this.chunkRows,
+          trainWeight: this.options.trainBase === true,
+        },
+      );
+      return tf.reshape(lp, [B, T]) as tf.Tensor2D;
+    });
+  }
+
+  private linear(spec: ProjectionSpec): Linear {
+    const base = new DenseLinear(
+      spec,
+      this.w(`${spec.path}.weight`) as tf.Tensor2D,
+      spec.hasBias ? this.w1(`${spec.path}.bias`) : null,
+    );
+    const lora = this.adapter?.modules.get(spec.path);
+    return lora && this.adapter ? new LoraLinear(base, lora.a, lora.b, this.adapter.scale) : base;
+  }
+
+  private w(name: string): tf.Tensor {
+    const t = this.weights.get(name);
+    if (!t)
+      throw new UnsupportedModelError(
+        `weight ${name} is missing for this ${this.config.family} model.`,
+      );
+    return t;
+  }
+
+  private w1(name: string): tf.Tensor1D {
+    return this.w(name) as tf.Tensor1D;
+  }
+}

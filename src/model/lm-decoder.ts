@@ -1,0 +1,76 @@
+/**
+ * `DecodeModel` over a `CausalLM`: the prompt is run once (batch 1) into a KV cache, which is then
+ * tiled to `batch` copies; each step feeds one token per sequence and reads back [batch, V] logits.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { DecodeModel, DecodeSession } from '../sampling/decode-model';
+import type { CausalLM } from './causal-lm';
+import { KvCache } from './kv-cache';
+
+export class LmDecoder implements DecodeModel {
+  constructor(private readonly model: CausalLM) {}
+
+  get vocabSize(): number {
+    return this.model.config.vocabSize;
+  }
+
+  get maxPositions(): number {
+    return this.model.config.maxPositions;
+  }
+
+  async prefill(
+    prompt: readonly number[],
+    batch: number,
+  ): Promise<{ session: DecodeSession; lastLogits: Float32Array }> {
+    if (prompt.length === 0) throw new RangeError('the prompt must hold at least one token');
+    const single = new KvCache(this.model.config.numLayers);
+    let cache: KvCache | null = null;
+    try {
+      const logits = tf.tidy(() => {
+        const tokens = tf.tensor2d([...prompt], [1, prompt.length], 'int32');
+        const h = this.model.hidden(tokens, single); // [1, T, C]
+        const last = tf.reshape(
+          tf.slice(h, [0, prompt.length - 1, 0], [1, 1, -1]),
+          [1, -1],
+        ) as tf.Tensor2D;
+        return this.model.logits(last); // [1, V]
+      });
+      const lastLogits = (await logits.data()) as Float32Array;
+      logits.dispose();
+      cache = batch === 1 ? single : single.tile(batch);
+      return { session: new LmSession(this.model, cache, batch), lastLogits };
+    } catch (error) {
+      cache?.dispose();
+      throw error;
+    } finally {
+      if (cache !== single) single.dispose();
+    }
+  }
+}
+
+class LmSession implements DecodeSession {
+  constructor(
+    private readonly model: CausalLM,
+    private readonly cache: KvCache,
+    readonly batch: number,
+  ) {}
+
+  async step(tokens: readonly number[]): Promise<Float32Array> {
+    if (tokens.length !== this.batch)
+      throw new RangeError(`step needs ${this.batch} tokens, got ${tokens.length}`);
+    const logits = tf.tidy(() => {
+      const input = tf.tensor2d([...tokens], [this.batch, 1], 'int32');
+      const h = this.model.hidden(input, this.cache); // [B, 1, C]
+      return this.model.logits(tf.reshape(h, [this.batch, -1]) as tf.Tensor2D); // [B, V]
+    });
+    try {
+      return (await logits.data()) as Float32Array;
+    } finally {
+      logits.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.cache.dispose();
+  }
+}
