@@ -184,22 +184,36 @@ function makeCustomGrad(
     valid: tf.Tensor1D,
     safeTargets: tf.Tensor1D,
   ): tf.Tensor => {
+    // Inputs are unpacked from a list laid out as [h, (W), (hA, B)].
+    const unpack = (tensors: tf.Tensor[]) => {
+      const loraAt = trainWeight ? 2 : 1;
+      return {
+        h: tensors[0] as tf.Tensor2D,
+        w: trainWeight ? (tensors[1] as tf.Tensor2D) : frozenWeight,
+        hA: hasLora ? (tensors[loraAt] as tf.Tensor2D) : null,
+        b: hasLora ? (tensors[loraAt + 1] as tf.Tensor2D) : null,
+      };
+    };
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const save = args.pop() as tf.GradSaveFunc;
-      const tensors = args as tf.Tensor2D[];
-      const h = tensors[0] as tf.Tensor2D;
-      const w = trainWeight ? (tensors[1] as tf.Tensor2D) : frozenWeight;
-      const loraAt = trainWeight ? 2 : 1;
-      const hA = hasLora ? (tensors[loraAt] as tf.Tensor2D) : null;
-      const b = hasLora ? (tensors[loraAt + 1] as tf.Tensor2D) : null;
+      const tensors = args as tf.Tensor[];
+      const { h, w, hA, b } = unpack(tensors);
       const { lp, lseAll } = forward(h, w, hA, b);
-      save([lseAll, valid, safeTargets]); // kept by the engine until backprop (clones)
+      // Everything the backward pass reads must be saved: the engine keeps these (as clones) until
+      // backprop, while the caller's tidy scopes free the originals.
+      save([lseAll, valid, safeTargets, ...tensors]);
       lseAll.dispose();
       return {
         value: lp,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [lse, validMask, safe] = saved as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-          const { dh, dhA, dW, dB } = backward(dy, h, w, hA, b, {
+          const [lse, validMask, safe, ...savedInputs] = saved as [
+            tf.Tensor1D,
+            tf.Tensor1D,
+            tf.Tensor1D,
+            ...tf.Tensor[],
+          ];
+          const { h: hS, w: wS, hA: hAS, b: bS } = unpack(savedInputs);
+          const { dh, dhA, dW, dB } = backward(dy, hS, wS, hAS, bS, {
             lse,
             valid: validMask,
             targets: safe,

@@ -1,0 +1,247 @@
+/**
+ * Loads a checkpoint's base weights into float32 TF.js tensors, tensor by tensor, checking every
+ * name and shape against what the config implies (`expectedTensors`). Parsing the file format is
+ * `safetensors.ts`; where files come from (hub, cache, user-picked) is the caller's `readFile`.
+ *
+ * Order of work, so that a bad checkpoint fails before anything is uploaded where it can:
+ * 1. Device limits are checked for every tensor the config implies, before any file is read
+ *    (every loaded tensor must have its expected shape, so those sizes are the loaded sizes).
+ * 2. The tensor names (the header of `model.safetensors`, or the `weight_map` of
+ *    `model.safetensors.index.json`) are matched with the expected names: missing ones fail.
+ * 3. Per file: every needed tensor's shape and dtype is checked from the header, then one tensor
+ *    at a time is widened to float32 and handed to `tf.tensor`. Shards are read one by one.
+ * On any failure, every tensor already created is disposed before the error propagates.
+ *
+ * Peak memory, honestly: `readFile` returns a whole file, so while one file is being loaded the
+ * JS heap holds that file (S bytes) plus the float32 copies made so far. On the cpu backend those
+ * copies are the tensors' storage; the webgpu backend keeps each copy until its first upload; wasm
+ * copies it into its heap. So the peak is about S + the float32 model size (for an F16/BF16 file,
+ * about 3 S), and for a sharded checkpoint the largest shard + the model. The loader keeps no
+ * reference to a file after moving on, so the file is collectable once its tensors exist. Reading
+ * one tensor at a time from a `Blob` (header first, via `parseSafetensorsHeader(..., fileSize)`)
+ * would lower this to one tensor + the model; `readFile` would need a range form for that.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { InvalidFileError, UnsupportedModelError } from '../errors/loops-errors';
+import type { ModelConfig } from '../model/config';
+import { canonicalTensorName, expectedTensors } from '../model/weight-names';
+import type { SafetensorsEntry, SafetensorsHeader } from './safetensors';
+import {
+  elementCount,
+  parseSafetensorsHeader,
+  parseShardIndex,
+  readTensorAsFloat32,
+} from './safetensors';
+import { isFloatDtype } from './dtype';
+
+export const SINGLE_FILE = 'model.safetensors';
+export const INDEX_FILE = 'model.safetensors.index.json';
+
+/** The WebGPU device limits that bound one tensor's buffer (`GPUSupportedLimits` names). */
+export interface BufferLimits {
+  readonly maxBufferSize: number;
+  readonly maxStorageBufferBindingSize: number;
+}
+
+export interface LoadProgress {
+  /** Float32 bytes of the tensors created so far. */
+  readonly loaded: number;
+  /** Float32 bytes of every tensor that will be created. */
+  readonly total: number;
+  /** Canonical name of the tensor just created. */
+  readonly tensor: string;
+}
+
+export interface LoadWeightsOptions {
+  readonly config: ModelConfig;
+  /** The bytes of a file of the checkpoint, by name (`model.safetensors`, shard names, the index). */
+  readonly readFile: (name: string) => Promise<Uint8Array>;
+  readonly hasFile: (name: string) => Promise<boolean>;
+  /** Device limits to respect (webgpu); null or absent when the backend has none. */
+  readonly limits?: BufferLimits | null;
+  readonly onProgress?: (progress: LoadProgress) => void;
+  /** Told, in words, of tensors that were ignored or kept beyond the expected ones. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** What to load: file tensor name → canonical name and shape, and which file holds it. */
+interface LoadPlan {
+  readonly wanted: Map<string, { canonical: string; shape: readonly number[] }>;
+  readonly totalBytes: number;
+}
+
+const MIB = 1024 * 1024;
+const mib = (bytes: number): string => `${(bytes / MIB).toFixed(2)} MiB`;
+const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+
+/**
+ * Loads the checkpoint's weights. Returns new float32 tensors keyed by canonical name; the caller
+ * owns and disposes them.
+ */
+export async function loadWeights(options: LoadWeightsOptions): Promise<Map<string, tf.Tensor>> {
+  const { config, readFile, hasFile } = options;
+  if (options.limits) checkLimits(config, options.limits);
+  const listed = await listFiles(readFile, hasFile);
+  const source = listed === 'single' ? SINGLE_FILE : INDEX_FILE;
+  let first: { bytes: Uint8Array; header: SafetensorsHeader } | undefined;
+  let shards: Map<string, string[]>;
+  if (listed === 'single') {
+    // The names are in the file's own header: read it once and keep it for the load below.
+    const bytes = await readFile(SINGLE_FILE);
+    first = { bytes, header: parseSafetensorsHeader(bytes, SINGLE_FILE) };
+    shards = new Map([[SINGLE_FILE, first.header.tensors.map((t) => t.name)]]);
+  } else {
+    shards = listed;
+  }
+  const plan = planLoad(config, [...shards.values()].flat(), source, options.onWarning);
+  const out = new Map<string, tf.Tensor>();
+  try {
+    let loaded = 0;
+    for (const [file, names] of shards) {
+      const bytes = first?.bytes ?? (await readFile(file));
+      const header = first?.header ?? parseSafetensorsHeader(bytes, file);
+      first = undefined; // drop the reference so a finished file can be collected
+      for (const { entry, canonical, shape } of checkFile(header, file, names, plan)) {
+        const values = readTensorAsFloat32(bytes, entry, file);
+        out.set(canonical, tf.tensor(values, [...shape], 'float32'));
+        loaded += values.byteLength;
+        options.onProgress?.({ loaded, total: plan.totalBytes, tensor: canonical });
+      }
+    }
+    return out;
+  } catch (error) {
+    for (const t of out.values()) t.dispose();
+    throw error;
+  }
+}
+
+/** Which files to read: `model.safetensors` alone, or the shards the index names (in order). */
+async function listFiles(
+  readFile: LoadWeightsOptions['readFile'],
+  hasFile: LoadWeightsOptions['hasFile'],
+): Promise<'single' | Map<string, string[]>> {
+  if (await hasFile(SINGLE_FILE)) return 'single';
+  if (!(await hasFile(INDEX_FILE))) {
+    throw new UnsupportedModelError(
+      `The checkpoint has neither ${SINGLE_FILE} nor ${INDEX_FILE}; only safetensors weights ` +
+        `load here (convert pytorch_model.bin with safetensors.torch.save_file).`,
+    );
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(await readFile(INDEX_FILE));
+  } catch {
+    throw new InvalidFileError(`${INDEX_FILE} is not valid UTF-8; re-download it.`);
+  }
+  return parseShardIndex(text, INDEX_FILE);
+}
+
+/** Every expected tensor must fit one GPU buffer and one storage binding. */
+function checkLimits(config: ModelConfig, limits: BufferLimits): void {
+  for (const spec of expectedTensors(config)) {
+    const bytes = elementCount(spec.shape) * 4;
+    for (const limit of ['maxStorageBufferBindingSize', 'maxBufferSize'] as const) {
+      if (bytes > limits[limit]) {
+        throw new UnsupportedModelError(
+          `Tensor "${spec.name}" ${fmt(spec.shape)} needs ${mib(bytes)} as float32, over this ` +
+            `device's ${limit} of ${mib(limits[limit])}. Pick a smaller model, a device with ` +
+            `higher limits, or the wasm backend (no such limit).`,
+        );
+      }
+    }
+  }
+}
+
+/** Matches the file names with the expected ones; throws on missing or doubled tensors. */
+function planLoad(
+  config: ModelConfig,
+  fileNames: readonly string[],
+  source: string,
+  onWarning: LoadWeightsOptions['onWarning'],
+): LoadPlan {
+  const expected = new Map(expectedTensors(config).map((s) => [s.name, s.shape]));
+  // A tied model's file may still carry lm_head.weight: keep it (same shape as the embedding).
+  const keepTiedHead = config.tieWordEmbeddings && !expected.has('lm_head.weight');
+  const wanted: LoadPlan['wanted'] = new Map();
+  const byCanonical = new Map<string, string>();
+  const ignored: string[] = [];
+  for (const name of fileNames) {
+    const canonical = canonicalTensorName(config, name);
+    const tiedHead = keepTiedHead && canonical === 'lm_head.weight';
+    const shape = tiedHead ? [config.vocabSize, config.hiddenSize] : expected.get(canonical);
+    if (!shape) {
+      ignored.push(name);
+      continue;
+    }
+    const twin = byCanonical.get(canonical);
+    if (twin !== undefined) {
+      throw new InvalidFileError(
+        `${source}: tensors "${twin}" and "${name}" are both "${canonical}"; keep only one of them.`,
+      );
+    }
+    byCanonical.set(canonical, name);
+    wanted.set(name, { canonical, shape });
+    if (tiedHead) {
+      onWarning?.(
+        `${source}: the model ties its embeddings but the file has lm_head.weight; it is loaded ` +
+          `as "lm_head.weight" and the tied embedding is still what the model uses.`,
+      );
+    }
+  }
+  const missing = [...expected.keys()].filter((name) => !byCanonical.has(name));
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 10).join(', ');
+    const more = missing.length > 10 ? `, and ${missing.length - 10} more` : '';
+    throw new UnsupportedModelError(
+      `${source} lacks ${missing.length} of the ${expected.size} tensors a ${config.family} ` +
+        `model with this config needs: ${shown}${more}. Check that config.json belongs to ` +
+        `these weights.`,
+    );
+  }
+  if (ignored.length > 0) {
+    const shown = ignored.slice(0, 5).join(', ');
+    onWarning?.(
+      `${source}: ignored ${ignored.length} tensor(s) the model does not use: ${shown}` +
+        `${ignored.length > 5 ? ', …' : ''}.`,
+    );
+  }
+  let totalBytes = 0;
+  for (const { shape } of wanted.values()) totalBytes += elementCount(shape) * 4;
+  return { wanted, totalBytes };
+}
+
+/** Checks each tensor one file must provide, before any of them is created. */
+function checkFile(
+  header: SafetensorsHeader,
+  file: string,
+  names: readonly string[],
+  plan: LoadPlan,
+): { entry: SafetensorsEntry; canonical: string; shape: readonly number[] }[] {
+  const byName = new Map(header.tensors.map((t) => [t.name, t]));
+  const checked = [];
+  for (const name of names) {
+    const want = plan.wanted.get(name);
+    if (!want) continue;
+    const entry = byName.get(name);
+    if (!entry) {
+      throw new InvalidFileError(
+        `${INDEX_FILE} puts tensor "${name}" in ${file}, but that file has no such tensor; ` +
+          `re-download the checkpoint (the index and shards do not match).`,
+      );
+    }
+    if (fmt(entry.shape) !== fmt(want.shape)) {
+      throw new UnsupportedModelError(
+        `${file}: tensor "${name}" has shape ${fmt(entry.shape)}, but the config implies ` +
+          `${fmt(want.shape)}. Check that config.json belongs to these weights.`,
+      );
+    }
+    if (!isFloatDtype(entry.dtype)) {
+      throw new UnsupportedModelError(
+        `${file}: tensor "${name}" has dtype ${entry.dtype}; weights must be F32, F16 or BF16. ` +
+          `Convert the checkpoint to a float dtype.`,
+      );
+    }
+    checked.push({ entry, ...want });
+  }
+  return checked;
+}
