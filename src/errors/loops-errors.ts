@@ -78,6 +78,13 @@ export class InvalidFileError extends LoopsError {
   }
 }
 
+/** A download failed (network down, HTTP error other than 404); the message names the URL. */
+export class NetworkError extends LoopsError {
+  override get error_class(): string {
+    return 'NetworkError';
+  }
+}
+
 /** WebGPU was asked for and is not available; the message says how to get it or what to pick instead. */
 export class WebGPUUnavailableError extends LoopsError {
   override get error_class(): string {
@@ -94,6 +101,7 @@ const registry: Record<string, ErrorConstructor> = {
   UnknownCheckpointError,
   UnsupportedModelError,
   InvalidFileError,
+  NetworkError,
   WebGPUUnavailableError,
 };
 

@@ -1,0 +1,71 @@
+/**
+ * A tiny HTTP file server on 127.0.0.1 for tests: serves `files` (URL path → bytes) for GET and
+ * HEAD with Content-Length, answers 404 for anything else, and lets a test force a status on a path
+ * (for example 500). Bodies go out in small chunks with a pause between them, so a client sees
+ * several progress events. Every request is logged, so a test can prove the network was not used.
+ */
+import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface StaticServer {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** "METHOD /path" of every request, in order. */
+  readonly requests: string[];
+  /** Answer `status` (with an empty body) for `path` from now on. */
+  failWith(path: string, status: number): void;
+  close(): Promise<void>;
+}
+
+export async function startStaticServer(
+  files: ReadonlyMap<string, Uint8Array>,
+  chunkBytes = 4096,
+): Promise<StaticServer> {
+  const requests: string[] = [];
+  const forced = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
+    requests.push(`${req.method ?? '?'} ${path}`);
+    const status = forced.get(path);
+    const body = files.get(path);
+    if (status !== undefined || body === undefined) {
+      res.writeHead(status ?? 404, { 'content-length': 0 }).end();
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': body.byteLength,
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    void sendInChunks(res, body, chunkBytes);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    failWith: (path, status) => forced.set(path, status),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+async function sendInChunks(
+  res: ServerResponse,
+  body: Uint8Array,
+  chunkBytes: number,
+): Promise<void> {
+  for (let at = 0; at < body.byteLength; at += chunkBytes) {
+    if (res.destroyed) return;
+    res.write(body.subarray(at, at + chunkBytes));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  res.end();
+}
