@@ -1,0 +1,154 @@
+/**
+ * The batched decode loop: prefill the prompt once for `numSamples` copies, then step every
+ * sequence together, one token per step, each stopping on its own stop, EOS or length limit.
+ * Token choice is `chooseToken`, stops are `StopDetector`, the model is a `DecodeModel`; this
+ * module only schedules them and never touches tensors.
+ *
+ * Positions: a prompt of P tokens leaves room for G = maxPositions − P generated tokens, and the
+ * limit is min(max_tokens, G) (max_tokens unset = G). The g-th token is drawn from the logits of
+ * the (g−1)-th, so g tokens cost one prefill and g − 1 steps, and the last token is never fed back:
+ * the model never sees more than maxPositions − 1 positions. A prompt that leaves no room is a
+ * ValidationError before anything runs.
+ *
+ * Batching: a sequence that has finished keeps its slot; it is fed its own last token as padding
+ * and its logits row is ignored, so the batch shape never changes. Sequence i draws from random
+ * stream i of the seed (rng.ts), so its tokens do not depend on numSamples.
+ *
+ * `onToken` sees each token as it is drawn. A string stop can later trim tokens it has already
+ * seen (stop.ts), so streamed tokens are a superset of the final `tokens`.
+ */
+import { ValidationError } from '../errors/loops-errors';
+import { chooseToken } from './choose-token';
+import type { DecodeModel } from './decode-model';
+import type { DecodeParams } from './params';
+import { seedWords, streamRng } from './rng';
+import type { Rng } from './rng';
+import { StopDetector } from './stop';
+
+export interface DecodedSequence {
+  /** Generated ids only; a token-id stop (or EOS) is the last entry, a stop string is trimmed. */
+  tokens: number[];
+  /** log_softmax of the raw logits at each returned token (choose-token.ts). */
+  logprobs: number[];
+  stop_reason: 'stop' | 'length';
+}
+
+type TextDecoderFn = (ids: readonly number[]) => string;
+
+/** One sequence while it runs. */
+class Running {
+  readonly tokens: number[] = [];
+  readonly logprobs: number[] = [];
+  stopReason: 'stop' | 'length' | null = null;
+
+  constructor(
+    readonly rng: Rng,
+    readonly stops: StopDetector,
+  ) {}
+
+  get last(): number {
+    return this.tokens[this.tokens.length - 1] as number;
+  }
+}
+
+/** Samples `numSamples` continuations of `prompt`; always disposes the model's session. */
+export async function decode(
+  model: DecodeModel,
+  prompt: readonly number[],
+  numSamples: number,
+  params: DecodeParams,
+  decodeText: TextDecoderFn,
+  onToken?: (seq: number, token: number) => void,
+): Promise<DecodedSequence[]> {
+  const limit = checkInputs(model, prompt, numSamples, params);
+  const seed = seedWords(params.seed);
+  const seqs = Array.from(
+    { length: numSamples },
+    (_, i) => new Running(streamRng(seed, i), new StopDetector(params, decodeText)),
+  );
+  const V = model.vocabSize;
+  const { session, lastLogits } = await model.prefill(prompt, numSamples);
+  try {
+    checkLength(lastLogits, V, 'prefill');
+    seqs.forEach((s, i) => advance(s, i, lastLogits, params, limit, onToken));
+    while (seqs.some((s) => s.stopReason === null)) {
+      const logits = await session.step(seqs.map((s) => s.last)); // [B, V]
+      checkLength(logits, numSamples * V, 'step');
+      seqs.forEach((s, i) => {
+        if (s.stopReason === null) {
+          advance(s, i, logits.subarray(i * V, (i + 1) * V), params, limit, onToken); // [V]
+        }
+      });
+    }
+  } finally {
+    session.dispose();
+  }
+  return seqs.map((s) => ({
+    tokens: s.tokens,
+    logprobs: s.logprobs,
+    stop_reason: s.stopReason ?? 'length',
+  }));
+}
+
+/** Draws one token for sequence `i` from its logits row and records how it may end. */
+function advance(
+  s: Running,
+  i: number,
+  row: Float32Array,
+  params: DecodeParams,
+  limit: number,
+  onToken: ((seq: number, token: number) => void) | undefined,
+): void {
+  const { token, logprob } = chooseToken(row, params, s.rng);
+  s.tokens.push(token);
+  s.logprobs.push(logprob);
+  onToken?.(i, token);
+  const hit = s.stops.push(token);
+  if (hit?.kind === 'string') {
+    s.tokens.length = hit.keepTokens;
+    s.logprobs.length = hit.keepTokens;
+  }
+  if (hit) s.stopReason = 'stop';
+  else if (s.tokens.length >= limit) s.stopReason = 'length';
+}
+
+/** Validates the call; returns how many tokens each sequence may generate. */
+function checkInputs(
+  model: DecodeModel,
+  prompt: readonly number[],
+  numSamples: number,
+  params: DecodeParams,
+): number {
+  if (!Number.isInteger(numSamples) || numSamples < 1) {
+    throw new ValidationError(`num_samples is ${numSamples}; it must be an integer ≥ 1.`);
+  }
+  if (prompt.length === 0) {
+    throw new ValidationError(
+      'prompt is empty; sampling needs at least one token to condition on (for example the BOS token).',
+    );
+  }
+  prompt.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) {
+      throw new ValidationError(
+        `prompt token ${i} is ${id}; token ids must be integers in [0, ${model.vocabSize}).`,
+      );
+    }
+  });
+  const room = model.maxPositions - prompt.length;
+  if (room < 1) {
+    throw new ValidationError(
+      `prompt has ${prompt.length} tokens and the model allows ${model.maxPositions} positions, ` +
+        `leaving no room to generate; shorten the prompt to at most ${model.maxPositions - 1} tokens.`,
+    );
+  }
+  return params.maxTokens === null ? room : Math.min(params.maxTokens, room);
+}
+
+function checkLength(logits: Float32Array, expected: number, where: string): void {
+  if (logits.length !== expected) {
+    throw new RangeError(
+      `the model's ${where} returned ${logits.length} logits, expected ${expected}; ` +
+        'the DecodeModel implementation does not match its vocabSize or batch.',
+    );
+  }
+}
