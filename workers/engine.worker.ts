@@ -6,21 +6,13 @@ import { expose } from 'comlink';
 import { Engine } from '../src/engine/engine';
 import { installErrorTransfer } from '../src/errors/comlink-errors';
 import type { BackendOptions, BackendRequest } from '../src/runtime/backend';
-import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { WASM_PATHS } from '../src/runtime/wasm-urls';
 
 installErrorTransfer();
 
-const wasmPaths = {
-  'tfjs-backend-wasm.wasm': wasmPlain,
-  'tfjs-backend-wasm-simd.wasm': wasmSimd,
-  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
-};
-
 class WorkerEngine extends Engine {
   override init(backend: BackendRequest, options: BackendOptions = {}) {
-    return super.init(backend, { wasmPaths, ...options });
+    return super.init(backend, { wasmPaths: WASM_PATHS, ...options });
   }
 }
 

@@ -37,8 +37,11 @@ export function engineFixture(
     };
     adapter = LoraAdapter.create(config, loraConfig);
     let seed = 100;
-    for (const m of adapter.modules.values())
-      m.b.assign(tf.tensor(seededArray(m.b.size, seed++, 0.6), m.b.shape));
+    for (const m of adapter.modules.values()) {
+      const noise = tf.tensor(seededArray(m.b.size, seed++, 0.6), m.b.shape);
+      m.b.assign(noise);
+      noise.dispose();
+    }
   }
   const model = new CausalLM(config, tfWeights, adapter, options);
   return {
