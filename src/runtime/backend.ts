@@ -5,12 +5,13 @@
  * wasm ran a 512³ matmul ~40× faster than the cpu backend, and a software (SwiftShader) WebGPU
  * adapter is slower than wasm. We register the webgpu backend ourselves (instead of the package's
  * own factory) so the engine keeps the `GPUDevice` and `GPUAdapter`, to read limits and to notice a
- * lost device. Kernels wasm lacks are left to `runtime/wasm-kernels` (registered by the engine).
+ * lost device. Kernels wasm lacks or gets wrong are registered from `runtime/wasm-kernels`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { WebGPUUnavailableError, ValidationError } from '../errors/loops-errors';
+import { registerWasmKernels } from './wasm-kernels';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 export type BackendRequest = BackendName | 'auto' | 'webgl';
@@ -106,6 +107,7 @@ export async function selectBackend(
 
 async function activate(name: BackendName): Promise<void> {
   if (name === 'webgpu') registerOwnWebGpu();
+  if (name === 'wasm') registerWasmKernels();
   const ok = await tf.setBackend(name);
   await tf.ready();
   if (!ok || tf.getBackend() !== name) {

@@ -38,7 +38,7 @@ export function engineFixture(
     adapter = LoraAdapter.create(config, loraConfig);
     let seed = 100;
     for (const m of adapter.modules.values()) {
-      const noise = tf.tensor(seededArray(m.b.size, seed++, 0.6), m.b.shape);
+      const noise = tf.tensor2d(seededArray(m.b.size, seed++, 0.6), m.b.shape);
       m.b.assign(noise);
       noise.dispose();
     }

@@ -55,7 +55,7 @@ async function run(name: TinyModelName): Promise<Outputs> {
 async function runModelParity(backend: BackendRequest) {
   const results: Record<
     string,
-    { logits: number; logprobs: number; grads: number; leaked: number }
+    { logits: number; logprobs: number; grads: number; leaked: number; firstRunTensors: number }
   > = {};
   for (const name of TINY_MODEL_NAMES) {
     await selectBackend('cpu');

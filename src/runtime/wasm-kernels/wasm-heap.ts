@@ -1,0 +1,66 @@
+/**
+ * Access to tensors of the TF.js wasm backend from kernels written in TypeScript.
+ *
+ * A wasm tensor is a region of the module's linear memory at `dataIdMap.get(dataId).memoryOffset`.
+ * Any allocation (`makeOutput`) may grow that memory, which detaches every view taken before it:
+ * kernels here allocate first and take views (or copy) afterwards. Leaves the kernels themselves
+ * to the files beside this one.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+/** The backend a kernel was called with, checked to be the wasm one. */
+export function asWasmBackend(backend: unknown, kernelName: string): BackendWasm {
+  const b = backend as Partial<BackendWasm> | null;
+  if (!b || typeof b.makeOutput !== 'function' || !b.dataIdMap || !b.wasm) {
+    throw new Error(
+      `${kernelName}: this kernel is registered for the wasm backend but was called with another ` +
+        `backend; register it only with backendName 'wasm'.`,
+    );
+  }
+  return b as BackendWasm;
+}
+
+/** Byte offset of a tensor's data in the wasm heap. */
+function byteOffset(backend: BackendWasm, info: tf.TensorInfo): number {
+  const data = backend.dataIdMap.get(info.dataId);
+  if (!data)
+    throw new Error(`wasm tensor ${String(info.dataId)} was disposed before a kernel read it`);
+  return data.memoryOffset;
+}
+
+const BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1 };
+
+/**
+ * Copies `count` elements from `src` (starting at element `srcStart`) into `dst` (at element
+ * `dstStart`); both tensors must have the same dtype. One `memmove` inside the heap.
+ */
+export function copyElements(
+  backend: BackendWasm,
+  src: tf.TensorInfo,
+  srcStart: number,
+  dst: tf.TensorInfo,
+  dstStart: number,
+  count: number,
+): void {
+  const bytes = BYTES[src.dtype];
+  if (bytes === undefined || src.dtype !== dst.dtype) {
+    throw new Error(`copyElements: cannot copy ${src.dtype} into ${dst.dtype} on the wasm heap`);
+  }
+  const from = byteOffset(backend, src) + srcStart * bytes;
+  const to = byteOffset(backend, dst) + dstStart * bytes;
+  heapBytes(backend).copyWithin(to, from, from + count * bytes);
+}
+
+/**
+ * The whole heap as bytes, read afresh on each call (growth replaces it). The package's module type
+ * extends Emscripten's global `EmscriptenModule`, which this project's tsconfig does not load.
+ */
+function heapBytes(backend: BackendWasm): Uint8Array {
+  return (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+}
+
+/** A TensorInfo for the same data under another shape of the same size (no copy, no new ref). */
+export function withShape(info: tf.TensorInfo, shape: number[]): tf.TensorInfo {
+  return { dataId: info.dataId, dtype: info.dtype, shape };
+}

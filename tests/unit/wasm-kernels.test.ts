@@ -1,0 +1,350 @@
+// The wasm backend against the cpu backend, op by op, forward and gradient, before and after
+// registerWasmKernels(); and each custom kernel against its plain-TypeScript float64 reference.
+// Tolerance: max relative error < 1e-4 (maxRelError: |a − b| / (|b| + 1e-3)), bools and ints exact.
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerWasmKernels } from '../../src/runtime/wasm-kernels';
+import { PER_ITEM_MIN_MACS, planMatMul } from '../../src/runtime/wasm-kernels/batch-mat-mul';
+import { ValidationError } from '../../src/errors/loops-errors';
+import { expectNoLeaks, seededArray } from '../helpers/tf-node';
+import { maxRelError } from '../reference/self-check';
+import { OP_FAMILIES, ids, rand, size } from '../reference/wasm-kernel-op-families';
+import { referenceSegmentSum } from '../reference/wasm-kernel-segment-sum';
+import { referenceMatMul, type MatMulCase } from '../reference/wasm-kernel-matmul';
+
+type Backend = 'cpu' | 'wasm';
+interface Output {
+  dtype: string;
+  shape: number[];
+  values: number[];
+}
+
+/** Runs `build` on one backend and reads every output; fails if it leaks tensors. */
+async function runOn(backend: Backend, build: () => tf.Tensor[]): Promise<Output[]> {
+  await tf.setBackend(backend);
+  return expectNoLeaks(async () => {
+    const tensors = tf.tidy(build);
+    const out = await Promise.all(
+      tensors.map(async (t) => ({ dtype: t.dtype, shape: t.shape, values: [...(await t.data())] })),
+    );
+    tf.dispose(tensors);
+    return out;
+  });
+}
+
+const measured: Record<string, number> = {};
+
+/**
+ * wasm and cpu give the same dtypes, shapes and values: max relative error < tol, or identical
+ * when tol is 0.
+ */
+async function expectParity(name: string, build: () => tf.Tensor[], tol = 1e-4): Promise<void> {
+  const cpu = await runOn('cpu', build);
+  const wasm = await runOn('wasm', build);
+  if (tol === 0) {
+    measured[name] = 0;
+    expect(wasm, name).toEqual(cpu);
+    return;
+  }
+  expect(wasm.map((o) => [o.dtype, o.shape])).toEqual(cpu.map((o) => [o.dtype, o.shape]));
+  let worst = 0;
+  wasm.forEach((o, i) => (worst = Math.max(worst, maxRelError(o.values, cpu[i]?.values ?? []))));
+  measured[name] = worst;
+  expect(worst, name).toBeLessThan(tol);
+}
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+
+afterAll(async () => {
+  await tf.setBackend('cpu');
+  const rows = Object.entries(measured).map(([k, v]) => `${k}: ${v.toExponential(2)}`);
+  console.info(`wasm vs cpu, max relative error per case:\n${rows.join('\n')}`);
+});
+
+// Runs first, before registerWasmKernels(): what the package gets wrong on its own. If a TF.js
+// upgrade fixes one of these, this fails, and the matching kernel in src/runtime can go.
+describe('the wasm package alone (TF.js 4.22)', () => {
+  it('has no UnsortedSegmentSum, so the gradient of gather throws', async () => {
+    await tf.setBackend('wasm');
+    const e = rand([4, 3], 1);
+    const i = ids([0, 2]);
+    expect(() => tf.grad((x: tf.Tensor) => tf.sum(tf.gather(x, i)))(e)).toThrow(
+      /UnsortedSegmentSum' not registered for backend 'wasm'/,
+    );
+    tf.dispose([e, i]);
+  });
+
+  it('casts numbers to bool modulo 256 (0.5 → false, 256 → false, −1 → 255)', async () => {
+    const [out] = await runOn('wasm', () => [tf.cast(tf.tensor1d([0.5, 256, -1, 1]), 'bool')]);
+    expect(out?.values).toEqual([0, 0, 255, 1]);
+  });
+});
+
+describe('registerWasmKernels', () => {
+  beforeAll(() => {
+    registerWasmKernels();
+  });
+
+  it('registers UnsortedSegmentSum, Cast and BatchMatMul for wasm only, idempotently', () => {
+    const cpuCast = tf.getKernel('Cast', 'cpu').kernelFunc;
+    const funcs = (): tf.KernelFunc[] =>
+      ['UnsortedSegmentSum', 'Cast', 'BatchMatMul'].map((k) => tf.getKernel(k, 'wasm').kernelFunc);
+    const first = funcs();
+    expect(registerWasmKernels()).toEqual(['UnsortedSegmentSum', 'Cast', 'BatchMatMul']);
+    expect(funcs()).toEqual(first);
+    expect(tf.getKernel('Cast', 'cpu').kernelFunc).toBe(cpuCast);
+    expect(tf.getKernel('UnsortedSegmentSum', 'cpu')).toBeDefined();
+  });
+
+  it('keeps the wrapped kernels working after the backend is set up again', async () => {
+    await tf.setBackend('cpu');
+    await expectParity('matMul after setBackend round trip', () => [
+      tf.matMul(rand([3, 4], 1), rand([4, 5], 2)),
+    ]);
+  });
+});
+
+describe('UnsortedSegmentSum kernel against its float64 reference', () => {
+  const segmentSumOnWasm = (
+    x: Float32Array | Int32Array,
+    xShape: number[],
+    segIds: number[],
+    idShape: number[],
+    numSegments: number,
+  ): Promise<Output[]> =>
+    runOn('wasm', () => [
+      tf.unsortedSegmentSum(
+        tf.tensor(x, xShape, x instanceof Int32Array ? 'int32' : 'float32'),
+        ids(segIds, idShape) as tf.Tensor1D,
+        numSegments,
+      ),
+    ]);
+
+  it('sums repeated ids, leaves unnamed segments zero and drops ids outside [0, S)', async () => {
+    const x = seededArray(6 * 3, 5);
+    const segIds = [0, 2, 2, 4, -1, 6]; // −1 and 6 (= S) are dropped; segments 1, 3, 5 stay zero
+    const [out] = await segmentSumOnWasm(x, [6, 3], segIds, [6], 6);
+    expect(out?.shape).toEqual([6, 3]);
+    expect(maxRelError(out?.values ?? [], referenceSegmentSum(x, segIds, 3, 6))).toBeLessThan(1e-6);
+    expect(out?.values.slice(3, 6)).toEqual([0, 0, 0]);
+  });
+
+  it('takes 2-D ids over a 3-D x, and int32 x exactly', async () => {
+    const x = seededArray(2 * 3 * 4, 6);
+    const segIds = [1, 0, 1, 3, 3, 1];
+    const [out] = await segmentSumOnWasm(x, [2, 3, 4], segIds, [2, 3], 4);
+    expect(out?.shape).toEqual([4, 4]);
+    expect(maxRelError(out?.values ?? [], referenceSegmentSum(x, segIds, 4, 4))).toBeLessThan(1e-6);
+    const xi = Int32Array.from([1, 2, 3, 4, 5, 6]);
+    const [outInt] = await segmentSumOnWasm(xi, [3, 2], [1, 1, 0], [3], 2);
+    expect(outInt).toEqual({ dtype: 'int32', shape: [2, 2], values: [5, 6, 4, 6] }); // 1+3, 2+4
+  });
+
+  it('stays right when its output grows the wasm heap (views taken after allocation)', async () => {
+    const numSegments = 1 << 21; // output [2^21, 4] float32 = 32 MiB, past the 16 MiB start heap
+    const x = seededArray(3 * 4, 7);
+    const [out] = await segmentSumOnWasm(
+      x,
+      [3, 4],
+      [numSegments - 1, 0, numSegments - 1],
+      [3],
+      numSegments,
+    );
+    const v = out?.values ?? [];
+    const last = (numSegments - 1) * 4;
+    expect(v.slice(0, 4)).toEqual([...x.slice(4, 8)]);
+    expect(
+      maxRelError(
+        v.slice(last),
+        [0, 1, 2, 3].map((j) => x[j]! + x[8 + j]!),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(v.slice(4, last).every((value) => value === 0)).toBe(true);
+  });
+
+  it('names the shapes when segmentIds is not a prefix of x', async () => {
+    await tf.setBackend('wasm');
+    const x = rand([4, 3], 1);
+    const bad = ids([0, 1, 2]);
+    expect(() => tf.unsortedSegmentSum(x, bad as tf.Tensor1D, 3)).toThrow(ValidationError);
+    expect(() => tf.unsortedSegmentSum(x, bad as tf.Tensor1D, 3)).toThrow(/\[3\].*\[4, 3\]/);
+    tf.dispose([x, bad]);
+  });
+});
+
+describe('Cast kernel', () => {
+  it('casts numbers to bool as x ≠ 0, NaN included, like cpu', async () => {
+    const build = (): tf.Tensor[] => [
+      tf.cast(tf.tensor1d([0.5, 0, -2, Number.NaN, 256, 1e-30]), 'bool'),
+      tf.cast(tf.tensor1d([256, 0, -1], 'int32'), 'bool'),
+    ];
+    const [floats, ints] = await runOn('wasm', build);
+    expect(floats?.values).toEqual([1, 0, 1, 1, 1, 1]);
+    expect(ints?.values).toEqual([1, 0, 1]);
+    await expectParity('cast to bool', build, 0);
+  });
+
+  it('leaves the other casts to the package', async () => {
+    await expectParity(
+      'cast float↔int, bool→float',
+      () => [
+        tf.cast(tf.tensor1d([1.7, -1.7, 2.5, 3e9]), 'int32'),
+        tf.cast(tf.tensor1d([3, -4], 'int32'), 'float32'),
+        tf.cast(tf.tensor1d([true, false], 'bool'), 'float32'),
+        tf.cast(tf.tensor1d([true, false], 'bool'), 'bool'),
+      ],
+      0,
+    );
+  });
+});
+
+describe('BatchMatMul kernel', () => {
+  it('plans a route per shape', () => {
+    const route = (a: number[], b: number[], tA = false, tB = false): string =>
+      planMatMul(a, b, tA, tB).route;
+    expect(route([5, 7], [7, 3], true, true)).toBe('package'); // inner 5 ≠ 3
+    expect(route([7, 5], [3, 7], true, true)).toBe('fold');
+    expect(route([2, 3, 5, 7], [7, 4])).toBe('fold');
+    expect(route([8, 64, 32], [8, 32, 64])).toBe('per-item'); // 64·32·64 = 2^17 ≥ 2^15
+    expect(route([1, 64, 32], [8, 32, 64])).toBe('per-item');
+    expect(route([8, 16, 8], [8, 8, 16])).toBe('package'); // 16·8·16 = 2^11 < 2^15
+    expect(route([2, 1, 64, 64], [1, 3, 64, 64])).toBe('package'); // batch 2 vs 3
+    expect(planMatMul([2, 3, 5, 7], [7, 4], false, false).outShape).toEqual([2, 3, 5, 4]);
+    expect(PER_ITEM_MIN_MACS).toBe(1 << 15);
+  });
+
+  const cases: (MatMulCase & { aShape: number[]; bShape: number[] })[] = [];
+  for (const [tA, tB] of [
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ] as const) {
+    const [m, k, n] = [5, 7, 3];
+    const a2 = tA ? [k, m] : [m, k];
+    const b2 = tB ? [n, k] : [k, n];
+    const c = { m, k, n, transposeA: tA, transposeB: tB };
+    cases.push({ ...c, batchA: 1, batchB: 1, aShape: a2, bShape: b2 }); // fold, 2-D
+    cases.push({ ...c, batchA: 6, batchB: 1, aShape: [2, 3, ...a2], bShape: b2 }); // fold
+  }
+  const big = { m: 40, k: 24, n: 36, transposeA: false }; // 34 560 MACs per item ≥ 2^15
+  cases.push({
+    ...big,
+    transposeB: true,
+    batchA: 4,
+    batchB: 4,
+    aShape: [2, 2, 40, 24],
+    bShape: [2, 2, 36, 24],
+  });
+  cases.push({
+    ...big,
+    transposeB: false,
+    batchA: 1,
+    batchB: 3,
+    aShape: [40, 24],
+    bShape: [3, 24, 36],
+  });
+  cases.push({
+    ...big,
+    m: 4,
+    transposeB: false,
+    batchA: 3,
+    batchB: 3,
+    aShape: [3, 4, 24],
+    bShape: [3, 24, 36],
+  }); // package
+
+  it.each(cases)(
+    'A $aShape (T=$transposeA) · B $bShape (T=$transposeB) matches float64 and frees its temporaries',
+    async (c) => {
+      const a = seededArray(size(c.aShape), 21);
+      const b = seededArray(size(c.bShape), 22);
+      await tf.setBackend('wasm');
+      const dataIds = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+      const [out] = await runOn('wasm', () => [
+        tf.matMul(tf.tensor(a, c.aShape), tf.tensor(b, c.bShape), c.transposeA, c.transposeB),
+      ]);
+      const error = maxRelError(out?.values ?? [], referenceMatMul(c, a, b));
+      measured[
+        `matMul ${c.aShape}${c.transposeA ? 'ᵀ' : ''}·${c.bShape}${c.transposeB ? 'ᵀ' : ''} vs float64`
+      ] = error;
+      expect(error).toBeLessThan(1e-4);
+      expect((tf.backend() as unknown as { numDataIds(): number }).numDataIds()).toBe(dataIds);
+    },
+  );
+});
+
+describe('op families: forward and gradient on wasm equal cpu', () => {
+  it.each(Object.keys(OP_FAMILIES))('%s', async (name) => {
+    await expectParity(name, OP_FAMILIES[name]!);
+  });
+
+  it('end to end: ∂/∂E, ∂/∂W of Σ log_softmax(gather(E, ids)·Wᵀ)', async () => {
+    const tokens = [3, 0, 3, 10, 5, 3, 7];
+    const build = (): tf.Tensor[] => {
+      const e = rand([11, 6], 1); // [V, C]
+      const w = rand([11, 6], 2); // [V, C]
+      const i = ids(tokens); // [T]
+      const f = (E: tf.Tensor, W: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.logSoftmax(tf.matMul(tf.gather(E, i), W, false, true))); // [T, V] → []
+      return tf.grads(f)([e, w]);
+    };
+    await expectParity('end to end', build);
+    const [gradE] = await runOn('wasm', build);
+    // Rows of E that no token gathers get no gradient: 1, 2, 4, 6, 8, 9.
+    for (const row of [1, 2, 4, 6, 8, 9]) {
+      expect(gradE?.values.slice(row * 6, row * 6 + 6)).toEqual([0, 0, 0, 0, 0, 0]);
+    }
+    expect(gradE?.values.slice(3 * 6, 3 * 6 + 6).some((g) => g !== 0)).toBe(true);
+  });
+});
+
+// Not wasm's doing: gradients TF.js 4.22 cannot take on any backend. The model must avoid them
+// (reshape [B, T, C] to rows before a matmul with a 2-D weight; cumsum on the last axis only).
+describe('TF.js 4.22 gradients that fail on every backend', () => {
+  const failing: [string, () => unknown, RegExp][] = [
+    [
+      'matMul [B,T,C]·[C,N]',
+      () =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.matMul(a, b)))([
+          tf.ones([2, 3, 4]),
+          tf.ones([4, 5]),
+        ]),
+      /gradient of input 'b' has shape '2,4,5'/,
+    ],
+    [
+      'stridedSlice',
+      () => tf.grad((v: tf.Tensor) => tf.sum(tf.stridedSlice(v, [0], [4], [2])))(tf.ones([4])),
+      /gradient function not found for StridedSlice/,
+    ],
+    [
+      'cumsum on a non-last axis',
+      () => tf.grad((v: tf.Tensor) => tf.sum(tf.cumsum(v, 0)))(tf.ones([3, 4])),
+      /gradient of input 'x' has shape '4,3'/,
+    ],
+    [
+      'squaredDifference with broadcasting',
+      () =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.squaredDifference(a, b)))([
+          tf.ones([3, 4]),
+          tf.ones([4]),
+        ]),
+      /gradient of input 'b' has shape '3,4'/,
+    ],
+    [
+      'bandPart of a rank-2 tensor',
+      () => tf.grad((v: tf.Tensor) => tf.sum(tf.linalg.bandPart(v, -1, 0)))(tf.ones([4, 4])),
+      /passed to stack must be a `Tensor\[\]`/,
+    ],
+  ];
+  it.each(failing)('%s', async (_name, f, message) => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await tf.setBackend(backend);
+      expect(() => tf.tidy(() => void f())).toThrow(message);
+    }
+  });
+});
