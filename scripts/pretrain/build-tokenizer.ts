@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LoopsError, ValidationError } from '../../src/errors/loops-errors';
-import { TextTokenizer } from '../../src/io/tokenizer';
+import { TextTokenizer } from '../../src/core/tokenizer';
 import { trainBpe } from './bpe-trainer';
 import { CORPUS_SOURCES, loadCorpus, utf8Bytes } from './corpus';
 import type { Corpus, CorpusSource } from './corpus';

@@ -11,13 +11,12 @@
  * shared/reference/loops-api-notes.md §6.4.
  */
 import * as tf from '@tensorflow/tfjs';
+import { LOSS_SCHEMAS, clipThresholds } from '../core/loss-schema';
 import type { LossConfig, LossSpec, LossTensors, MetricTensors } from './loss-spec';
 import { requireInput } from './loss-spec';
 import {
   activeMean,
   activePositions,
-  checkClipThresholds,
-  clipThresholds,
   outsideClipRange,
   policyRatio,
   stopGradient,
@@ -49,11 +48,7 @@ function metrics(lp: tf.Tensor1D, inputs: LossTensors, config: LossConfig): Metr
 }
 
 export const cispo: LossSpec = Object.freeze<LossSpec>({
-  name: NAME,
-  requiredInputs: ['target_tokens', 'logprobs', 'advantages'],
-  optionalInputs: [],
-  configDefaults: Object.freeze({ clip_low_threshold: 0.0, clip_high_threshold: 4.0 }),
-  checkConfig: checkClipThresholds,
+  ...LOSS_SCHEMAS.cispo,
   compute,
   metrics,
 });

@@ -9,6 +9,7 @@
  * shared/reference/loops-api-notes.md §6.1.
  */
 import * as tf from '@tensorflow/tfjs';
+import { LOSS_SCHEMAS } from '../core/loss-schema';
 import type { LossConfig, LossSpec, LossTensors, MetricTensors } from './loss-spec';
 
 /** m·w [N] (just m when no weights were given); returns a new tensor. */
@@ -32,11 +33,7 @@ function metrics(lp: tf.Tensor1D, inputs: LossTensors, _config: LossConfig): Met
 }
 
 export const crossEntropy: LossSpec = Object.freeze<LossSpec>({
-  name: 'cross_entropy',
-  requiredInputs: ['target_tokens'],
-  optionalInputs: ['weights'],
-  configDefaults: Object.freeze({}),
-  checkConfig: () => [],
+  ...LOSS_SCHEMAS.cross_entropy,
   compute,
   metrics,
 });

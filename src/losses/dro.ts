@@ -11,6 +11,7 @@
  * Sources: Tinker docs, "Loss functions" (dro); shared/reference/loops-api-notes.md §6.5.
  */
 import * as tf from '@tensorflow/tfjs';
+import { LOSS_SCHEMAS } from '../core/loss-schema';
 import type { LossConfig, LossSpec, LossTensors, MetricTensors } from './loss-spec';
 import { requireInput } from './loss-spec';
 import { activeMean, activePositions } from './policy-ratio';
@@ -47,19 +48,8 @@ function metrics(lp: tf.Tensor1D, inputs: LossTensors, config: LossConfig): Metr
   });
 }
 
-function checkConfig(config: LossConfig): string[] {
-  const beta = config.beta ?? NaN;
-  return beta < 0
-    ? [`beta is ${beta}, but it weighs a penalty; use a value ≥ 0 (for example 0.05).`]
-    : [];
-}
-
 export const dro: LossSpec = Object.freeze<LossSpec>({
-  name: NAME,
-  requiredInputs: ['target_tokens', 'logprobs', 'advantages'],
-  optionalInputs: [],
-  configDefaults: Object.freeze({ beta: 0.05 }),
-  checkConfig,
+  ...LOSS_SCHEMAS.dro,
   compute,
   metrics,
 });

@@ -7,6 +7,7 @@
  * Source: Tinker docs, "Loss functions" (importance_sampling); shared/reference/loops-api-notes.md §6.2.
  */
 import * as tf from '@tensorflow/tfjs';
+import { LOSS_SCHEMAS } from '../core/loss-schema';
 import type { LossSpec, LossTensors, MetricTensors } from './loss-spec';
 import { requireInput } from './loss-spec';
 import { activeMean, activePositions, policyRatio } from './policy-ratio';
@@ -32,11 +33,7 @@ function metrics(lp: tf.Tensor1D, inputs: LossTensors): MetricTensors {
 }
 
 export const importanceSampling: LossSpec = Object.freeze<LossSpec>({
-  name: NAME,
-  requiredInputs: ['target_tokens', 'logprobs', 'advantages'],
-  optionalInputs: [],
-  configDefaults: Object.freeze({}),
-  checkConfig: () => [],
+  ...LOSS_SCHEMAS.importance_sampling,
   compute,
   metrics,
 });

@@ -5,20 +5,15 @@
  * (shared/LOOPS_API.md, "Losses"; shared/reference/loops-api-notes.md §6). The engine concatenates
  * the datums of a batch, so all per-position tensors here are 1-D of length N (all positions of all
  * datums). This module holds the shared types; each loss lives in its own file and the registry
- * (`registry.ts`) maps Loops names to them. Turning `loss_fn_inputs` into tensors, checking lengths
- * and gathering `lp` are the engine's job.
+ * (`registry.ts`) maps Loops names to them. What a loss accepts (inputs, config, checks) is its
+ * TF-free schema in src/core/loss-schema.ts; a spec adds the value and the metrics. Turning
+ * `loss_fn_inputs` into tensors, checking lengths and gathering `lp` are the engine's job.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { LossConfig, LossName, LossSchema } from '../core/loss-schema';
 import { ValidationError } from '../errors/loops-errors';
 
-/** The Loops loss names (`loss_fn`). */
-export type LossName = 'cross_entropy' | 'importance_sampling' | 'ppo' | 'cispo' | 'dro';
-
-/** Keys a Datum's `loss_fn_inputs` may carry for the built-in losses. */
-export type LossInputKey = 'target_tokens' | 'weights' | 'logprobs' | 'advantages';
-
-/** `loss_fn_config` after defaults are merged: every key the loss knows, as a number. */
-export type LossConfig = Readonly<Record<string, number>>;
+export type { LossConfig, LossInputKey, LossName, LossSchema } from '../core/loss-schema';
 
 /**
  * Per-position inputs of one batch, each `[N]` float32, owned by the caller.
@@ -36,16 +31,8 @@ export interface LossTensors {
 /** Metric tensors keyed `name:reduction` (for example `loss:sum`, `ratio:mean`); caller disposes. */
 export type MetricTensors = Record<string, tf.Scalar>;
 
-export interface LossSpec {
-  readonly name: LossName;
-  /** Keys every Datum must carry in `loss_fn_inputs`. */
-  readonly requiredInputs: readonly LossInputKey[];
-  /** Keys a Datum may carry; anything else is a validation error. */
-  readonly optionalInputs: readonly LossInputKey[];
-  /** `loss_fn_config` keys and their defaults; a key not listed is a validation error. */
-  readonly configDefaults: LossConfig;
-  /** Problems in a fully defaulted config beyond "finite number" (for example lo > hi). */
-  checkConfig(config: LossConfig): string[];
+/** A loss's schema (what it accepts) plus what it computes. */
+export interface LossSpec extends LossSchema {
   /**
    * The summed loss for target log-probs `lp` [N] (0 at ignored positions). Differentiable w.r.t.
    * `lp`; returns a new scalar.

@@ -9,7 +9,7 @@
  * signal: m_i = 1 and A_i ≠ 0 (Tinker pads prompt positions with A = 0).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LossConfig, LossName, LossTensors } from './loss-spec';
+import type { LossName, LossTensors } from './loss-spec';
 import { requireInput } from './loss-spec';
 
 /** ratio [N] = exp(m·(lp − q)); returns a new tensor, differentiable w.r.t. lp. */
@@ -44,26 +44,3 @@ export const stopGradient: (x: tf.Tensor) => tf.Tensor = tf.customGrad((...args)
   const x = args[0] as tf.Tensor;
   return { value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
 });
-
-/** The ratio thresholds of ppo and cispo, read from a defaulted config. */
-export function clipThresholds(config: LossConfig): { lo: number; hi: number } {
-  return { lo: config.clip_low_threshold ?? NaN, hi: config.clip_high_threshold ?? NaN };
-}
-
-/** Problems with clip_low_threshold / clip_high_threshold (already known to be finite). */
-export function checkClipThresholds(config: LossConfig): string[] {
-  const { lo, hi } = clipThresholds(config);
-  const problems: string[] = [];
-  if (lo < 0) {
-    problems.push(
-      `clip_low_threshold is ${lo}, but ratios are positive; use a value ≥ 0 (0 = no lower clip).`,
-    );
-  }
-  if (lo > hi) {
-    problems.push(
-      `clip_low_threshold (${lo}) is greater than clip_high_threshold (${hi}); ` +
-        'they are absolute ratio bounds, so pass lo ≤ hi (for example 0.8 and 1.2).',
-    );
-  }
-  return problems;
-}

@@ -10,16 +10,10 @@
  * "Loss functions" (ppo); shared/reference/loops-api-notes.md §6.3.
  */
 import * as tf from '@tensorflow/tfjs';
+import { LOSS_SCHEMAS, clipThresholds } from '../core/loss-schema';
 import type { LossConfig, LossSpec, LossTensors, MetricTensors } from './loss-spec';
 import { requireInput } from './loss-spec';
-import {
-  activeMean,
-  activePositions,
-  checkClipThresholds,
-  clipThresholds,
-  outsideClipRange,
-  policyRatio,
-} from './policy-ratio';
+import { activeMean, activePositions, outsideClipRange, policyRatio } from './policy-ratio';
 
 const NAME = 'ppo';
 
@@ -49,11 +43,7 @@ function metrics(lp: tf.Tensor1D, inputs: LossTensors, config: LossConfig): Metr
 }
 
 export const ppo: LossSpec = Object.freeze<LossSpec>({
-  name: NAME,
-  requiredInputs: ['target_tokens', 'logprobs', 'advantages'],
-  optionalInputs: [],
-  configDefaults: Object.freeze({ clip_low_threshold: 0.8, clip_high_threshold: 1.2 }),
-  checkConfig: checkClipThresholds,
+  ...LOSS_SCHEMAS.ppo,
   compute,
   metrics,
 });

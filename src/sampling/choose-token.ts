@@ -21,7 +21,7 @@
  * Numerics: everything is float64; the max is subtracted before exp; −Infinity logits (masked
  * tokens) have weight 0 and are never drawn; NaN or +Infinity logits are a model fault and throw.
  */
-import type { TokenChoiceParams } from './params';
+import type { TokenChoiceParams } from '../core/sampling-params';
 import type { Rng } from './rng';
 
 export interface TokenChoice {

@@ -20,7 +20,7 @@
 import { ValidationError } from '../errors/loops-errors';
 import { chooseToken } from './choose-token';
 import type { DecodeModel } from './decode-model';
-import type { DecodeParams } from './params';
+import type { DecodeParams } from '../core/sampling-params';
 import { seedWords, streamRng } from './rng';
 import type { Rng } from './rng';
 import { StopDetector } from './stop';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors/loops-errors';
-import { TextTokenizer } from '../../src/io/tokenizer';
+import { TextTokenizer } from '../../src/core/tokenizer';
 import { preTokenize, toByteLevel } from '../../scripts/pretrain/byte-level';
 import { countWords, trainBpe } from '../../scripts/pretrain/bpe-trainer';
 import type { BpeModel } from '../../scripts/pretrain/bpe-trainer';

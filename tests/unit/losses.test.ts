@@ -1,17 +1,19 @@
 // The built-in losses: value and ∂L/∂lp on small vectors, every expected number derived by hand
-// below from the formulas in shared/LOOPS_API.md; metrics; and the call-time validation.
+// below from the formulas in shared/LOOPS_API.md; metrics; and the registry. The call-time
+// validation (TF-free) is tested in loss-schema.test.ts.
 //
 // Ratios are set exactly: the test picks r_i and sets q_i = lp_i − ln r_i, so exp(lp_i − q_i) = r_i
 // up to float32 rounding (~1e-7 relative), hence toBeCloseTo(…, 5).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/errors/loops-errors';
+import * as schema from '../../src/core/loss-schema';
 import type { LossConfig, LossName, LossTensors } from '../../src/losses/loss-spec';
 import { readMetrics } from '../../src/losses/loss-spec';
 import {
   LOSSES,
   LOSS_NAMES,
   getLoss,
+  isLossName,
   resolveLossConfig,
   validateLossInputs,
 } from '../../src/losses/registry';
@@ -214,18 +216,27 @@ describe('dro', () => {
 });
 
 describe('registry', () => {
-  it('holds the five Loops losses under their own names, with the documented defaults', () => {
-    expect([...LOSS_NAMES].sort()).toEqual(
-      ['cispo', 'cross_entropy', 'dro', 'importance_sampling', 'ppo'].sort(),
-    );
-    for (const name of LOSS_NAMES) expect(LOSSES[name].name).toBe(name);
-    expect(LOSSES.ppo.configDefaults).toEqual({
-      clip_low_threshold: 0.8,
-      clip_high_threshold: 1.2,
-    });
-    expect(LOSSES.cispo.configDefaults).toEqual({ clip_low_threshold: 0, clip_high_threshold: 4 });
-    expect(LOSSES.dro.configDefaults).toEqual({ beta: 0.05 });
-    expect(LOSSES.cross_entropy.optionalInputs).toEqual(['weights']);
+  it('holds each loss under its own name, built on its core schema', () => {
+    expect(LOSS_NAMES).toEqual(Object.keys(LOSSES));
+    for (const name of LOSS_NAMES) {
+      const spec = LOSSES[name];
+      const core = schema.LOSS_SCHEMAS[name];
+      expect(spec.name).toBe(name);
+      expect(spec.requiredInputs).toBe(core.requiredInputs);
+      expect(spec.optionalInputs).toBe(core.optionalInputs);
+      expect(spec.configDefaults).toBe(core.configDefaults);
+      expect(spec.checkConfig).toBe(core.checkConfig);
+      expect(Object.isFrozen(spec)).toBe(true);
+      expect(getLoss(name)).toBe(spec);
+    }
+    expect(() => getLoss('sft')).toThrow(/Unknown loss_fn 'sft'; use one of 'cross_entropy'/);
+  });
+
+  it('re-exports the schema checks, so importers of the registry keep working', () => {
+    expect(LOSS_NAMES).toBe(schema.LOSS_NAMES);
+    expect(isLossName).toBe(schema.isLossName);
+    expect(validateLossInputs).toBe(schema.validateLossInputs);
+    expect(resolveLossConfig).toBe(schema.resolveLossConfig);
   });
 
   it('a compute call missing a tensor names the key', () => {
@@ -235,71 +246,5 @@ describe('registry', () => {
       /'ppo'.*'advantages'/,
     );
     tf.dispose([lp, mask]);
-  });
-});
-
-describe('validateLossInputs', () => {
-  const rl = ['target_tokens', 'logprobs', 'advantages'];
-  const messages = (errors: ValidationError[]) => {
-    for (const e of errors) expect(e).toBeInstanceOf(ValidationError);
-    return errors.map((e) => e.message);
-  };
-
-  it('accepts what each loss takes', () => {
-    expect(validateLossInputs('cross_entropy', ['target_tokens'])).toEqual([]);
-    expect(validateLossInputs('cross_entropy', ['target_tokens', 'weights'], null)).toEqual([]);
-    for (const name of ['importance_sampling', 'ppo', 'cispo', 'dro']) {
-      expect(validateLossInputs(name, rl, {})).toEqual([]);
-    }
-    expect(validateLossInputs('ppo', rl, { clip_high_threshold: 1.3 })).toEqual([]);
-  });
-
-  it('an unknown loss names itself and the known ones', () => {
-    const [msg] = messages(validateLossInputs('grpo', rl));
-    expect(msg).toMatch(/'grpo'/);
-    expect(msg).toMatch(/'cross_entropy'.*'dro'/);
-  });
-
-  it('reports every missing and unused key, naming the loss and the key', () => {
-    const msgs = messages(validateLossInputs('ppo', ['target_tokens', 'weights']));
-    expect(msgs).toHaveLength(3);
-    expect(msgs[0]).toMatch(/Loss 'ppo'.*missing 'logprobs'/);
-    expect(msgs[1]).toMatch(/missing 'advantages'/);
-    expect(msgs[2]).toMatch(/'weights', which ppo does not use; remove it/);
-    const [ce] = messages(validateLossInputs('cross_entropy', ['target_tokens', 'advantages']));
-    expect(ce).toMatch(/'advantages'.*does not use/);
-  });
-
-  it('rejects unknown config keys, non-finite values and lo > hi', () => {
-    const [unknown] = messages(validateLossInputs('ppo', rl, { clip_eps: 0.2 }));
-    expect(unknown).toMatch(/unknown key 'clip_eps'.*'clip_low_threshold'/);
-    const [noConfig] = messages(
-      validateLossInputs('cross_entropy', ['target_tokens'], { beta: 1 }),
-    );
-    expect(noConfig).toMatch(/'beta'.*takes no config/);
-    const [nan] = messages(validateLossInputs('cispo', rl, { clip_low_threshold: NaN }));
-    expect(nan).toMatch(/clip_low_threshold is NaN; it must be a finite number \(default 0\)/);
-    const [inf] = messages(validateLossInputs('ppo', rl, { clip_high_threshold: Infinity }));
-    expect(inf).toMatch(/clip_high_threshold is Infinity/);
-    const [str] = messages(validateLossInputs('dro', rl, { beta: '0.1' as unknown as number }));
-    expect(str).toMatch(/beta is the string '0.1'/);
-    const [order] = messages(
-      validateLossInputs('ppo', rl, { clip_low_threshold: 1.5, clip_high_threshold: 1.2 }),
-    );
-    expect(order).toMatch(/clip_low_threshold \(1.5\) is greater than clip_high_threshold \(1.2\)/);
-    // Only hi given: checked against the default lo (cispo: 0 ≤ −1 fails).
-    const [merged] = messages(validateLossInputs('cispo', rl, { clip_high_threshold: -1 }));
-    expect(merged).toMatch(/clip_low_threshold \(0\) is greater than clip_high_threshold \(-1\)/);
-    const [beta] = messages(validateLossInputs('dro', rl, { beta: -0.1 }));
-    expect(beta).toMatch(/beta is -0.1.*≥ 0/);
-  });
-
-  it('resolveLossConfig merges defaults, freezes, and throws on a bad config', () => {
-    const cfg = resolveLossConfig('ppo', { clip_high_threshold: 1.5 });
-    expect(cfg).toEqual({ clip_low_threshold: 0.8, clip_high_threshold: 1.5 });
-    expect(Object.isFrozen(cfg)).toBe(true);
-    expect(resolveLossConfig('dro')).toEqual({ beta: 0.05 });
-    expect(() => resolveLossConfig('ppo', { clip_low_threshold: 2 })).toThrow(ValidationError);
-    expect(() => resolveLossConfig('sft')).toThrow(/Unknown loss_fn 'sft'/);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededArray } from '../helpers/seeded';
 import { chooseToken, keptTokenIds } from '../../src/sampling/choose-token';
-import type { TokenChoiceParams } from '../../src/sampling/params';
+import type { TokenChoiceParams } from '../../src/core/sampling-params';
 import { seedWords, streamRng } from '../../src/sampling/rng';
 import type { Rng } from '../../src/sampling/rng';
 

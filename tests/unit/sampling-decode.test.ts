@@ -3,8 +3,8 @@ import { ValidationError } from '../../src/errors/loops-errors';
 import { seededArray } from '../helpers/seeded';
 import { decode } from '../../src/sampling/decode-loop';
 import type { DecodeModel, DecodeSession } from '../../src/sampling/decode-model';
-import { normaliseSamplingParams } from '../../src/sampling/params';
-import type { SamplingParamsInput } from '../../src/sampling/params';
+import { normaliseSamplingParams } from '../../src/core/sampling-params';
+import type { SamplingParamsInput } from '../../src/core/sampling-params';
 
 const V = 6;
 const EOS = 5;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors/loops-errors';
-import { normaliseSamplingParams } from '../../src/sampling/params';
-import type { SamplingParamsInput } from '../../src/sampling/params';
+import { normaliseSamplingParams } from '../../src/core/sampling-params';
+import type { SamplingParamsInput } from '../../src/core/sampling-params';
 
 const vocab = { vocabSize: 10, eosTokenIds: [9, 2] };
 

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { encode as referenceGpt2Encode } from 'gpt-3-encoder';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidFileError, ValidationError } from '../../src/errors/loops-errors';
-import { TextTokenizer } from '../../src/io/tokenizer';
+import { TextTokenizer } from '../../src/core/tokenizer';
 import { GPT2_EOT, gpt2TokenizerFiles } from '../helpers/gpt2-tokenizer-json';
 
 const SAMPLES = [

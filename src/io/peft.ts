@@ -1,0 +1,156 @@
+/**
+ * Hugging Face PEFT LoRA adapter files: `adapter_model.safetensors` with keys
+ * `base_model.model.<module path>.lora_{A,B}.weight` (A [r, in], B [out, r]) and
+ * `adapter_config.json` (shared/reference/models-and-formats.md §4). Writing is a renaming-free
+ * dump of the adapter; reading checks every key, shape and the config before anything is built.
+ */
+import { InvalidFileError } from '../errors/loops-errors';
+import type { ModelConfig } from '../model/config';
+import {
+  ATTENTION_PROJECTIONS,
+  MLP_PROJECTIONS,
+  canonicalTensorName,
+  layerProjections,
+  peftModulePath,
+  unembedProjection,
+  type ProjectionName,
+  type ProjectionSpec,
+} from '../model/weight-names';
+import { parseSafetensorsHeader, readTensorAsFloat32 } from './safetensors';
+import { writeSafetensors } from './safetensors-writer';
+
+export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+export const ADAPTER_CONFIG = 'adapter_config.json';
+
+export interface PeftAdapterData {
+  readonly rank: number;
+  readonly alpha: number;
+  readonly targets: readonly ProjectionName[];
+  /** Factors by module path in the checkpoint's naming (as the model's weights are keyed). */
+  readonly factors: ReadonlyMap<string, { readonly a: Float32Array; readonly b: Float32Array }>;
+}
+
+export function writePeftAdapter(
+  model: ModelConfig,
+  baseModel: string,
+  data: PeftAdapterData,
+): { weights: Uint8Array; config: Record<string, unknown> } {
+  const specs = specsByPath(model);
+  const tensors = [...data.factors].flatMap(([path, f]) => {
+    const spec = specs.get(path);
+    if (!spec)
+      throw new InvalidFileError(`adapter module ${path} is not a projection of this model.`);
+    const key = `base_model.model.${peftModulePath(model, path)}`;
+    return [
+      { name: `${key}.lora_A.weight`, shape: [data.rank, spec.inFeatures], data: f.a },
+      { name: `${key}.lora_B.weight`, shape: [spec.outFeatures, data.rank], data: f.b },
+    ];
+  });
+  const config = {
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    base_model_name_or_path: baseModel,
+    r: data.rank,
+    lora_alpha: data.alpha,
+    lora_dropout: 0,
+    bias: 'none',
+    fan_in_fan_out: model.family === 'gpt2',
+    target_modules: [...data.targets],
+    use_rslora: false,
+    inference_mode: true,
+  };
+  return { weights: writeSafetensors(tensors), config };
+}
+
+const KEY = /^base_model\.model\.(.+)\.lora_([AB])\.weight$/;
+
+/** Parses and checks a PEFT adapter for `model`; throws `InvalidFileError` naming the problem. */
+export function readPeftAdapter(
+  model: ModelConfig,
+  weightsBytes: Uint8Array,
+  configJson: unknown,
+): PeftAdapterData {
+  const cfg = configJson as Record<string, unknown> | null;
+  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg))
+    throw new InvalidFileError(`${ADAPTER_CONFIG} is not a JSON object.`);
+  if (cfg.peft_type !== undefined && cfg.peft_type !== 'LORA') {
+    throw new InvalidFileError(
+      `${ADAPTER_CONFIG}: peft_type ${JSON.stringify(cfg.peft_type)} is not LORA; only LoRA adapters load.`,
+    );
+  }
+  if (cfg.use_rslora === true || cfg.use_dora === true) {
+    throw new InvalidFileError(
+      `${ADAPTER_CONFIG}: rsLoRA/DoRA adapters are not supported; train a plain LoRA adapter.`,
+    );
+  }
+  const rank = cfg.r;
+  const alpha = cfg.lora_alpha ?? 8;
+  if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 1 || rank > 4096) {
+    throw new InvalidFileError(
+      `${ADAPTER_CONFIG}: r must be an integer in [1, 4096], got ${JSON.stringify(rank)}.`,
+    );
+  }
+  if (typeof alpha !== 'number' || !(alpha > 0) || !Number.isFinite(alpha)) {
+    throw new InvalidFileError(
+      `${ADAPTER_CONFIG}: lora_alpha must be a positive number, got ${JSON.stringify(alpha)}.`,
+    );
+  }
+  const header = parseSafetensorsHeader(weightsBytes, ADAPTER_WEIGHTS);
+  const specs = specsByPath(model);
+  const halves = new Map<string, { a?: Float32Array; b?: Float32Array }>();
+  for (const entry of header.tensors) {
+    const match = KEY.exec(entry.name);
+    const path = match ? canonicalTensorName(model, match[1] as string) : null;
+    const spec = path ? specs.get(path) : undefined;
+    if (!match || !path || !spec) {
+      throw new InvalidFileError(
+        `${ADAPTER_WEIGHTS}: tensor ${entry.name} is not a LoRA factor of a projection of this ${model.family} model.`,
+      );
+    }
+    const isA = match[2] === 'A';
+    const want = isA ? [rank, spec.inFeatures] : [spec.outFeatures, rank];
+    if (entry.shape.length !== 2 || entry.shape[0] !== want[0] || entry.shape[1] !== want[1]) {
+      throw new InvalidFileError(
+        `${ADAPTER_WEIGHTS}: ${entry.name} has shape [${entry.shape.join(', ')}], expected [${want.join(', ')}] for rank ${rank}.`,
+      );
+    }
+    const slot = halves.get(path) ?? {};
+    slot[isA ? 'a' : 'b'] = readTensorAsFloat32(weightsBytes, entry, ADAPTER_WEIGHTS);
+    halves.set(path, slot);
+  }
+  const factors = new Map<string, { a: Float32Array; b: Float32Array }>();
+  for (const [path, { a, b }] of halves) {
+    if (!a || !b)
+      throw new InvalidFileError(
+        `${ADAPTER_WEIGHTS}: ${path} has lora_${a ? 'A' : 'B'} but not lora_${a ? 'B' : 'A'}.`,
+      );
+    factors.set(path, { a, b });
+  }
+  if (factors.size === 0) throw new InvalidFileError(`${ADAPTER_WEIGHTS} holds no LoRA factors.`);
+  const targets = [
+    ...new Set([...factors.keys()].map((p) => (specs.get(p) as ProjectionSpec).projection)),
+  ];
+  const complete = new Set(targets);
+  for (const spec of specs.values()) {
+    if (complete.has(spec.projection) && !factors.has(spec.path)) {
+      throw new InvalidFileError(
+        `${ADAPTER_WEIGHTS}: ${spec.path} has no factors though other ${spec.projection} modules do; partial adapters are not supported.`,
+      );
+    }
+  }
+  return { rank, alpha, targets, factors };
+}
+
+function specsByPath(model: ModelConfig): Map<string, ProjectionSpec> {
+  const specs = new Map<string, ProjectionSpec>();
+  for (let i = 0; i < model.numLayers; i++)
+    for (const s of layerProjections(model, i)) specs.set(s.path, s);
+  const head = unembedProjection(model);
+  specs.set(head.path, head);
+  return specs;
+}
+
+/** Every projection name a LoRA may target in this family. */
+export function targetableProjections(model: ModelConfig): ProjectionName[] {
+  return [...ATTENTION_PROJECTIONS[model.family], ...MLP_PROJECTIONS[model.family], 'lm_head'];
+}
