@@ -3,17 +3,17 @@
  * bundled by Vite and their URLs handed to the engine, so the wasm backend works offline.
  */
 import { expose } from 'comlink';
-import { Engine } from '../src/engine/engine';
+import { createBrowserEngine } from '../src/engine/browser-engine';
+import type { EngineInitOptions } from '../src/engine/engine';
 import { installErrorTransfer } from '../src/errors/comlink-errors';
-import type { BackendOptions, BackendRequest } from '../src/runtime/backend';
+import type { BackendRequest } from '../src/runtime/backend';
 import { WASM_PATHS } from '../src/runtime/wasm-urls';
 
 installErrorTransfer();
 
-class WorkerEngine extends Engine {
-  override init(backend: BackendRequest, options: BackendOptions = {}) {
-    return super.init(backend, { wasmPaths: WASM_PATHS, ...options });
-  }
-}
+const engine = createBrowserEngine(new URL(import.meta.env.BASE_URL, self.location.origin).href);
+const init = engine.init.bind(engine);
+engine.init = (backend: BackendRequest, options: EngineInitOptions = {}) =>
+  init(backend, { wasmPaths: WASM_PATHS, ...options });
 
-expose(new WorkerEngine());
+expose(engine);

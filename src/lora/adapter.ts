@@ -47,6 +47,13 @@ export function targetsFor(
   ];
 }
 
+export interface LoraFactorArrays {
+  /** Row-major [R, in]. */
+  readonly a: Float32Array;
+  /** Row-major [out, R]. */
+  readonly b: Float32Array;
+}
+
 export interface LoraModule {
   readonly spec: ProjectionSpec;
   /** [R, in] */
@@ -84,6 +91,60 @@ export class LoraAdapter {
       });
     }
     return new LoraAdapter(config, modelConfig, modules);
+  }
+
+  /**
+   * An adapter from saved factors (a checkpoint or an imported PEFT file), keyed by module path.
+   * Every targeted module must be present with shapes A [r, in], B [out, r].
+   */
+  static fromArrays(
+    modelConfig: ModelConfig,
+    config: LoraConfig,
+    factors: ReadonlyMap<string, LoraFactorArrays>,
+  ): LoraAdapter {
+    validateLoraConfig(modelConfig, config);
+    const modules = new Map<string, LoraModule>();
+    for (const spec of targetSpecs(modelConfig, config.targets)) {
+      const f = factors.get(spec.path);
+      if (!f)
+        throw new ValidationError(
+          `LoRA factors for ${spec.path} are missing; the checkpoint does not match its config.`,
+        );
+      const wantA = config.rank * spec.inFeatures;
+      const wantB = spec.outFeatures * config.rank;
+      if (f.a.length !== wantA || f.b.length !== wantB) {
+        throw new ValidationError(
+          `LoRA factors for ${spec.path} have ${f.a.length}/${f.b.length} values; rank ${config.rank} needs A [${config.rank}, ${spec.inFeatures}] and B [${spec.outFeatures}, ${config.rank}].`,
+        );
+      }
+      modules.set(spec.path, {
+        spec,
+        a: ownedVariable(tf.tensor2d(f.a, [config.rank, spec.inFeatures])),
+        b: ownedVariable(tf.tensor2d(f.b, [spec.outFeatures, config.rank])),
+      });
+    }
+    return new LoraAdapter(config, modelConfig, modules);
+  }
+
+  /** The factors as plain arrays (copies), keyed by module path: for checkpoints and snapshots. */
+  async toArrays(): Promise<Map<string, LoraFactorArrays>> {
+    const out = new Map<string, LoraFactorArrays>();
+    for (const [path, m] of this.modules) {
+      out.set(path, {
+        a: Float32Array.from(await m.a.data()),
+        b: Float32Array.from(await m.b.data()),
+      });
+    }
+    return out;
+  }
+
+  /** A frozen copy (for a sampler pinned to this version); the copy owns its tensors. */
+  snapshot(): LoraAdapter {
+    const modules = new Map<string, LoraModule>();
+    for (const [path, m] of this.modules) {
+      modules.set(path, { spec: m.spec, a: tf.variable(m.a, false), b: tf.variable(m.b, false) });
+    }
+    return new LoraAdapter(this.config, this.modelConfig, modules);
   }
 
   /** The trainable variables, A then B per module, in a fixed order. */

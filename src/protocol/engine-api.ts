@@ -1,11 +1,28 @@
 /**
- * The engine's remote interface: what the page may call on the engine worker (or in-process).
- * Types only; everything that crosses is plain, structured-cloneable data.
+ * The engine's remote interface: what the page may call on the engine (in a Worker through
+ * comlink, or in-process in Node). Types only; everything that crosses is plain,
+ * structured-cloneable data, and token/weight arrays are typed arrays so they can be transferred.
  */
 import type { BackendReport, BackendRequest, BackendOptions } from '../runtime/backend';
 import type { SelfCheckInput, SelfCheckResult } from '../runtime/self-check';
+import type {
+  AdamWire,
+  Checkpoint,
+  CreateRunRequest,
+  CreateSamplerRequest,
+  LoadProgress,
+  RunInfo,
+  SampleRequest,
+  SamplerInfo,
+  ServerCapabilitiesWire,
+  WireCheckpointFile,
+  WireDatum,
+  WireForwardResult,
+  WireSampleResult,
+} from './wire-types';
 
 export type { BackendReport, BackendRequest, BackendOptions, SelfCheckInput, SelfCheckResult };
+export type * from './wire-types';
 
 export interface EngineApi {
   /** Chooses the backend; resolves with what is in use and why. */
@@ -14,4 +31,41 @@ export interface EngineApi {
   backendReport(): Promise<BackendReport | null>;
   /** Matmul + gradient on the current backend, for end-to-end checks. */
   selfCheck(input: SelfCheckInput): Promise<SelfCheckResult>;
+
+  capabilities(): Promise<ServerCapabilitiesWire>;
+  /** Loads (or reuses) the base model and makes a run with a fresh adapter or one from a checkpoint. */
+  createRun(request: CreateRunRequest, onProgress?: (p: LoadProgress) => void): Promise<RunInfo>;
+  /** Forward (and backward when `backward`): the loss, per-datum log-probs and metrics. */
+  forwardBackward(
+    runId: string,
+    data: WireDatum[],
+    lossFn: string,
+    config: Record<string, number>,
+    backward: boolean,
+  ): Promise<WireForwardResult>;
+  /** Accumulates the gradient of −Σ w·lp (the second half of `forward_backward_custom`). */
+  backwardWeighted(runId: string, data: WireDatum[], weights: Float32Array[]): Promise<void>;
+  optimStep(runId: string, adam: AdamWire): Promise<Record<string, number>>;
+  initTrainerServer(
+    runId: string,
+    rank: number,
+  ): Promise<{ lora_rank: number; policy_version: number }>;
+  saveState(runId: string, name: string): Promise<string>;
+  loadState(
+    runId: string,
+    path: string,
+    withOptimizer: boolean,
+  ): Promise<{ path: string; policy_version: number }>;
+  saveWeightsForSampler(runId: string, name: string): Promise<string>;
+  closeRun(runId: string): Promise<void>;
+
+  createSampler(request: CreateSamplerRequest): Promise<SamplerInfo>;
+  sample(request: SampleRequest): Promise<WireSampleResult>;
+  closeSampler(samplerId: string): Promise<void>;
+
+  listCheckpoints(runId: string | null): Promise<Checkpoint[]>;
+  checkpointFiles(idOrPath: string): Promise<WireCheckpointFile[]>;
+  deleteCheckpoint(idOrPath: string): Promise<void>;
+  /** Frees every run, sampler and model. */
+  shutdown(): Promise<void>;
 }

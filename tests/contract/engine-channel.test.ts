@@ -2,7 +2,7 @@
 // without a browser. Typed errors must arrive as their own classes.
 import { expose, wrap, releaseProxy } from 'comlink';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine';
+import { createNodeEngine } from '../../src/engine/node-engine';
 import { installErrorTransfer } from '../../src/errors/comlink-errors';
 import { ValidationError, LoopsError } from '../../src/errors/loops-errors';
 import type { EngineApi } from '../../src/protocol/engine-api';
@@ -11,7 +11,7 @@ import { seededArray } from '../helpers/seeded';
 
 installErrorTransfer();
 const { port1, port2 } = new MessageChannel();
-expose(new Engine(), port1 as unknown as Parameters<typeof expose>[1]);
+expose(createNodeEngine(), port1 as unknown as Parameters<typeof expose>[1]);
 const remote = wrap<EngineApi>(port2 as unknown as Parameters<typeof wrap>[0]);
 
 afterAll(() => {

@@ -1,0 +1,66 @@
+/**
+ * Futures of the Loops API. A call submits its op at once and returns an `OperationFuture`;
+ * `await future` and `await future.result(timeoutSeconds)` both give the value. A timeout rejects
+ * with `TimeoutError` and leaves the op running; a failed op rejects with its typed error.
+ */
+import { TimeoutError } from '../errors/loops-errors';
+import type { ForwardBackwardOutput } from './types/forward-backward-output';
+
+export class OperationFuture<T> implements PromiseLike<T> {
+  private readonly promise: Promise<T>;
+  private settled = false;
+
+  constructor(promise: Promise<T>) {
+    this.promise = promise.finally(() => {
+      this.settled = true;
+    });
+    // A future nobody awaits must not crash the page with an unhandled rejection: the error is
+    // still delivered to whoever awaits it later.
+    this.promise.catch(() => undefined);
+  }
+
+  /** Whether the op has finished (successfully or not). */
+  done(): boolean {
+    return this.settled;
+  }
+
+  /** The value; with `timeoutSeconds`, rejects with `TimeoutError` if the op takes longer. */
+  result(timeoutSeconds?: number | null): Promise<T> {
+    if (timeoutSeconds === undefined || timeoutSeconds === null) return this.promise;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new TimeoutError(
+              `the op did not finish within ${timeoutSeconds} s; it is still running — call result() again to keep waiting.`,
+            ),
+          ),
+        Math.max(0, timeoutSeconds * 1000),
+      );
+      this.promise.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Python's `result_async()`: the same as `result()`. */
+  result_async(timeoutSeconds?: number | null): Promise<T> {
+    return this.result(timeoutSeconds);
+  }
+
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.promise.then(onFulfilled, onRejected);
+  }
+}
+
+export class ForwardBackwardFuture extends OperationFuture<ForwardBackwardOutput> {}

@@ -1,0 +1,252 @@
+/**
+ * `ServiceClient`: the entry point of the Loops API. It starts the engine (a Worker in browsers,
+ * in-process in Node), creates training and sampling clients, and answers capability and
+ * checkpoint queries. shared/LOOPS_API.md, "ServiceClient".
+ */
+import { ValidationError } from '../errors/loops-errors';
+import type { BackendReport, BackendRequest } from '../protocol/engine-api';
+import type {
+  CheckpointFilesResponse,
+  Checkpoint,
+  ServerCapabilities,
+} from '../protocol/responses';
+import type { CreateRunRequest, LoadProgress } from '../protocol/wire-types';
+import { parseArgs } from './args';
+import { inProcessLink, workerLink, type EngineLink } from './engine-link';
+import { checkpointFilesResponse } from './checkpoint-files';
+import { SamplingClient } from './sampling-client';
+import { TrainingClient } from './training-client';
+import type { WandbConfig } from './types/params';
+
+export type Placement = 'worker' | 'in-process' | (string & {});
+
+export interface ServiceClientOptions {
+  /** Where the engine runs; default 'worker' where Worker exists, else 'in-process'. */
+  engine?: Placement;
+  /** 'auto': a hardware WebGPU adapter, else wasm, else cpu. */
+  backend?: BackendRequest;
+  /** Where Hugging Face repo ids are fetched from. */
+  hub_url?: string;
+  /** IndexedDB database name for checkpoints. */
+  storage_namespace?: string;
+  /** Accepted and ignored for Loops compatibility. */
+  training_project_id?: unknown;
+  api_key?: unknown;
+  base_url?: unknown;
+  reuse_from_session_id?: unknown;
+  availability_model?: unknown;
+}
+
+const OPTION_NAMES = ['engine', 'backend', 'hub_url', 'storage_namespace'];
+const IGNORED_OPTIONS = [
+  'training_project_id',
+  'api_key',
+  'base_url',
+  'reuse_from_session_id',
+  'availability_model',
+];
+
+const placements = new Map<string, () => EngineLink>([['worker', workerLink]]);
+
+/** Registers how to start an engine for a placement name (the Node entry registers 'in-process'). */
+export function registerPlacement(name: string, start: () => EngineLink): void {
+  placements.set(name, start);
+}
+
+export { inProcessLink };
+
+export class ServiceClient {
+  readonly session_id: string;
+  readonly hub_url: string;
+  private readonly link: EngineLink;
+  private readonly ready: Promise<BackendReport>;
+  private closed = false;
+
+  constructor(options: ServiceClientOptions = {}) {
+    const opts = parseArgs(
+      'ServiceClient',
+      OPTION_NAMES,
+      [options],
+      IGNORED_OPTIONS,
+    ) as ServiceClientOptions;
+    const placement = opts.engine ?? (typeof Worker !== 'undefined' ? 'worker' : 'in-process');
+    const start = placements.get(placement);
+    if (!start) {
+      throw new ValidationError(
+        `engine '${placement}' is not available here; use ${[...placements.keys()].join(' or ')} (in Node, import from 'loops-web/node' for 'in-process').`,
+      );
+    }
+    this.session_id = `session-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    this.hub_url = (opts.hub_url ?? 'https://huggingface.co').replace(/\/+$/, '');
+    this.link = start();
+    this.ready = this.link.engine.init(opts.backend ?? 'auto', {
+      storageNamespace: opts.storage_namespace ?? 'loops-web',
+    } as never);
+    this.ready.catch(() => undefined);
+  }
+
+  /** The backend and adapter the engine got, and why. */
+  backend(): Promise<BackendReport> {
+    return this.ready;
+  }
+
+  /** A LoRA training run on `base_model` with a fresh adapter (B = 0: the model is unchanged). */
+  async create_lora_training_client(...args: unknown[]): Promise<TrainingClient> {
+    const a = parseArgs(
+      'create_lora_training_client',
+      [
+        'base_model',
+        'rank',
+        'seed',
+        'train_mlp',
+        'train_attn',
+        'train_unembed',
+        'wandb_config',
+        'lora_alpha',
+        'max_seq_len',
+        'on_progress',
+      ],
+      args,
+      ['replicas', 'with_sampler', 'name', 'timeout', 'ready_timeout', 'user_metadata'],
+    );
+    if (typeof a.base_model !== 'string' || !a.base_model)
+      throw new ValidationError('base_model must be a model name or Hugging Face repo id.');
+    const rank = a.rank ?? 32;
+    if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 1)
+      throw new ValidationError(`rank must be a positive integer, got ${String(rank)}.`);
+    const flag = (v: unknown, name: string) => {
+      if (v !== undefined && typeof v !== 'boolean')
+        throw new ValidationError(`${name} must be true or false.`);
+      return v !== false;
+    };
+    const request: CreateRunRequest = {
+      baseModel: a.base_model,
+      rank,
+      seed: optionalInt(a.seed, 'seed'),
+      trainMlp: flag(a.train_mlp, 'train_mlp'),
+      trainAttn: flag(a.train_attn, 'train_attn'),
+      trainUnembed: flag(a.train_unembed, 'train_unembed'),
+      loraAlpha: (a.lora_alpha as number | undefined) ?? null,
+      maxSeqLen: optionalInt(a.max_seq_len, 'max_seq_len'),
+      hubUrl: this.hub_url,
+      fromState: null,
+    };
+    return this.startRun(
+      request,
+      a.on_progress as ((p: LoadProgress) => void) | undefined,
+      a.wandb_config as WandbConfig | undefined,
+    );
+  }
+
+  create_training_client_from_state(...args: unknown[]): Promise<TrainingClient> {
+    return this.fromState(args, false);
+  }
+
+  create_training_client_from_state_with_optimizer(...args: unknown[]): Promise<TrainingClient> {
+    return this.fromState(args, true);
+  }
+
+  /** Samples from a base model with no adapter. */
+  async create_sampling_client(...args: unknown[]): Promise<SamplingClient> {
+    const a = parseArgs('create_sampling_client', ['base_model', 'model_path'], args);
+    await this.ensureOpen();
+    if (typeof a.model_path === 'string')
+      return SamplingClient.create(this.link, {
+        kind: 'checkpoint',
+        path: a.model_path,
+        hubUrl: this.hub_url,
+      });
+    if (typeof a.base_model !== 'string')
+      throw new ValidationError(
+        'create_sampling_client needs base_model (a model name) or model_path.',
+      );
+    return SamplingClient.create(this.link, {
+      kind: 'base',
+      baseModel: a.base_model,
+      hubUrl: this.hub_url,
+    });
+  }
+
+  async get_server_capabilities(): Promise<ServerCapabilities> {
+    await this.ensureOpen();
+    return this.link.engine.capabilities();
+  }
+
+  async list_checkpoints(...args: unknown[]): Promise<Checkpoint[]> {
+    const a = parseArgs('list_checkpoints', ['run_id'], args);
+    await this.ensureOpen();
+    return this.link.engine.listCheckpoints(typeof a.run_id === 'string' ? a.run_id : null);
+  }
+
+  async get_checkpoint_archive_url(...args: unknown[]): Promise<CheckpointFilesResponse> {
+    const a = parseArgs('get_checkpoint_archive_url', ['checkpoint_id'], args);
+    if (typeof a.checkpoint_id !== 'string')
+      throw new ValidationError('checkpoint_id must be a checkpoint id or path.');
+    await this.ensureOpen();
+    return checkpointFilesResponse(await this.link.engine.checkpointFiles(a.checkpoint_id));
+  }
+
+  /** Deletes a checkpoint by id or path. */
+  async delete_checkpoint(checkpoint_id: string): Promise<void> {
+    await this.ensureOpen();
+    await this.link.engine.deleteCheckpoint(checkpoint_id);
+  }
+
+  /** Ends the engine and frees the GPU; pending ops reject. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.link.engine.shutdown().catch(() => undefined);
+    this.link.close();
+  }
+
+  private async fromState(args: unknown[], withOptimizer: boolean): Promise<TrainingClient> {
+    const a = parseArgs('create_training_client_from_state', ['path', 'on_progress'], args);
+    if (typeof a.path !== 'string')
+      throw new ValidationError(
+        'path must be a save_state checkpoint path (idb://loops:<run>/weights/<name>).',
+      );
+    const request: CreateRunRequest = {
+      baseModel: '',
+      rank: 1,
+      seed: null,
+      trainMlp: true,
+      trainAttn: true,
+      trainUnembed: true,
+      loraAlpha: null,
+      maxSeqLen: null,
+      hubUrl: this.hub_url,
+      fromState: { path: a.path, withOptimizer },
+    };
+    return this.startRun(
+      request,
+      a.on_progress as ((p: LoadProgress) => void) | undefined,
+      undefined,
+    );
+  }
+
+  private async startRun(
+    request: CreateRunRequest,
+    onProgress: ((p: LoadProgress) => void) | undefined,
+    wandb: WandbConfig | undefined,
+  ): Promise<TrainingClient> {
+    await this.ensureOpen();
+    const info = await this.link.engine.createRun(
+      request,
+      onProgress ? this.link.callback(onProgress) : undefined,
+    );
+    return new TrainingClient(this.link, info, this.hub_url, wandb ?? null);
+  }
+
+  private async ensureOpen(): Promise<void> {
+    if (this.closed) throw new ValidationError('this ServiceClient is closed; create a new one.');
+    await this.ready;
+  }
+}
+
+function optionalInt(value: unknown, name: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    throw new ValidationError(`${name} must be an integer, got ${String(value)}.`);
+  return value;
+}

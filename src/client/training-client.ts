@@ -1,0 +1,318 @@
+/**
+ * `TrainingClient`: one LoRA run in the engine. Every op is validated here at call time, then
+ * submitted at once (in order) and returned as a future. shared/LOOPS_API.md, "TrainingClient".
+ */
+import { ValidationError } from '../errors/loops-errors';
+import { resolveAdamParams } from '../core/adam-params';
+import { TextTokenizer } from '../core/tokenizer';
+import type {
+  Checkpoint,
+  CheckpointFilesResponse,
+  GetInfoResponse,
+  InitTrainerServerResponse,
+  OptimStepResponse,
+  SaveWeightsResponse,
+} from '../protocol/responses';
+import type { RunInfo, WireDatum, WireForwardResult } from '../protocol/wire-types';
+import { parseArgs } from './args';
+import { checkpointFilesResponse } from './checkpoint-files';
+import { runCustomLoss, type CustomLossFn } from './custom-loss';
+import type { EngineLink } from './engine-link';
+import { ForwardBackwardFuture, OperationFuture } from './future';
+import { MetricsLog, type MetricListener, type MetricRecord } from './metrics';
+import { SamplingClient } from './sampling-client';
+import { checkBatch } from './validate';
+import type { ForwardBackwardOutput } from './types/forward-backward-output';
+import { AdamParams, type WandbConfig } from './types/params';
+import { TensorData } from './types/tensor-data';
+
+const FB_ARGS = ['data', 'loss_fn', 'loss_fn_config'];
+
+export class TrainingClient {
+  private version: number;
+  private tokenizer: TextTokenizer | null = null;
+  private closed = false;
+  readonly metrics: MetricsLog;
+
+  /** @internal Made by `ServiceClient`. */
+  constructor(
+    private readonly link: EngineLink,
+    private readonly info: RunInfo,
+    private readonly hubUrl: string,
+    wandb: WandbConfig | null,
+  ) {
+    this.version = info.policyVersion;
+    this.metrics = new MetricsLog(info.runId, wandb?.project ?? null, wandb?.name ?? null);
+  }
+
+  get run_id(): string {
+    return this.info.runId;
+  }
+
+  /** Optimiser steps applied so far (as of the last finished `optim_step` or `load_state`). */
+  get policy_version(): number {
+    return this.version;
+  }
+
+  forward_backward(...args: unknown[]): ForwardBackwardFuture {
+    return this.forwardOp('forward_backward', args, true);
+  }
+
+  forward(...args: unknown[]): ForwardBackwardFuture {
+    return this.forwardOp('forward', args, false);
+  }
+
+  /**
+   * A loss computed on the page with TF.js: forward for the log-probs, `loss_fn(data, logprobs)` →
+   * `{ loss, metrics }`, then the engine backpropagates −Σ w·lp with w = −∂loss/∂lp (as Tinker does).
+   */
+  forward_backward_custom(...args: unknown[]): ForwardBackwardFuture {
+    const a = parseArgs('forward_backward_custom', ['data', 'loss_fn'], args);
+    if (typeof a.loss_fn !== 'function')
+      throw new ValidationError(
+        'loss_fn must be a function (data, logprobs) => { loss, metrics }.',
+      );
+    const { wire } = checkBatch(a.data, 'cross_entropy', null, this.limits(), { anyInputs: true });
+    this.checkOpen();
+    const forward = this.link.engine.forwardBackward(this.run_id, wire, 'cross_entropy', {}, false);
+    const done = forward.then(async (fwd) => {
+      const { loss, metrics, weights } = await runCustomLoss(
+        a.loss_fn as CustomLossFn,
+        a.data as unknown[],
+        fwd.logprobs,
+      );
+      await this.link.engine.backwardWeighted(this.run_id, wire, weights);
+      const out = { ...fwd, loss, metrics: { ...metrics, 'loss:sum': loss } };
+      this.metrics.accumulate(out.metrics);
+      return toOutput(out, 'custom');
+    });
+    return new ForwardBackwardFuture(done);
+  }
+
+  optim_step(...args: unknown[]): OperationFuture<OptimStepResponse> {
+    const a = parseArgs('optim_step', ['adam_params'], args);
+    const fields =
+      a.adam_params instanceof AdamParams
+        ? a.adam_params.toJSON()
+        : new AdamParams((a.adam_params ?? {}) as Partial<AdamParams>).toJSON();
+    resolveAdamParams(fields);
+    this.checkOpen();
+    const done = this.link.engine.optimStep(this.run_id, fields).then((metrics) => {
+      this.version = metrics.step ?? this.version + 1;
+      this.metrics.step(this.version, metrics);
+      return { metrics };
+    });
+    return new OperationFuture(done);
+  }
+
+  save_state(...args: unknown[]): OperationFuture<SaveWeightsResponse> {
+    const name = this.nameArg('save_state', args);
+    return new OperationFuture(
+      this.link.engine.saveState(this.run_id, name).then((path) => ({ path })),
+    );
+  }
+
+  load_state(...args: unknown[]): OperationFuture<SaveWeightsResponse> {
+    return this.load('load_state', args, false);
+  }
+
+  load_state_with_optimizer(...args: unknown[]): OperationFuture<SaveWeightsResponse> {
+    return this.load('load_state_with_optimizer', args, true);
+  }
+
+  save_weights_for_sampler(...args: unknown[]): OperationFuture<SaveWeightsResponse> {
+    const name = this.nameArg('save_weights_for_sampler', args);
+    return new OperationFuture(
+      this.link.engine.saveWeightsForSampler(this.run_id, name).then((path) => ({ path })),
+    );
+  }
+
+  /** A snapshot of the current adapter (after every op submitted so far), pinned to this version. */
+  save_weights_and_get_sampling_client(...args: unknown[]): OperationFuture<SamplingClient> {
+    const a = parseArgs('save_weights_and_get_sampling_client', ['name'], args, ['retry_config']);
+    if (a.name !== undefined && typeof a.name !== 'string')
+      throw new ValidationError('name must be a string.');
+    this.checkOpen();
+    return new OperationFuture(
+      SamplingClient.create(this.link, {
+        kind: 'run',
+        runId: this.run_id,
+        name: (a.name as string | undefined) ?? null,
+      }),
+    );
+  }
+
+  async create_sampling_client(...args: unknown[]): Promise<SamplingClient> {
+    const a = parseArgs('create_sampling_client', ['model_path'], args);
+    if (typeof a.model_path !== 'string')
+      throw new ValidationError('model_path must be a sampler checkpoint path.');
+    this.checkOpen();
+    return SamplingClient.create(this.link, {
+      kind: 'checkpoint',
+      path: a.model_path,
+      hubUrl: this.hubUrl,
+    });
+  }
+
+  init_trainer_server(...args: unknown[]): OperationFuture<InitTrainerServerResponse> {
+    const a = parseArgs('init_trainer_server', ['lora_rank'], args);
+    if (typeof a.lora_rank !== 'number' || !Number.isInteger(a.lora_rank) || a.lora_rank < 1) {
+      throw new ValidationError(
+        `lora_rank must be a positive integer, got ${String(a.lora_rank)}.`,
+      );
+    }
+    this.checkOpen();
+    return new OperationFuture(
+      this.link.engine.initTrainerServer(this.run_id, a.lora_rank).then((r) => {
+        this.version = r.policy_version;
+        return r;
+      }),
+    );
+  }
+
+  async get_tokenizer(): Promise<TextTokenizer> {
+    this.tokenizer ??= TextTokenizer.fromJson(
+      this.info.tokenizer.tokenizerJson,
+      this.info.tokenizer.tokenizerConfig,
+    );
+    return this.tokenizer;
+  }
+
+  get_info(): GetInfoResponse {
+    return {
+      base_model: this.info.baseModel,
+      lora_rank: this.info.loraRank,
+      max_seq_len: this.info.maxSeqLen,
+      run_id: this.run_id,
+    };
+  }
+
+  list_checkpoints(): Promise<Checkpoint[]> {
+    return this.link.engine.listCheckpoints(this.run_id);
+  }
+
+  async get_checkpoint_archive_url(checkpoint_id: string): Promise<CheckpointFilesResponse> {
+    return checkpointFilesResponse(await this.link.engine.checkpointFiles(checkpoint_id));
+  }
+
+  /** Calls `listener` with each step's metrics; returns an unsubscribe function. */
+  on_metrics(listener: MetricListener): () => void {
+    return this.metrics.subscribe(listener);
+  }
+
+  get metrics_history(): readonly MetricRecord[] {
+    return this.metrics.history;
+  }
+
+  async health(): Promise<{ ok: true; policy_version: number }> {
+    this.checkOpen();
+    await this.link.engine.backendReport();
+    return { ok: true, policy_version: this.version };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.link.engine.closeRun(this.run_id);
+  }
+
+  // Python's `_async` twins: resolve (once submitted) with the future.
+  async forward_backward_async(...args: unknown[]) {
+    return this.forward_backward(...args);
+  }
+  async forward_async(...args: unknown[]) {
+    return this.forward(...args);
+  }
+  async forward_backward_custom_async(...args: unknown[]) {
+    return this.forward_backward_custom(...args);
+  }
+  async optim_step_async(...args: unknown[]) {
+    return this.optim_step(...args);
+  }
+  async save_state_async(...args: unknown[]) {
+    return this.save_state(...args);
+  }
+  async load_state_async(...args: unknown[]) {
+    return this.load_state(...args);
+  }
+  async load_state_with_optimizer_async(...args: unknown[]) {
+    return this.load_state_with_optimizer(...args);
+  }
+  async save_weights_for_sampler_async(...args: unknown[]) {
+    return this.save_weights_for_sampler(...args);
+  }
+  async save_weights_and_get_sampling_client_async(...args: unknown[]) {
+    return this.save_weights_and_get_sampling_client(...args);
+  }
+
+  private forwardOp(method: string, args: unknown[], backward: boolean): ForwardBackwardFuture {
+    const a = parseArgs(method, FB_ARGS, args);
+    const lossFn = a.loss_fn ?? 'cross_entropy';
+    const { wire, config } = checkBatch(a.data, lossFn, a.loss_fn_config, this.limits());
+    this.checkOpen();
+    const payload = this.link.transfer(wire, transferables(wire));
+    const done = this.link.engine
+      .forwardBackward(this.run_id, payload, lossFn as string, config, backward)
+      .then((out) => {
+        if (backward) this.metrics.accumulate(out.metrics);
+        return toOutput(out, lossFn as string);
+      });
+    return new ForwardBackwardFuture(done);
+  }
+
+  private load(
+    method: string,
+    args: unknown[],
+    withOptimizer: boolean,
+  ): OperationFuture<SaveWeightsResponse> {
+    const a = parseArgs(method, ['path'], args);
+    if (typeof a.path !== 'string')
+      throw new ValidationError(
+        `${method} needs a checkpoint path from save_state (idb://loops:<run>/weights/<name>).`,
+      );
+    this.checkOpen();
+    return new OperationFuture(
+      this.link.engine.loadState(this.run_id, a.path, withOptimizer).then((r) => {
+        if (withOptimizer) this.version = r.policy_version;
+        return { path: r.path };
+      }),
+    );
+  }
+
+  private nameArg(method: string, args: unknown[]): string {
+    const a = parseArgs(method, ['name'], args, ['ttl_seconds']);
+    if (typeof a.name !== 'string' || !/^[A-Za-z0-9_.-]{1,128}$/.test(a.name)) {
+      throw new ValidationError(
+        `${method} needs a name of 1–128 letters, digits, '_', '.' or '-' (for example "step-10"), got ${JSON.stringify(a.name)}.`,
+      );
+    }
+    this.checkOpen();
+    return a.name;
+  }
+
+  private limits() {
+    return { vocabSize: this.info.vocabSize, maxSeqLen: this.info.maxSeqLen };
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ValidationError('this TrainingClient is closed; create a new one.');
+  }
+}
+
+function toOutput(out: WireForwardResult, lossFn: string): ForwardBackwardOutput {
+  return {
+    loss: out.loss,
+    loss_fn_output_type: lossFn,
+    loss_fn_outputs: out.logprobs.map((lp) => ({
+      logprobs: new TensorData({ data: lp, dtype: 'float32' }),
+    })),
+    metrics: out.metrics,
+  };
+}
+
+function transferables(wire: readonly WireDatum[]): ArrayBuffer[] {
+  return wire.flatMap((d) => [
+    d.tokens.buffer,
+    ...Object.values(d.inputs).map((v) => v.buffer),
+  ]) as ArrayBuffer[];
+}

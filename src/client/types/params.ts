@@ -1,0 +1,85 @@
+/**
+ * Parameter types of the Loops API, with the Loops defaults: `SamplingParams`, `AdamParams`,
+ * `WandbConfig`. Constructed from one object of their fields, like Python's keyword constructors.
+ * Values are checked where they are used (the client validates before submitting).
+ */
+import type { AdamParamsFields, SamplingParamsFields } from '../../protocol/wire-types';
+
+export type { AdamParamsFields, SamplingParamsFields };
+
+export class SamplingParams {
+  /** Tokens to generate at most; null = until a stop or the end of the context. */
+  readonly max_tokens: number | null;
+  /** Softmax temperature; 0 = greedy. */
+  readonly temperature: number;
+  /** Nucleus mass kept; 1 = off. */
+  readonly top_p: number;
+  /** Most likely tokens kept; -1 = off. */
+  readonly top_k: number;
+  /** Same seed and inputs ⇒ same tokens; null = random. */
+  readonly seed: number | null;
+  /** Stop strings (excluded from the output) or stop token ids (included). */
+  readonly stop: string | readonly string[] | readonly number[] | null;
+
+  constructor(fields: Partial<SamplingParamsFields> = {}) {
+    this.max_tokens = fields.max_tokens ?? null;
+    this.temperature = fields.temperature ?? 1.0;
+    this.top_p = fields.top_p ?? 1.0;
+    this.top_k = fields.top_k ?? -1;
+    this.seed = fields.seed ?? null;
+    this.stop = fields.stop ?? null;
+  }
+
+  toJSON(): SamplingParamsFields {
+    return {
+      max_tokens: this.max_tokens,
+      temperature: this.temperature,
+      top_p: this.top_p,
+      top_k: this.top_k,
+      seed: this.seed,
+      stop: this.stop,
+    };
+  }
+}
+
+export class AdamParams {
+  readonly learning_rate: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** Decoupled (AdamW) weight decay. */
+  readonly weight_decay: number;
+  /** Global-norm gradient clipping; 0 = off. */
+  readonly grad_clip_norm: number;
+
+  constructor(fields: Partial<AdamParamsFields> = {}) {
+    this.learning_rate = fields.learning_rate ?? 1e-4;
+    this.beta1 = fields.beta1 ?? 0.9;
+    this.beta2 = fields.beta2 ?? 0.95;
+    this.eps = fields.eps ?? 1e-12;
+    this.weight_decay = fields.weight_decay ?? 0;
+    this.grad_clip_norm = fields.grad_clip_norm ?? 0;
+  }
+
+  toJSON(): AdamParamsFields {
+    return {
+      learning_rate: this.learning_rate,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      eps: this.eps,
+      weight_decay: this.weight_decay,
+      grad_clip_norm: this.grad_clip_norm,
+    };
+  }
+}
+
+/** Accepted for compatibility: metrics go to the client's listeners and history, never the network. */
+export class WandbConfig {
+  readonly project: string;
+  readonly name: string | null;
+
+  constructor(fields: { project: string; name?: string | null }) {
+    this.project = fields.project;
+    this.name = fields.name ?? null;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Call-time checks on the page: every argument is checked before anything is submitted, and a bad
+ * call throws a `ValidationError` that names the datum, the field and the fix. Checked data is
+ * converted to its wire form (typed arrays, transferable).
+ */
+import { ValidationError } from '../errors/loops-errors';
+import { validateLossInputs } from '../core/loss-schema';
+import type { WireDatum } from '../protocol/wire-types';
+import { Datum, type DatumFields } from './types/datum';
+import { ModelInput } from './types/model-input';
+
+export interface ModelLimits {
+  readonly vocabSize: number;
+  readonly maxSeqLen: number;
+}
+
+const IGNORE = -100;
+
+/** Checks a batch for `lossFn` and returns its wire form; nothing is submitted if this throws. */
+export function checkBatch(
+  data: unknown,
+  lossFn: unknown,
+  config: unknown,
+  limits: ModelLimits,
+  options: { anyInputs?: boolean } = {},
+): { wire: WireDatum[]; config: Record<string, number> } {
+  if (!Array.isArray(data) || data.length === 0) {
+    throw new ValidationError(
+      'data must be a non-empty array of Datum; wrap a single Datum in [ ].',
+    );
+  }
+  if (typeof lossFn !== 'string')
+    throw new ValidationError(`loss_fn must be a loss name string, got ${typeof lossFn}.`);
+  const datums = data.map((d, i) => {
+    try {
+      return Datum.from_json(d as Datum | DatumFields);
+    } catch (error) {
+      throw new ValidationError(`Datum ${i}: ${(error as Error).message}`);
+    }
+  });
+  const keys = new Set(datums.flatMap((d) => Object.keys(d.loss_fn_inputs)));
+  if (options.anyInputs) {
+    // A custom loss reads whatever keys it likes; only the targets are needed for the log-probs.
+    if (!keys.has('target_tokens')) {
+      throw new ValidationError(
+        'every Datum needs loss_fn_inputs.target_tokens for a custom loss.',
+      );
+    }
+  } else {
+    const cfg = (config ?? null) as Record<string, unknown> | null;
+    const [first] = validateLossInputs(lossFn, keys, cfg);
+    if (first) throw first;
+  }
+  for (const [i, d] of datums.entries()) {
+    const missing = [...keys].filter((k) => !(k in d.loss_fn_inputs));
+    if (missing.length)
+      throw new ValidationError(
+        `Datum ${i}: loss_fn_inputs lacks ${missing.join(', ')}, which other Datums in the batch have; every Datum needs the same keys.`,
+      );
+  }
+  return {
+    wire: datums.map((d, i) => toWire(d, i, limits)),
+    config: (config ?? {}) as Record<string, number>,
+  };
+}
+
+/** Checks prompt tokens (text only, in the vocabulary, not empty) and returns them. */
+export function checkPrompt(prompt: unknown, limits: ModelLimits, what = 'prompt'): Int32Array {
+  const input = ModelInput.from_json(prompt as ModelInput);
+  const tokens = textTokens(input, what);
+  if (tokens.length === 0) throw new ValidationError(`${what} is empty; give at least one token.`);
+  checkIds(tokens, limits.vocabSize, what);
+  if (tokens.length >= limits.maxSeqLen) {
+    throw new ValidationError(
+      `${what} has ${tokens.length} tokens; the model's context is ${limits.maxSeqLen}, leaving no room to generate. Shorten it.`,
+    );
+  }
+  return Int32Array.from(tokens);
+}
+
+function toWire(d: Datum, i: number, limits: ModelLimits): WireDatum {
+  const tokens = textTokens(d.model_input, `Datum ${i}: model_input`);
+  const N = tokens.length;
+  if (N === 0)
+    throw new ValidationError(`Datum ${i}: model_input is empty; give at least one token.`);
+  if (N > limits.maxSeqLen) {
+    throw new ValidationError(
+      `Datum ${i}: model_input has ${N} tokens, more than max_seq_len ${limits.maxSeqLen}; truncate it.`,
+    );
+  }
+  checkIds(tokens, limits.vocabSize, `Datum ${i}: model_input`);
+  const inputs: Record<string, Float32Array | Int32Array> = {};
+  for (const [key, td] of Object.entries(d.loss_fn_inputs)) {
+    if (td.data.length !== N) {
+      throw new ValidationError(
+        `Datum ${i}: ${key} has ${td.data.length} entries but model_input has ${N}; they must be equal.`,
+      );
+    }
+    if (key === 'target_tokens') {
+      td.data.forEach((t, p) => {
+        if (t !== IGNORE && (!Number.isInteger(t) || t < 0 || t >= limits.vocabSize)) {
+          throw new ValidationError(
+            `Datum ${i}: target_tokens[${p}] = ${t} is outside the vocabulary [0, ${limits.vocabSize}); use -100 to ignore a position.`,
+          );
+        }
+      });
+      inputs[key] = Int32Array.from(td.data);
+    } else {
+      const bad = td.data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0)
+        throw new ValidationError(
+          `Datum ${i}: ${key}[${bad}] is ${td.data[bad]}; every value must be a finite number.`,
+        );
+      inputs[key] = Float32Array.from(td.data);
+    }
+  }
+  return { tokens: Int32Array.from(tokens), inputs };
+}
+
+function textTokens(input: ModelInput, what: string): number[] {
+  if (input.chunks.some((c) => c.type === 'image')) {
+    throw new ValidationError(
+      `${what} holds an image chunk, but this base model is text-only; pass token chunks only.`,
+    );
+  }
+  return input.to_ints();
+}
+
+function checkIds(tokens: readonly number[], vocabSize: number, what: string): void {
+  const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= vocabSize);
+  if (bad >= 0)
+    throw new ValidationError(
+      `${what}: token ${tokens[bad]} at position ${bad} is outside the vocabulary [0, ${vocabSize}).`,
+    );
+}

@@ -1,0 +1,148 @@
+/**
+ * Base models held by the engine, loaded once and shared by every run and sampler that uses them
+ * (reference counted). A name in the shipped manifest (`public/models/models.json`) loads from the
+ * app's own folder; any other name is a Hugging Face repo id fetched from the hub URL.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { UnsupportedModelError } from '../errors/loops-errors';
+import { parseModelConfig, type ModelConfig } from '../model/config';
+import { resolveModel, type ModelFiles, type ShippedSource } from '../io/model-source';
+import type { FileCache } from '../io/file-cache';
+import { loadWeights } from '../io/weights-loader';
+import { currentGpuDevice } from '../runtime/backend';
+import type { LoadProgress, TokenizerFiles } from '../protocol/wire-types';
+
+export interface ShippedModel {
+  readonly name: string;
+  readonly max_context_length: number;
+  readonly description?: string;
+}
+
+export const SHIPPED_MANIFEST = 'models.json';
+
+/** The shipped models listed in `models.json` (`{ models: [{ name, max_context_length }] }`); bad entries are skipped. */
+export function parseManifest(json: unknown): ShippedModel[] {
+  const list = (json as { models?: unknown } | null)?.models;
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (m): m is ShippedModel =>
+      !!m &&
+      typeof m === 'object' &&
+      typeof (m as ShippedModel).name === 'string' &&
+      typeof (m as ShippedModel).max_context_length === 'number',
+  );
+}
+
+export interface LoadedModel {
+  readonly name: string;
+  readonly config: ModelConfig;
+  readonly weights: Map<string, tf.Tensor>;
+  readonly tokenizer: TokenizerFiles;
+}
+
+export interface ModelRegistryOptions {
+  /** Where shipped models live (a base URL in browsers, a folder transport in Node). */
+  readonly shipped: ShippedSource;
+  /** Reads the shipped manifest; [] when there is none. */
+  readonly readManifest: () => Promise<ShippedModel[]>;
+  readonly cache?: FileCache;
+}
+
+export class ModelRegistry {
+  private readonly loaded = new Map<string, { model: Promise<LoadedModel>; users: number }>();
+  private manifest: Promise<ShippedModel[]> | null = null;
+
+  constructor(private readonly options: ModelRegistryOptions) {}
+
+  shippedModels(): Promise<ShippedModel[]> {
+    this.manifest ??= this.options.readManifest().catch(() => []);
+    return this.manifest;
+  }
+
+  /** Loads `name` (or reuses it) and counts one more user; pair with `release`. */
+  async acquire(
+    name: string,
+    hubUrl: string,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<LoadedModel> {
+    let entry = this.loaded.get(name);
+    if (!entry) {
+      entry = { model: this.load(name, hubUrl, onProgress), users: 0 };
+      this.loaded.set(name, entry);
+      entry.model.catch(() => this.loaded.delete(name));
+    }
+    entry.users++;
+    try {
+      return await entry.model;
+    } catch (error) {
+      entry.users--;
+      throw error;
+    }
+  }
+
+  /** One user fewer; the weights are freed when nobody uses the model. */
+  async release(name: string): Promise<void> {
+    const entry = this.loaded.get(name);
+    if (!entry) return;
+    entry.users--;
+    if (entry.users > 0) return;
+    this.loaded.delete(name);
+    const model = await entry.model;
+    for (const t of model.weights.values()) t.dispose();
+  }
+
+  async disposeAll(): Promise<void> {
+    const entries = [...this.loaded.values()];
+    this.loaded.clear();
+    for (const entry of entries) {
+      const model = await entry.model.catch(() => null);
+      if (model) for (const t of model.weights.values()) t.dispose();
+    }
+  }
+
+  private async load(
+    name: string,
+    hubUrl: string,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<LoadedModel> {
+    const shipped = (await this.shippedModels()).map((m) => m.name);
+    const files = resolveModel(name, {
+      shipped,
+      ...this.options.shipped,
+      hubUrl,
+      cache: this.options.cache,
+    });
+    return loadModelFiles(files, onProgress);
+  }
+}
+
+/** Reads config, tokenizer and weights from any model source. */
+export async function loadModelFiles(
+  files: ModelFiles,
+  onProgress?: (p: LoadProgress) => void,
+): Promise<LoadedModel> {
+  const config = parseModelConfig(await files.json('config.json'), `${files.id}/config.json`);
+  if (!(await files.has('tokenizer.json'))) {
+    throw new UnsupportedModelError(
+      `${files.id} has no tokenizer.json; the engine needs one to encode text.`,
+    );
+  }
+  const tokenizer: TokenizerFiles = {
+    tokenizerJson: await files.json('tokenizer.json'),
+    tokenizerConfig: (await files.has('tokenizer_config.json'))
+      ? await files.json('tokenizer_config.json')
+      : {},
+  };
+  const download = (p: { file: string; loaded: number; total: number | null }) =>
+    onProgress?.({ phase: 'download', file: p.file, loaded: p.loaded, total: p.total });
+  const weights = await loadWeights({
+    config,
+    readFile: (file) => files.bytes(file, download),
+    hasFile: (file) => files.has(file),
+    limits: currentGpuDevice()?.limits ?? null,
+    onProgress: (p) =>
+      onProgress?.({ phase: 'weights', file: p.tensor, loaded: p.loaded, total: p.total }),
+  });
+  onProgress?.({ phase: 'ready', loaded: 1, total: 1 });
+  return { name: files.id, config, weights, tokenizer };
+}

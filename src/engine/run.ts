@@ -1,0 +1,192 @@
+/**
+ * A training run: a LoRA adapter on a shared base model, its gradient buffer, its AdamW state and
+ * its policy version (= optimiser steps taken). Ops arrive already ordered (op-queue.ts) and
+ * validated on the page; the checks here are the engine's own guard against malformed data.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ValidationError } from '../errors/loops-errors';
+import { LoraAdapter, type LoraConfig, type LoraFactorArrays } from '../lora/adapter';
+import { CausalLM } from '../model/causal-lm';
+import { getLoss, resolveLossConfig } from '../losses/registry';
+import type { LossTensors } from '../losses/loss-spec';
+import { AdamW, resolveAdamParams, type AdamWState } from '../optim/adamw';
+import { GradientBuffer } from '../optim/gradient-buffer';
+import type { AdamWire, WireDatum, WireForwardResult } from '../protocol/wire-types';
+import { buildBatch, disposeBatch, splitRows, type Batch } from './batch';
+import type { LoadedModel } from './model-registry';
+
+export class Run {
+  adapter: LoraAdapter;
+  model: CausalLM;
+  private optimizer = new AdamW();
+  private buffer: GradientBuffer;
+
+  constructor(
+    readonly id: string,
+    readonly base: LoadedModel,
+    adapter: LoraAdapter,
+    readonly maxSeqLen: number,
+    readonly seed: number,
+  ) {
+    this.adapter = adapter;
+    this.model = new CausalLM(base.config, base.weights, adapter);
+    this.buffer = new GradientBuffer(adapter.variables);
+  }
+
+  get policyVersion(): number {
+    return this.optimizer.stepCount;
+  }
+
+  get loraConfig(): LoraConfig {
+    return this.adapter.config;
+  }
+
+  /** Forward, and with `backward` the gradient of the summed loss added to the buffer. */
+  async forwardBackward(
+    data: readonly WireDatum[],
+    lossFn: string,
+    config: Record<string, number>,
+    backward: boolean,
+  ): Promise<WireForwardResult> {
+    this.checkData(data);
+    const spec = getLoss(lossFn);
+    const cfg = resolveLossConfig(lossFn, config);
+    const batch = buildBatch(data);
+    try {
+      const inputs = batch.inputs as unknown as LossTensors;
+      let lp: tf.Tensor1D;
+      if (backward) {
+        let kept: tf.Tensor1D | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          const flat = this.flatLogprobs(batch);
+          kept = tf.keep(flat);
+          return spec.compute(flat, inputs, cfg);
+        }, this.adapter.variables);
+        this.buffer.add(grads);
+        tf.dispose([value, ...Object.values(grads)]);
+        lp = kept as unknown as tf.Tensor1D;
+      } else {
+        lp = tf.tidy(() => this.flatLogprobs(batch));
+      }
+      const metricTensors = spec.metrics(lp, inputs, cfg);
+      const metrics: Record<string, number> = {};
+      for (const [key, t] of Object.entries(metricTensors))
+        metrics[key] = (await t.data())[0] ?? Number.NaN;
+      tf.dispose(Object.values(metricTensors));
+      const flat = (await lp.data()) as Float32Array;
+      lp.dispose();
+      metrics['num_tokens:sum'] = batch.lengths.reduce((a, b) => a + b, 0);
+      return { loss: metrics['loss:sum'] ?? Number.NaN, metrics, logprobs: splitRows(flat, batch) };
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+
+  /** Adds the gradient of −Σ w·lp (weights per datum and position) to the buffer. */
+  async backwardWeighted(
+    data: readonly WireDatum[],
+    weights: readonly Float32Array[],
+  ): Promise<void> {
+    this.checkData(data);
+    const batch = buildBatch(
+      data.map((d, i) => ({ ...d, inputs: { ...d.inputs, weights: weights[i] as Float32Array } })),
+    );
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        const lp = this.flatLogprobs(batch);
+        const w = tf.mul(batch.inputs.weights as tf.Tensor1D, batch.inputs.mask as tf.Tensor1D);
+        return tf.neg(tf.sum(tf.mul(w, lp))) as tf.Scalar;
+      }, this.adapter.variables);
+      this.buffer.add(grads);
+      tf.dispose([value, ...Object.values(grads)]);
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+
+  /** AdamW on the accumulated gradient, then zero it; the policy version advances by one. */
+  async optimStep(adam: AdamWire): Promise<Record<string, number>> {
+    const hp = resolveAdamParams(adam);
+    const grads = this.buffer.get();
+    try {
+      const { grad_norm, step } = await this.optimizer.step(this.adapter.variables, grads, hp);
+      this.buffer.zero();
+      return { step, learning_rate: hp.learning_rate, lr: hp.learning_rate, grad_norm };
+    } finally {
+      tf.dispose(grads);
+    }
+  }
+
+  /** Replaces the adapter (fresh, or loaded weights); drops the gradient buffer. */
+  replaceAdapter(
+    adapter: LoraAdapter,
+    optimizerState: AdamWState | null,
+    resetOptimizer: boolean,
+  ): void {
+    this.buffer.dispose();
+    this.adapter.dispose();
+    this.adapter = adapter;
+    this.model = new CausalLM(this.base.config, this.base.weights, adapter);
+    this.buffer = new GradientBuffer(adapter.variables);
+    if (optimizerState) {
+      this.optimizer.importState(optimizerState);
+    } else if (resetOptimizer) {
+      this.optimizer.dispose();
+      this.optimizer = new AdamW();
+    }
+  }
+
+  /** Replaces only the factors' values (load_state): the optimizer keeps its state unless given one. */
+  loadFactors(
+    factors: ReadonlyMap<string, LoraFactorArrays>,
+    optimizerState: AdamWState | null,
+  ): void {
+    const next = LoraAdapter.fromArrays(this.base.config, this.adapter.config, factors);
+    this.replaceAdapter(next, optimizerState, false);
+  }
+
+  importOptimizer(state: AdamWState): void {
+    this.optimizer.importState(state);
+  }
+
+  exportOptimizer(): Promise<AdamWState> {
+    return this.optimizer.exportState();
+  }
+
+  dispose(): void {
+    this.buffer.dispose();
+    this.optimizer.dispose();
+    this.adapter.dispose();
+  }
+
+  private flatLogprobs(batch: Batch): tf.Tensor1D {
+    const lp = this.model.targetLogprobs(batch.tokens, batch.targets); // [B, T]
+    return tf.reshape(lp, [-1]) as tf.Tensor1D; // [B·T]
+  }
+
+  private checkData(data: readonly WireDatum[]): void {
+    if (data.length === 0)
+      throw new ValidationError('the batch is empty; pass at least one Datum.');
+    const V = this.base.config.vocabSize;
+    data.forEach((d, i) => {
+      if (d.tokens.length === 0) throw new ValidationError(`Datum ${i}: model_input is empty.`);
+      if (d.tokens.length > this.maxSeqLen) {
+        throw new ValidationError(
+          `Datum ${i}: ${d.tokens.length} tokens exceed max_seq_len ${this.maxSeqLen}; truncate it.`,
+        );
+      }
+      for (const [key, values] of Object.entries(d.inputs)) {
+        if (values.length !== d.tokens.length) {
+          throw new ValidationError(
+            `Datum ${i}: ${key} has ${values.length} entries but model_input has ${d.tokens.length}; they must be equal.`,
+          );
+        }
+      }
+      const bad = d.tokens.findIndex((t) => t < 0 || t >= V);
+      if (bad >= 0)
+        throw new ValidationError(
+          `Datum ${i}: token ${d.tokens[bad]} at position ${bad} is outside the vocabulary [0, ${V}).`,
+        );
+    });
+  }
+}

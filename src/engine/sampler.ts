@@ -1,0 +1,57 @@
+/**
+ * A sampler: the base model with a frozen adapter snapshot (or none), pinned to the policy version
+ * it was taken at. Sampling decodes `num_samples` sequences as one batch with a KV cache.
+ */
+import type { TextTokenizer } from '../core/tokenizer';
+import type { LoraAdapter } from '../lora/adapter';
+import { CausalLM } from '../model/causal-lm';
+import { LmDecoder } from '../model/lm-decoder';
+import { promptLogprobs, topkPromptLogprobs } from '../model/prompt-scoring';
+import { decode } from '../sampling/decode-loop';
+import { normaliseSamplingParams } from '../core/sampling-params';
+import type { SampleRequest, WireSampleResult } from '../protocol/wire-types';
+import type { LoadedModel } from './model-registry';
+
+export class Sampler {
+  readonly model: CausalLM;
+
+  constructor(
+    readonly id: string,
+    readonly base: LoadedModel,
+    readonly adapter: LoraAdapter | null,
+    readonly policyVersion: number,
+    private readonly tokenizer: TextTokenizer,
+  ) {
+    this.model = new CausalLM(base.config, base.weights, adapter);
+  }
+
+  async sample(request: SampleRequest): Promise<WireSampleResult> {
+    const prompt = Array.from(request.prompt);
+    const params = normaliseSamplingParams(request.params, {
+      vocabSize: this.base.config.vocabSize,
+      eosTokenIds: this.base.config.eosTokenIds,
+    });
+    const sequences = await decode(
+      new LmDecoder(this.model),
+      prompt,
+      request.numSamples,
+      params,
+      (ids) => this.tokenizer.decode(ids),
+    );
+    return {
+      sequences,
+      policy_version: this.policyVersion,
+      prompt_logprobs: request.includePromptLogprobs
+        ? await promptLogprobs(this.model, prompt)
+        : null,
+      topk_prompt_logprobs:
+        request.topkPromptLogprobs > 0
+          ? await topkPromptLogprobs(this.model, prompt, request.topkPromptLogprobs)
+          : null,
+    };
+  }
+
+  dispose(): void {
+    this.adapter?.dispose();
+  }
+}

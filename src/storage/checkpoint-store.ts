@@ -1,0 +1,148 @@
+/**
+ * Checkpoints: named sets of files with their metadata, addressed by path
+ * (`idb://loops:<run_id>/weights/<name>`, `idb://loops:<run_id>/sampler_weights/<name>`).
+ * In browsers (and Node with an IndexedDB shim) they live in IndexedDB through idb-keyval; without
+ * IndexedDB, in memory. A save writes metadata and files in one IndexedDB transaction, so a crash
+ * or a failed write leaves the previous checkpoint of that name whole.
+ */
+import { createStore, delMany, getMany, keys, setMany, type UseStore } from 'idb-keyval';
+import { UnknownCheckpointError, ValidationError } from '../errors/loops-errors';
+import type { Checkpoint } from '../protocol/wire-types';
+
+export interface StoredCheckpoint {
+  readonly meta: Checkpoint;
+  readonly files: Readonly<Record<string, Uint8Array>>;
+}
+
+export interface CheckpointStore {
+  put(checkpoint: StoredCheckpoint): Promise<void>;
+  /** By path or id; throws `UnknownCheckpointError` when absent. */
+  get(pathOrId: string): Promise<StoredCheckpoint>;
+  /** Metadata of every checkpoint (of one run when `runId` is given), oldest first. */
+  list(runId: string | null): Promise<Checkpoint[]>;
+  delete(pathOrId: string): Promise<void>;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const PATH = /^idb:\/\/loops:([A-Za-z0-9_-]+)\/(weights|sampler_weights)\/([A-Za-z0-9_.-]+)$/;
+
+export function checkpointPath(runId: string, target: 'trainer' | 'sampler', name: string): string {
+  if (!NAME.test(name)) {
+    throw new ValidationError(
+      `checkpoint name ${JSON.stringify(name)} must be 1–128 letters, digits, '_', '.' or '-'; for example "step-10".`,
+    );
+  }
+  return `idb://loops:${runId}/${target === 'trainer' ? 'weights' : 'sampler_weights'}/${name}`;
+}
+
+/** The parts of a checkpoint path, or a ValidationError that shows the expected form. */
+export function parseCheckpointPath(path: string): {
+  runId: string;
+  target: 'trainer' | 'sampler';
+  name: string;
+} {
+  const m = PATH.exec(path);
+  if (!m) {
+    throw new ValidationError(
+      `${JSON.stringify(path)} is not a checkpoint path; expected idb://loops:<run_id>/weights/<name> or .../sampler_weights/<name>.`,
+    );
+  }
+  return {
+    runId: m[1] as string,
+    target: m[2] === 'weights' ? 'trainer' : 'sampler',
+    name: m[3] as string,
+  };
+}
+
+export class IdbCheckpointStore implements CheckpointStore {
+  private readonly store: UseStore;
+
+  constructor(namespace: string) {
+    this.store = createStore(namespace, 'checkpoints');
+  }
+
+  async put(checkpoint: StoredCheckpoint): Promise<void> {
+    const path = checkpoint.meta.path;
+    await setMany(
+      [
+        [`meta:${path}`, checkpoint.meta],
+        [`files:${path}`, checkpoint.files],
+      ],
+      this.store,
+    );
+  }
+
+  async get(pathOrId: string): Promise<StoredCheckpoint> {
+    const meta = await this.findMeta(pathOrId);
+    const [files] = await getMany<Record<string, Uint8Array>>([`files:${meta.path}`], this.store);
+    if (!files) throw unknown(pathOrId);
+    return { meta, files };
+  }
+
+  async list(runId: string | null): Promise<Checkpoint[]> {
+    const metaKeys = (await keys(this.store)).filter((k) => String(k).startsWith('meta:'));
+    const metas = (await getMany<Checkpoint>(metaKeys, this.store)).filter(
+      (m): m is Checkpoint => !!m,
+    );
+    return sortAndFilter(metas, runId);
+  }
+
+  async delete(pathOrId: string): Promise<void> {
+    const meta = await this.findMeta(pathOrId);
+    await delMany([`meta:${meta.path}`, `files:${meta.path}`], this.store);
+  }
+
+  private async findMeta(pathOrId: string): Promise<Checkpoint> {
+    const [direct] = await getMany<Checkpoint>([`meta:${pathOrId}`], this.store);
+    if (direct) return direct;
+    const found = (await this.list(null)).find((m) => m.id === pathOrId);
+    if (!found) throw unknown(pathOrId);
+    return found;
+  }
+}
+
+export class MemoryCheckpointStore implements CheckpointStore {
+  private readonly records = new Map<string, StoredCheckpoint>();
+
+  async put(checkpoint: StoredCheckpoint): Promise<void> {
+    this.records.set(checkpoint.meta.path, checkpoint);
+  }
+
+  async get(pathOrId: string): Promise<StoredCheckpoint> {
+    const hit =
+      this.records.get(pathOrId) ?? [...this.records.values()].find((r) => r.meta.id === pathOrId);
+    if (!hit) throw unknown(pathOrId);
+    return hit;
+  }
+
+  async list(runId: string | null): Promise<Checkpoint[]> {
+    return sortAndFilter(
+      [...this.records.values()].map((r) => r.meta),
+      runId,
+    );
+  }
+
+  async delete(pathOrId: string): Promise<void> {
+    const hit = await this.get(pathOrId);
+    this.records.delete(hit.meta.path);
+  }
+}
+
+/** IndexedDB when the platform has it, else memory. */
+export function defaultCheckpointStore(namespace: string): CheckpointStore {
+  return typeof indexedDB === 'undefined'
+    ? new MemoryCheckpointStore()
+    : new IdbCheckpointStore(namespace);
+}
+
+function sortAndFilter(metas: Checkpoint[], runId: string | null): Checkpoint[] {
+  return metas
+    .filter((m) => runId === null || m.run_id === runId)
+    .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
+}
+
+function unknown(pathOrId: string): UnknownCheckpointError {
+  return new UnknownCheckpointError(
+    `no checkpoint ${JSON.stringify(pathOrId)}; list the saved ones with list_checkpoints().`,
+  );
+}
