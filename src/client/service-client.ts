@@ -186,6 +186,36 @@ export class ServiceClient {
     return checkpointFilesResponse(await this.link.engine.checkpointFiles(a.checkpoint_id));
   }
 
+  /**
+   * Imports a PEFT LoRA adapter made elsewhere (`adapter_model.safetensors` + `adapter_config.json`)
+   * for `base_model`. The result is a trainer checkpoint with a fresh optimizer: sample from it with
+   * `create_sampling_client({ model_path })` or continue training with
+   * `create_training_client_from_state(path)`.
+   */
+  async import_peft_adapter(...args: unknown[]): Promise<Checkpoint> {
+    const a = parseArgs(
+      'import_peft_adapter',
+      ['base_model', 'adapter_model', 'adapter_config', 'name'],
+      args,
+    );
+    if (typeof a.base_model !== 'string')
+      throw new ValidationError('base_model must name the model the adapter was trained on.');
+    const weights = await toBytes(a.adapter_model, 'adapter_model');
+    const configText = a.adapter_config;
+    let config: unknown = configText;
+    if (typeof configText === 'string') config = parseJsonArg(configText);
+    else if (configText instanceof Blob) config = parseJsonArg(await configText.text());
+    else if (configText instanceof Uint8Array)
+      config = parseJsonArg(new TextDecoder().decode(configText));
+    const name = (a.name as string | undefined) ?? 'imported';
+    await this.ensureOpen();
+    return this.link.engine.importAdapter(
+      this.link.transfer({ baseModel: a.base_model, hubUrl: this.hub_url, weights, config, name }, [
+        weights.buffer as ArrayBuffer,
+      ]),
+    );
+  }
+
   /** Deletes a checkpoint by id or path. */
   async delete_checkpoint(checkpoint_id: string): Promise<void> {
     await this.ensureOpen();
@@ -241,6 +271,23 @@ export class ServiceClient {
   private async ensureOpen(): Promise<void> {
     if (this.closed) throw new ValidationError('this ServiceClient is closed; create a new one.');
     await this.ready;
+  }
+}
+
+async function toBytes(value: unknown, name: string): Promise<Uint8Array> {
+  if (value instanceof Uint8Array) return value.slice();
+  if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0));
+  if (value instanceof Blob) return new Uint8Array(await value.arrayBuffer());
+  throw new ValidationError(
+    `${name} must be the file's bytes (Uint8Array, ArrayBuffer or Blob/File).`,
+  );
+}
+
+function parseJsonArg(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError(`adapter_config is not valid JSON: ${(error as Error).message}.`);
   }
 }
 

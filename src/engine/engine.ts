@@ -6,6 +6,7 @@
  */
 import { ValidationError } from '../errors/loops-errors';
 import { TextTokenizer } from '../core/tokenizer';
+import { readPeftAdapter } from '../io/peft';
 import { DEFAULT_LORA_ALPHA, LoraAdapter, targetsFor } from '../lora/adapter';
 import { KNOWN_CONFIGS } from '../model/known-configs';
 import type { EngineApi } from '../protocol/engine-api';
@@ -14,6 +15,7 @@ import type {
   Checkpoint,
   CreateRunRequest,
   CreateSamplerRequest,
+  ImportAdapterRequest,
   LoadProgress,
   ModelFacts,
   RunInfo,
@@ -284,6 +286,36 @@ export class Engine implements EngineApi {
     this.samplers.delete(samplerId);
     sampler.dispose();
     await this.registry.release(sampler.base.name);
+  }
+
+  async importAdapter(request: ImportAdapterRequest): Promise<Checkpoint> {
+    this.ready();
+    const base = await this.registry.acquire(request.baseModel, request.hubUrl);
+    try {
+      const peft = readPeftAdapter(base.config, request.weights, request.config);
+      const adapter = LoraAdapter.fromArrays(
+        base.config,
+        { rank: peft.rank, alpha: peft.alpha, targets: peft.targets, seed: 0 },
+        peft.factors,
+      );
+      try {
+        const source = {
+          runId: `imported-${randomId()}`,
+          baseModel: base.name,
+          modelConfig: base.config,
+          adapter,
+          seed: 0,
+          policyVersion: 0,
+        };
+        const stored = await buildCheckpoint(source, 'trainer', request.name, null);
+        await this.checkpoints().put(stored);
+        return stored.meta;
+      } finally {
+        adapter.dispose();
+      }
+    } finally {
+      await this.registry.release(base.name);
+    }
   }
 
   listCheckpoints(runId: string | null): Promise<Checkpoint[]> {

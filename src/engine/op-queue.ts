@@ -1,7 +1,8 @@
 /**
  * Serial execution per key (a run or a sampler): ops of one key run strictly in submission order,
  * one at a time; a failed op rejects its own promise and the next op still runs. Keys are
- * independent of each other.
+ * independent of each other. Each op starts in a new task (after a zero-delay timer), so messages,
+ * timers and other keys' ops get a turn between long ops instead of waiting for a whole pipeline.
  */
 export class OpQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
@@ -9,7 +10,8 @@ export class OpQueue {
   /** Runs `op` after every op submitted earlier for `key`; resolves or rejects with its result. */
   submit<T>(key: string, op: () => Promise<T> | T): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(op, op);
+    const start = () => nextTask().then(op);
+    const result = previous.then(start, start);
     const tail = result.then(
       () => undefined,
       () => undefined,
@@ -25,4 +27,8 @@ export class OpQueue {
   async drain(key: string): Promise<void> {
     await this.tails.get(key);
   }
+}
+
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }

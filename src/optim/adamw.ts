@@ -23,7 +23,12 @@ import { ValidationError } from '../errors/loops-errors';
 import { validateAdamParams, type AdamHyperparams } from '../core/adam-params';
 import { clipByGlobalNorm } from './grad-clip';
 
-export { ADAM_DEFAULTS, resolveAdamParams, validateAdamParams, type AdamHyperparams } from '../core/adam-params';
+export {
+  ADAM_DEFAULTS,
+  resolveAdamParams,
+  validateAdamParams,
+  type AdamHyperparams,
+} from '../core/adam-params';
 
 /** Optimizer state for checkpoints: the step count and, per parameter, the flat moments. */
 export interface AdamWState {

@@ -10,6 +10,7 @@ import type {
   Checkpoint,
   CreateRunRequest,
   CreateSamplerRequest,
+  ImportAdapterRequest,
   LoadProgress,
   RunInfo,
   SampleRequest,
@@ -63,6 +64,8 @@ export interface EngineApi {
   sample(request: SampleRequest): Promise<WireSampleResult>;
   closeSampler(samplerId: string): Promise<void>;
 
+  /** Stores a PEFT adapter made elsewhere as a trainer checkpoint (no optimizer state) of a new run id. */
+  importAdapter(request: ImportAdapterRequest): Promise<Checkpoint>;
   listCheckpoints(runId: string | null): Promise<Checkpoint[]>;
   checkpointFiles(idOrPath: string): Promise<WireCheckpointFile[]>;
   deleteCheckpoint(idOrPath: string): Promise<void>;

@@ -115,3 +115,13 @@ export interface WireCheckpointFile {
   readonly bytes: Uint8Array;
   readonly lastModified: string;
 }
+
+export interface ImportAdapterRequest {
+  readonly baseModel: string;
+  readonly hubUrl: string;
+  /** `adapter_model.safetensors` bytes. */
+  readonly weights: Uint8Array;
+  /** `adapter_config.json`, parsed. */
+  readonly config: unknown;
+  readonly name: string;
+}
