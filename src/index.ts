@@ -10,7 +10,7 @@ export {
 } from './client/service-client';
 export { TrainingClient } from './client/training-client';
 export { SamplingClient } from './client/sampling-client';
-export { OperationFuture, ForwardBackwardFuture } from './client/future';
+export { OperationFuture, ForwardBackwardFuture, type SubmittedOp } from './client/future';
 export { comlinkLink, inProcessLink, workerLink, type EngineLink } from './client/engine-link';
 export type { MetricRecord, MetricListener } from './client/metrics';
 export {

@@ -63,4 +63,27 @@ export class OperationFuture<T> implements PromiseLike<T> {
   }
 }
 
+/**
+ * What the `_async` twins resolve with. JavaScript promises flatten anything with a `then`, so a
+ * `Promise<OperationFuture>` cannot exist; the twins resolve (once submitted) with this handle
+ * instead, and Python's `fut = await tc.x_async(...); out = await fut.result_async()` ports as is.
+ */
+export interface SubmittedOp<T> {
+  result(timeoutSeconds?: number | null): Promise<T>;
+  result_async(timeoutSeconds?: number | null): Promise<T>;
+  done(): boolean;
+  /** The awaitable future itself. */
+  readonly future: OperationFuture<T>;
+}
+
+/** The `_async` form of a future: a non-thenable handle, resolved at once (the op is submitted). */
+export function submitted<T>(future: OperationFuture<T>): Promise<SubmittedOp<T>> {
+  return Promise.resolve({
+    result: (t?: number | null) => future.result(t),
+    result_async: (t?: number | null) => future.result(t),
+    done: () => future.done(),
+    future,
+  });
+}
+
 export class ForwardBackwardFuture extends OperationFuture<ForwardBackwardOutput> {}

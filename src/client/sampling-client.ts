@@ -9,7 +9,7 @@ import type { SampleResult } from '../protocol/responses';
 import type { CreateSamplerRequest, SamplerInfo } from '../protocol/wire-types';
 import { parseArgs } from './args';
 import type { EngineLink } from './engine-link';
-import { OperationFuture } from './future';
+import { OperationFuture, submitted } from './future';
 import { checkPrompt } from './validate';
 import { SamplingParams } from './types/params';
 
@@ -90,8 +90,8 @@ export class SamplingClient {
     );
   }
 
-  async sample_async(...args: unknown[]): Promise<OperationFuture<SampleResult>> {
-    return this.sample(...args);
+  sample_async(...args: unknown[]) {
+    return submitted(this.sample(...args));
   }
 
   /** Log-prob of each prompt token given the ones before it; entry 0 is null. */
@@ -111,8 +111,8 @@ export class SamplingClient {
     return new OperationFuture(result.then((r) => r.prompt_logprobs ?? []));
   }
 
-  async compute_logprobs_async(...args: unknown[]): Promise<OperationFuture<(number | null)[]>> {
-    return this.compute_logprobs(...args);
+  compute_logprobs_async(...args: unknown[]) {
+    return submitted(this.compute_logprobs(...args));
   }
 
   async get_tokenizer(): Promise<TextTokenizer> {

@@ -18,7 +18,7 @@ import { parseArgs } from './args';
 import { checkpointFilesResponse } from './checkpoint-files';
 import { runCustomLoss, type CustomLossFn } from './custom-loss';
 import type { EngineLink } from './engine-link';
-import { ForwardBackwardFuture, OperationFuture } from './future';
+import { ForwardBackwardFuture, OperationFuture, submitted } from './future';
 import { MetricsLog, type MetricListener, type MetricRecord } from './metrics';
 import { SamplingClient } from './sampling-client';
 import { checkBatch } from './validate';
@@ -216,33 +216,33 @@ export class TrainingClient {
     await this.link.engine.closeRun(this.run_id);
   }
 
-  // Python's `_async` twins: resolve (once submitted) with the future.
-  async forward_backward_async(...args: unknown[]) {
-    return this.forward_backward(...args);
+  // Python's `_async` twins: resolve (once submitted) with a handle on the future (see future.ts).
+  forward_backward_async(...args: unknown[]) {
+    return submitted(this.forward_backward(...args));
   }
-  async forward_async(...args: unknown[]) {
-    return this.forward(...args);
+  forward_async(...args: unknown[]) {
+    return submitted(this.forward(...args));
   }
-  async forward_backward_custom_async(...args: unknown[]) {
-    return this.forward_backward_custom(...args);
+  forward_backward_custom_async(...args: unknown[]) {
+    return submitted(this.forward_backward_custom(...args));
   }
-  async optim_step_async(...args: unknown[]) {
-    return this.optim_step(...args);
+  optim_step_async(...args: unknown[]) {
+    return submitted(this.optim_step(...args));
   }
-  async save_state_async(...args: unknown[]) {
-    return this.save_state(...args);
+  save_state_async(...args: unknown[]) {
+    return submitted(this.save_state(...args));
   }
-  async load_state_async(...args: unknown[]) {
-    return this.load_state(...args);
+  load_state_async(...args: unknown[]) {
+    return submitted(this.load_state(...args));
   }
-  async load_state_with_optimizer_async(...args: unknown[]) {
-    return this.load_state_with_optimizer(...args);
+  load_state_with_optimizer_async(...args: unknown[]) {
+    return submitted(this.load_state_with_optimizer(...args));
   }
-  async save_weights_for_sampler_async(...args: unknown[]) {
-    return this.save_weights_for_sampler(...args);
+  save_weights_for_sampler_async(...args: unknown[]) {
+    return submitted(this.save_weights_for_sampler(...args));
   }
-  async save_weights_and_get_sampling_client_async(...args: unknown[]) {
-    return this.save_weights_and_get_sampling_client(...args);
+  save_weights_and_get_sampling_client_async(...args: unknown[]) {
+    return submitted(this.save_weights_and_get_sampling_client(...args));
   }
 
   private forwardOp(method: string, args: unknown[], backward: boolean): ForwardBackwardFuture {
