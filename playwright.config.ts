@@ -17,6 +17,7 @@ export const chromiumArgs = [
 
 export default defineConfig({
   testDir: 'tests/browser',
+  globalSetup: './tests/browser/global-setup.ts',
   // Artifacts (screenshots, traces) go under test-results/playwright; Playwright empties this folder
   // at start, so it must not be test-results itself, where vitest's report lives.
   outputDir: 'test-results/playwright',

@@ -24,6 +24,7 @@ export { Datum } from './client/types/datum';
 export { SamplingParams, AdamParams, WandbConfig } from './client/types/params';
 export type { ForwardBackwardOutput } from './client/types/forward-backward-output';
 export type * from './protocol/responses';
+export type { BackendReport, BackendRequest } from './protocol/engine-api';
 export { TextTokenizer as Tokenizer } from './core/tokenizer';
 export {
   LoopsError,

@@ -34,8 +34,17 @@ export const FIXTURE_CONFIG = Object.freeze({
 /** Writes the fixture model into a fresh temp folder and returns the models folder path. */
 export function writeFixtureModels(seed = 3): string {
   const root = mkdtempSync(join(tmpdir(), 'loops-models-'));
-  const dir = join(root, FIXTURE_MODEL);
-  mkdirSync(dir);
+  writeFixtureModelTo(join(root, FIXTURE_MODEL), seed);
+  const manifest = {
+    models: [{ name: FIXTURE_MODEL, max_context_length: FIXTURE_CONFIG.max_position_embeddings }],
+  };
+  writeFileSync(join(root, 'models.json'), JSON.stringify(manifest));
+  return root;
+}
+
+/** Writes the fixture's files (config, weights, tokenizer) into `dir`, created if needed. */
+export function writeFixtureModelTo(dir: string, seed = 3): void {
+  mkdirSync(dir, { recursive: true });
   const config = parseModelConfig(FIXTURE_CONFIG);
   const weights = randomWeights(config, seed, { std: 0.1, normNoise: 0.05, biasStd: 0.02 });
   const tensors = [...weights].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
@@ -43,11 +52,4 @@ export function writeFixtureModels(seed = 3): string {
   writeFileSync(join(dir, 'config.json'), JSON.stringify(FIXTURE_CONFIG, null, 2));
   copyFileSync(join(TOKENIZER_DIR, 'tokenizer.json'), join(dir, 'tokenizer.json'));
   copyFileSync(join(TOKENIZER_DIR, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
-  writeFileSync(
-    join(root, 'models.json'),
-    JSON.stringify({
-      models: [{ name: FIXTURE_MODEL, max_context_length: FIXTURE_CONFIG.max_position_embeddings }],
-    }),
-  );
-  return root;
 }
