@@ -1,0 +1,121 @@
+/**
+ * Times one LoRA training step's forward and backward: `tf.variableGrads` of L = Σ lp, the summed
+ * log-probs of next-token targets for a B×T batch of random tokens, w.r.t. the adapter's A and B.
+ * No optimizer: its cost is per parameter, tiny next to the model at rank 8.
+ *
+ * Memory, three readings of `tf.memory().numBytes` (tensor bytes the backend holds):
+ * - after the forward, sampled inside the loss function: weights + adapter + every activation the
+ *   tape saved, the forward's high-water mark (the brief's measure, cheap, taken each rep);
+ * - the profiled peak: `tf.profile` snapshots numBytes after every kernel, forward and backward,
+ *   so its maximum is the step's true high-water mark at kernel granularity. One extra untimed
+ *   rep, since profiling reads back every kernel's output;
+ * - after the step, with the gradients still held.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LoraAdapter } from '../../src/lora/adapter';
+import type { CausalLM } from '../../src/model/causal-lm';
+import { median, repeat } from './timing';
+
+export interface StepOptions {
+  readonly batch: number;
+  readonly seq: number;
+  /** Untimed steps before the timed ones (first-call setup). */
+  readonly warmup: number;
+  readonly reps: number;
+  readonly seed: number;
+}
+
+export interface StepResult {
+  readonly samplesMs: number[];
+  readonly medianMs: number;
+  /** B·T / median step time. */
+  readonly tokensPerSecond: number;
+  /** Σ lp of the last step (a sanity figure: about −B·T·ln V for random weights). */
+  readonly loss: number;
+  readonly bytesBefore: number;
+  readonly bytesAfterForward: number;
+  readonly peakBytesProfiled: number;
+  readonly bytesAfterStep: number;
+}
+
+/** Measures the step on `model` (whose adapter is `adapter`); leaves no tensors behind. */
+export async function measureLoraStep(
+  model: CausalLM,
+  adapter: LoraAdapter,
+  options: StepOptions,
+): Promise<StepResult> {
+  const { batch: B, seq: T } = options;
+  const ids = randomTokens(B * (T + 1), model.config.vocabSize, options.seed);
+  const rows = (from: number) =>
+    Array.from({ length: B }, (_, b) => ids.slice(b * (T + 1) + from, b * (T + 1) + from + T));
+  const tokens = tf.tensor2d(rows(0), [B, T], 'int32'); // [B, T]
+  const targets = tf.tensor2d(rows(1), [B, T], 'int32'); // [B, T], tokens shifted by one
+  const readings = {
+    bytesBefore: tf.memory().numBytes,
+    bytesAfterForward: 0,
+    bytesAfterStep: 0,
+    loss: Number.NaN,
+  };
+  const step = () => lossAndGrads(model, adapter, tokens, targets, readings);
+  try {
+    for (let i = 0; i < options.warmup; i++) await step();
+    const peakBytesProfiled = await profiledPeak(step);
+    const samplesMs = await repeat(step, { warmup: 0, reps: options.reps });
+    const medianMs = median(samplesMs);
+    const tokensPerSecond = (B * T) / (medianMs / 1000);
+    return { samplesMs, medianMs, tokensPerSecond, ...readings, peakBytesProfiled };
+  } finally {
+    tf.dispose([tokens, targets]);
+  }
+}
+
+interface Readings {
+  readonly bytesBefore: number;
+  bytesAfterForward: number;
+  bytesAfterStep: number;
+  loss: number;
+}
+
+/** One forward + backward; updates `readings` and frees the gradients. */
+async function lossAndGrads(
+  model: CausalLM,
+  adapter: LoraAdapter,
+  tokens: tf.Tensor2D,
+  targets: tf.Tensor2D,
+  readings: Readings,
+): Promise<void> {
+  const { value, grads } = tf.variableGrads(() => {
+    const lp = model.targetLogprobs(tokens, targets); // [B, T]
+    readings.bytesAfterForward = Math.max(readings.bytesAfterForward, tf.memory().numBytes);
+    return tf.sum(lp) as tf.Scalar;
+  }, adapter.variables);
+  const all = [value, ...Object.values(grads)];
+  try {
+    await Promise.all(all.map((t) => t.data())); // every gradient finished, on any backend
+    readings.bytesAfterStep = tf.memory().numBytes;
+    readings.loss = (await value.data())[0] as number;
+  } finally {
+    tf.dispose(all);
+  }
+}
+
+/** The most tensor bytes held after any kernel of `fn`, without NaN checks on every output. */
+async function profiledPeak(fn: () => Promise<void>): Promise<number> {
+  const env = tf.env();
+  const check = env.getBool('CHECK_COMPUTATION_FOR_ERRORS');
+  env.set('CHECK_COMPUTATION_FOR_ERRORS', false);
+  try {
+    return (await tf.profile(fn)).peakBytes;
+  } finally {
+    env.set('CHECK_COMPUTATION_FOR_ERRORS', check);
+  }
+}
+
+/** `n` token ids in [0, vocab) from a seeded LCG (Numerical Recipes constants). */
+export function randomTokens(n: number, vocab: number, seed: number): number[] {
+  let s = seed >>> 0;
+  return Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return Math.floor((s / 2 ** 32) * vocab);
+  });
+}
