@@ -10,6 +10,8 @@
  *     happen to survive.
  *   - BatchMatMul: right, but 3–20× slower than it can be for transposed or batched operands, which
  *     are most of the products of a forward and backward pass (see wasm-kernels/batch-mat-mul.ts).
+ *   - Identity: right, but it copies; gradients save their inputs through it, so every weight was
+ *     copied each training step (see wasm-kernels/identity.ts).
  * Each is a TypeScript kernel over the wasm heap; the two that wrap the package's kernel keep its
  * `setupFunc`, which TF.js runs again on every `setBackend('wasm')`.
  *
@@ -20,6 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm'; // registers the package's kernels first, so ours replace them
 import { makeBatchMatMul, BATCH_MAT_MUL } from './wasm-kernels/batch-mat-mul';
 import { makeCast, CAST } from './wasm-kernels/cast';
+import { makeIdentity, IDENTITY } from './wasm-kernels/identity';
 import { unsortedSegmentSum, UNSORTED_SEGMENT_SUM } from './wasm-kernels/unsorted-segment-sum';
 
 const BACKEND = 'wasm';
@@ -35,6 +38,7 @@ const SPECS: readonly KernelSpec[] = [
   { name: UNSORTED_SEGMENT_SUM, build: (original) => (original ? null : unsortedSegmentSum) },
   { name: CAST, build: (original) => makeCast(required(CAST, original)) },
   { name: BATCH_MAT_MUL, build: (original) => makeBatchMatMul(required(BATCH_MAT_MUL, original)) },
+  { name: IDENTITY, build: (original) => makeIdentity(required(IDENTITY, original)) },
 ];
 
 /** Kernel name → the kernelFunc this module registered for it. */

@@ -89,12 +89,12 @@ describe('registerWasmKernels', () => {
     registerWasmKernels();
   });
 
-  it('registers UnsortedSegmentSum, Cast and BatchMatMul for wasm only, idempotently', () => {
+  it('registers UnsortedSegmentSum, Cast, BatchMatMul and Identity for wasm only, idempotently', () => {
     const cpuCast = tf.getKernel('Cast', 'cpu').kernelFunc;
-    const funcs = (): tf.KernelFunc[] =>
-      ['UnsortedSegmentSum', 'Cast', 'BatchMatMul'].map((k) => tf.getKernel(k, 'wasm').kernelFunc);
+    const names = ['UnsortedSegmentSum', 'Cast', 'BatchMatMul', 'Identity'];
+    const funcs = (): tf.KernelFunc[] => names.map((k) => tf.getKernel(k, 'wasm').kernelFunc);
     const first = funcs();
-    expect(registerWasmKernels()).toEqual(['UnsortedSegmentSum', 'Cast', 'BatchMatMul']);
+    expect(registerWasmKernels()).toEqual(names);
     expect(funcs()).toEqual(first);
     expect(tf.getKernel('Cast', 'cpu').kernelFunc).toBe(cpuCast);
     expect(tf.getKernel('UnsortedSegmentSum', 'cpu')).toBeDefined();
@@ -173,6 +173,22 @@ describe('UnsortedSegmentSum kernel against its float64 reference', () => {
     expect(() => tf.unsortedSegmentSum(x, bad as tf.Tensor1D, 3)).toThrow(ValidationError);
     expect(() => tf.unsortedSegmentSum(x, bad as tf.Tensor1D, 3)).toThrow(/\[3\].*\[4, 3\]/);
     tf.dispose([x, bad]);
+  });
+});
+
+describe('Identity kernel', () => {
+  it('shares the buffer instead of copying, and the copy outlives the original', async () => {
+    await tf.setBackend('wasm');
+    registerWasmKernels();
+    const backend = tf.backend() as unknown as { refCount(id: tf.DataId): number };
+    const x = tf.tensor1d([1, 2, 3]);
+    const y = tf.clone(x); // runs Identity
+    expect(backend.refCount(x.dataId)).toBe(2);
+    x.dispose();
+    expect(Array.from(await y.data())).toEqual([1, 2, 3]);
+    y.dispose();
+    expect(backend.refCount(x.dataId)).toBe(0);
+    await tf.setBackend('cpu');
   });
 });
 
