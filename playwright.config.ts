@@ -1,8 +1,12 @@
 // Browser tier: Debian's Chromium (or CHROMIUM_PATH) with WebGPU on, against pages Vite serves on
 // 127.0.0.1. Playwright's own browser download is never used.
+// Two projects, one JSON report: 'browser' (tests/browser: harness pages on the Vite dev server) and
+// 'app' (tests/e2e: the lab as a person uses it, on the production build with its service worker,
+// served by `vite preview`).
 import { defineConfig } from '@playwright/test';
 
 const port = Number(process.env.LOOPS_TEST_PORT ?? 5174);
+const previewPort = Number(process.env.LOOPS_PREVIEW_PORT ?? 4173);
 
 export const chromiumArgs = [
   '--headless=new',
@@ -16,7 +20,6 @@ export const chromiumArgs = [
 ];
 
 export default defineConfig({
-  testDir: 'tests/browser',
   globalSetup: './tests/browser/global-setup.ts',
   // Artifacts (screenshots, traces) go under test-results/playwright; Playwright empties this folder
   // at start, so it must not be test-results itself, where vitest's report lives.
@@ -25,17 +28,34 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [['list'], ['json', { outputFile: 'test-results/playwright.json' }]],
+  projects: [
+    { name: 'browser', testDir: 'tests/browser', use: { baseURL: `http://127.0.0.1:${port}` } },
+    {
+      name: 'app',
+      testDir: 'tests/e2e',
+      timeout: 360_000,
+      use: { baseURL: `http://127.0.0.1:${previewPort}`, viewport: { width: 1366, height: 900 } },
+    },
+  ],
   use: {
-    baseURL: `http://127.0.0.1:${port}`,
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: chromiumArgs,
     },
   },
-  webServer: {
-    command: `npx vite --host 127.0.0.1 --port ${port} --strictPort`,
-    url: `http://127.0.0.1:${port}/`,
-    reuseExistingServer: !process.env.CI,
-    timeout: 120_000,
-  },
+  webServer: [
+    {
+      command: `npx vite --host 127.0.0.1 --port ${port} --strictPort`,
+      url: `http://127.0.0.1:${port}/`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 120_000,
+    },
+    {
+      // The production build (service worker included) into its own folder, then served.
+      command: `npx vite build --outDir test-results/app-dist --emptyOutDir && npx vite preview --outDir test-results/app-dist --host 127.0.0.1 --port ${previewPort} --strictPort`,
+      url: `http://127.0.0.1:${previewPort}/`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 240_000,
+    },
+  ],
 });

@@ -1,46 +1,49 @@
 /**
- * The app's entry: starts the engine worker and shows which backend and adapter it got.
- * Later issues grow this into the fine-tuning lab; it uses only the client side of the engine.
+ * The lab's entry: reads the page's parameters, starts the engine through the public client and
+ * wires the five panels (model, data, train, try it, checkpoints) to one shared `Lab`.
+ *
+ * Parameters: `?backend=webgpu|wasm|cpu` (default auto), `?hub=<url>` (Hugging Face hub or a local
+ * mirror), `?model=<id>` (a model to select and load first).
  */
-import { startWorkerEngine } from '../client/engine-link';
-import type { BackendReport } from '../protocol/engine-api';
+import './style.css';
+import './panels.css';
+import { CheckpointsPanel } from './checkpoints-panel';
+import { initDataPanel } from './data-panel';
+import { showBackend, showEngineError } from './engine-status';
+import { Lab } from './lab';
+import { ModelPanel } from './model-panel';
+import { initOffline } from './offline';
+import { initResumeBanner } from './resume-banner';
+import { TrainPanel } from './train-panel';
+import { initTryPanel } from './try-panel';
 
-const status = document.getElementById('engine-status') as HTMLParagraphElement;
-const details = document.getElementById('engine-details') as HTMLDListElement;
+const BACKENDS = ['auto', 'webgpu', 'wasm', 'cpu'] as const;
+type Backend = (typeof BACKENDS)[number];
 
-function show(report: BackendReport): void {
-  status.textContent = `Engine ready on the ${report.backend} backend.`;
-  const rows: [string, string][] = [
-    ['Backend', report.backend],
-    ['Requested', report.requested],
-    [
-      'Adapter',
-      report.adapter
-        ? `${report.adapter.vendor} ${report.adapter.architecture} ${report.adapter.description}`.trim()
-        : 'none',
-    ],
-    ['Why', report.reason ?? 'hardware WebGPU adapter'],
-  ];
-  if (report.adapter) {
-    rows.push(['Max buffer', `${(report.adapter.limits.maxBufferSize ?? 0) / 2 ** 20} MiB`]);
-  }
-  details.replaceChildren(
-    ...rows.flatMap(([k, v]) => {
-      const dt = document.createElement('dt');
-      dt.textContent = k;
-      const dd = document.createElement('dd');
-      dd.textContent = v;
-      return [dt, dd];
-    }),
+async function main(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const wanted = params.get('backend') as Backend | null;
+  const backend = wanted && BACKENDS.includes(wanted) ? wanted : 'auto';
+  const hub = new URL(params.get('hub') || 'https://huggingface.co', location.href).href.replace(
+    /\/+$/,
+    '',
   );
-  details.hidden = false;
-  document.body.dataset.backend = report.backend;
+  const lab = new Lab(hub, backend);
+  initOffline();
+  try {
+    showBackend(await lab.service.backend());
+  } catch (error) {
+    showEngineError(error);
+    return;
+  }
+  const train = new TrainPanel(lab);
+  initTryPanel(lab);
+  new CheckpointsPanel(lab);
+  const data = await initDataPanel(lab);
+  const resume = initResumeBanner(lab, data);
+  await ModelPanel.open(lab, { wanted: params.get('model'), rank: () => train.rank() });
+  await resume;
+  document.body.dataset['ready'] = 'true';
 }
 
-const params = new URLSearchParams(location.search);
-const requested = (params.get('backend') ?? 'auto') as Parameters<typeof link.engine.init>[0];
-const link = startWorkerEngine();
-link.engine.init(requested).then(show, (error: Error) => {
-  status.textContent = `The engine could not start: ${error.message}`;
-  status.classList.add('error');
-});
+void main();

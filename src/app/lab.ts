@@ -1,0 +1,249 @@
+/**
+ * The lab's shared state and the client calls that change it: one `ServiceClient` (engine in a
+ * Worker), the chosen base model and its tokenizer, the current LoRA run (`TrainingClient`), the
+ * prepared data and the loss history. Panels read it and listen for its events ('model', 'run',
+ * 'data', 'history', 'checkpoints', 'busy'); they never talk to each other directly.
+ * Everything goes through the public client (src/index.ts), as any embedding app would.
+ */
+import { ServiceClient, type SamplingClient, type Tokenizer, type TrainingClient } from '../index';
+import type { Datum } from '../index';
+import { heldoutSplit, sequenceToDatum } from './batching';
+import { parseDataset, type ParsedDataset } from './dataset-parse';
+import { exampleToSequence, type TokenSequence } from './dataset-tokens';
+import { saveLastRun, type DatasetRef, type LossPoint } from './last-run';
+
+export type LabEvent = 'model' | 'run' | 'data' | 'history' | 'checkpoints' | 'busy';
+
+export interface LoadProgressEvent {
+  readonly phase: string;
+  readonly loaded: number;
+  readonly total: number | null;
+  readonly file?: string;
+}
+
+export interface DataSource {
+  readonly ref: DatasetRef;
+  readonly label: string;
+  readonly trainText: string;
+  /** A separate held-out file; without one, every tenth example is held out. */
+  readonly heldoutText: string | null;
+}
+
+export interface PreparedData {
+  readonly source: DataSource;
+  readonly parsed: ParsedDataset;
+  readonly train: readonly Datum[];
+  readonly heldout: readonly Datum[];
+  /** Token sequences of the training examples (for the preview). */
+  readonly sequences: readonly TokenSequence[];
+  /** Held-out examples available; `heldout` keeps the first MAX_HELDOUT of them. */
+  readonly heldoutTotal: number;
+  /** Examples with nothing to train after cutting to the max length. */
+  readonly empty: number;
+}
+
+/** Held-out examples measured at each evaluation (enough for a smooth curve, quick to run). */
+const MAX_HELDOUT = 24;
+const SEED = 0;
+
+export class Lab extends EventTarget {
+  readonly service: ServiceClient;
+  modelId: string | null = null;
+  tokenizer: Tokenizer | null = null;
+  run: TrainingClient | null = null;
+  source: DataSource | null = null;
+  data: PreparedData | null = null;
+  history: LossPoint[] = [];
+  maxLength = 128;
+  /** True while a training session or a model load holds the engine. */
+  busy = false;
+  private baseSampler: Promise<SamplingClient> | null = null;
+
+  constructor(
+    readonly hubUrl: string,
+    backend: 'auto' | 'webgpu' | 'wasm' | 'cpu',
+  ) {
+    super();
+    this.service = new ServiceClient({ backend, hub_url: hubUrl });
+  }
+
+  on(event: LabEvent, listener: () => void): void {
+    this.addEventListener(event, listener);
+  }
+
+  emit(event: LabEvent): void {
+    this.dispatchEvent(new Event(event));
+  }
+
+  setBusy(busy: boolean): void {
+    this.busy = busy;
+    this.emit('busy');
+  }
+
+  /** Loads `modelId` with a fresh adapter of `rank` (the model's weights are reused if loaded). */
+  async loadModel(
+    modelId: string,
+    rank: number,
+    onProgress?: (p: LoadProgressEvent) => void,
+  ): Promise<void> {
+    if (this.modelId !== null && modelId !== this.modelId) await this.unload();
+    const run = await this.service.create_lora_training_client({
+      base_model: modelId,
+      rank,
+      seed: SEED,
+      on_progress: onProgress,
+    });
+    await this.adopt(run, []);
+  }
+
+  /** A fresh adapter on the current model (the chart starts over). */
+  async newRun(rank: number): Promise<void> {
+    if (!this.modelId) throw new Error('load a model first.');
+    await this.loadModel(this.modelId, rank);
+  }
+
+  /** Continues from a `save_state` checkpoint, optimizer state included when it has one. */
+  async restore(
+    path: string,
+    history: readonly LossPoint[],
+    onProgress?: (p: LoadProgressEvent) => void,
+  ): Promise<void> {
+    let run: TrainingClient;
+    try {
+      run = await this.service.create_training_client_from_state_with_optimizer({
+        path,
+        on_progress: onProgress,
+      });
+    } catch {
+      run = await this.service.create_training_client_from_state({ path, on_progress: onProgress });
+    }
+    await this.adopt(
+      run,
+      history.filter((p) => p.step <= run.policy_version),
+    );
+  }
+
+  /** The base model with no adapter, for "Try it" (made once per model). */
+  baseSamplingClient(): Promise<SamplingClient> {
+    if (!this.modelId) return Promise.reject(new Error('load a model first.'));
+    this.baseSampler ??= this.service.create_sampling_client({ base_model: this.modelId });
+    return this.baseSampler;
+  }
+
+  setSource(source: DataSource | null): void {
+    this.source = source;
+    this.prepare();
+  }
+
+  setMaxLength(maxLength: number): void {
+    if (maxLength === this.maxLength) return;
+    this.maxLength = maxLength;
+    this.prepare();
+  }
+
+  /** Tokenizes the data source for the current model and max length. */
+  prepare(): void {
+    const source = this.source;
+    if (!source || !this.tokenizer || !this.run) {
+      this.data = null;
+      this.emit('data');
+      return;
+    }
+    const tokenizer = this.tokenizer;
+    const maxLength = Math.min(this.maxLength, this.run.get_info().max_seq_len);
+    const parsed = parseDataset(source.trainText);
+    const sequences = parsed.examples.map((e) => exampleToSequence(tokenizer, e, maxLength));
+    const datums = sequences.map(sequenceToDatum);
+    const usable = datums.filter((d): d is Datum => d !== null);
+    let train = usable;
+    let heldout: Datum[];
+    if (source.heldoutText !== null) {
+      heldout = parseDataset(source.heldoutText)
+        .examples.map((e) => sequenceToDatum(exampleToSequence(tokenizer, e, maxLength)))
+        .filter((d): d is Datum => d !== null);
+    } else {
+      const split = heldoutSplit(usable.length);
+      train = split.train.map((i) => usable[i] as Datum);
+      heldout = split.heldout.map((i) => usable[i] as Datum);
+    }
+    this.data = {
+      source,
+      parsed,
+      train,
+      heldout: heldout.slice(0, MAX_HELDOUT),
+      heldoutTotal: heldout.length,
+      sequences,
+      empty: datums.length - usable.length,
+    };
+    this.emit('data');
+  }
+
+  addPoint(point: LossPoint): void {
+    const last = this.history[this.history.length - 1];
+    if (last && last.step === point.step) {
+      this.history[this.history.length - 1] = {
+        step: point.step,
+        train: point.train ?? last.train,
+        heldout: point.heldout ?? last.heldout,
+      };
+    } else this.history.push(point);
+    this.emit('history');
+  }
+
+  /** `save_state(name)`; remembers it as the last run for the resume offer after a reload. */
+  async saveCheckpoint(name: string): Promise<string> {
+    const run = this.requireRun();
+    const { path } = await run.save_state(name);
+    saveLastRun(localStorage, {
+      runId: run.run_id,
+      baseModel: run.get_info().base_model,
+      statePath: path,
+      step: run.policy_version,
+      savedAt: new Date().toISOString(),
+      rank: run.get_info().lora_rank,
+      dataset: this.source?.ref ?? null,
+      history: this.history,
+    });
+    this.emit('checkpoints');
+    return path;
+  }
+
+  requireRun(): TrainingClient {
+    if (!this.run) throw new Error('load a model first.');
+    return this.run;
+  }
+
+  /** Frees the current model (its run and base sampler) before another one loads. */
+  private async unload(): Promise<void> {
+    const [run, sampler] = [this.run, this.baseSampler];
+    this.run = null;
+    this.baseSampler = null;
+    this.modelId = null;
+    this.tokenizer = null;
+    this.prepare();
+    this.emit('run');
+    await run?.close().catch(() => undefined);
+    await sampler?.then((s) => s.close()).catch(() => undefined);
+  }
+
+  /** Makes `run` current; closes the previous run (after, so shared weights stay loaded). */
+  private async adopt(run: TrainingClient, history: LossPoint[]): Promise<void> {
+    const previous = this.run;
+    const model = run.get_info().base_model;
+    const modelChanged = model !== this.modelId;
+    this.run = run;
+    this.history = [...history];
+    if (modelChanged) {
+      const oldSampler = this.baseSampler;
+      this.baseSampler = null;
+      this.modelId = model;
+      this.tokenizer = await run.get_tokenizer();
+      void oldSampler?.then((s) => s.close()).catch(() => undefined);
+      this.emit('model');
+    }
+    await previous?.close().catch(() => undefined);
+    this.prepare();
+    this.emit('run');
+    this.emit('history');
+  }
+}
