@@ -79,10 +79,17 @@ export default defineConfig({
       'comlink',
       'uplot',
       'fflate',
+      '@huggingface/tokenizers',
+      '@huggingface/jinja',
+      'idb-keyval',
     ],
   },
   test: {
-    include: ['tests/unit/**/*.test.ts', 'tests/contract/**/*.test.ts'],
+    include: [
+      'tests/unit/**/*.test.ts',
+      'tests/contract/**/*.test.ts',
+      'tests/reliability/**/*.test.ts',
+    ],
     environment: 'node',
     testTimeout: 60_000,
     reporters: ['default', 'json'],

@@ -10,6 +10,7 @@ import type { CreateSamplerRequest, SamplerInfo } from '../protocol/wire-types';
 import { parseArgs } from './args';
 import type { EngineLink } from './engine-link';
 import { OperationFuture, submitted } from './future';
+import { describe } from './describe';
 import { checkPrompt } from './validate';
 import { SamplingParams } from './types/params';
 
@@ -60,7 +61,7 @@ export class SamplingClient {
       numSamples > 1024
     ) {
       throw new ValidationError(
-        `num_samples must be an integer in [1, 1024], got ${String(numSamples)}.`,
+        `num_samples must be an integer in [1, 1024], got ${describe(numSamples)}.`,
       );
     }
     const params = new SamplingParams(
@@ -70,10 +71,16 @@ export class SamplingClient {
       vocabSize: this.info.vocabSize,
       eosTokenIds: this.info.eosTokenIds,
     });
+    const includePrompt = a.include_prompt_logprobs ?? false;
+    if (typeof includePrompt !== 'boolean') {
+      throw new ValidationError(
+        `include_prompt_logprobs must be true or false, got ${describe(includePrompt)}.`,
+      );
+    }
     const topk = a.topk_prompt_logprobs ?? 0;
     if (typeof topk !== 'number' || !Number.isInteger(topk) || topk < 0) {
       throw new ValidationError(
-        `topk_prompt_logprobs must be an integer ≥ 0, got ${String(topk)}.`,
+        `topk_prompt_logprobs must be an integer ≥ 0, got ${describe(topk)}.`,
       );
     }
     this.checkOpen();
@@ -82,7 +89,7 @@ export class SamplingClient {
       prompt,
       numSamples,
       params,
-      includePromptLogprobs: a.include_prompt_logprobs === true,
+      includePromptLogprobs: includePrompt,
       topkPromptLogprobs: topk,
     };
     return new OperationFuture(

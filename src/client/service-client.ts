@@ -14,6 +14,7 @@ import type { CreateRunRequest, LoadProgress } from '../protocol/wire-types';
 import { parseArgs } from './args';
 import { inProcessLink, workerLink, type EngineLink } from './engine-link';
 import { checkpointFilesResponse } from './checkpoint-files';
+import { checkCheckpointPath } from './validate';
 import { SamplingClient } from './sampling-client';
 import { TrainingClient } from './training-client';
 import type { WandbConfig } from './types/params';
@@ -150,10 +151,10 @@ export class ServiceClient {
   async create_sampling_client(...args: unknown[]): Promise<SamplingClient> {
     const a = parseArgs('create_sampling_client', ['base_model', 'model_path'], args);
     await this.ensureOpen();
-    if (typeof a.model_path === 'string')
+    if (a.model_path !== undefined && a.model_path !== null)
       return SamplingClient.create(this.link, {
         kind: 'checkpoint',
-        path: a.model_path,
+        path: checkCheckpointPath('create_sampling_client', a.model_path, 'model_path'),
         hubUrl: this.hub_url,
       });
     if (typeof a.base_model !== 'string')
@@ -232,10 +233,7 @@ export class ServiceClient {
 
   private async fromState(args: unknown[], withOptimizer: boolean): Promise<TrainingClient> {
     const a = parseArgs('create_training_client_from_state', ['path', 'on_progress'], args);
-    if (typeof a.path !== 'string')
-      throw new ValidationError(
-        'path must be a save_state checkpoint path (idb://loops:<run>/weights/<name>).',
-      );
+    const path = checkCheckpointPath('create_training_client_from_state', a.path);
     const request: CreateRunRequest = {
       baseModel: '',
       rank: 1,
@@ -246,7 +244,7 @@ export class ServiceClient {
       loraAlpha: null,
       maxSeqLen: null,
       hubUrl: this.hub_url,
-      fromState: { path: a.path, withOptimizer },
+      fromState: { path, withOptimizer },
     };
     return this.startRun(
       request,

@@ -21,9 +21,14 @@ import type { EngineLink } from './engine-link';
 import { ForwardBackwardFuture, OperationFuture, submitted } from './future';
 import { MetricsLog, type MetricListener, type MetricRecord } from './metrics';
 import { SamplingClient } from './sampling-client';
-import { checkBatch } from './validate';
+import {
+  checkBatch,
+  checkCheckpointName,
+  checkCheckpointPath,
+  checkFloat32Fields,
+} from './validate';
 import type { ForwardBackwardOutput } from './types/forward-backward-output';
-import { AdamParams, type WandbConfig } from './types/params';
+import { AdamParams, type AdamParamsFields, type WandbConfig } from './types/params';
 import { TensorData } from './types/tensor-data';
 
 const FB_ARGS = ['data', 'loss_fn', 'loss_fn_config'];
@@ -91,11 +96,13 @@ export class TrainingClient {
 
   optim_step(...args: unknown[]): OperationFuture<OptimStepResponse> {
     const a = parseArgs('optim_step', ['adam_params'], args);
-    const fields =
-      a.adam_params instanceof AdamParams
-        ? a.adam_params.toJSON()
-        : new AdamParams((a.adam_params ?? {}) as Partial<AdamParams>).toJSON();
+    const raw = a.adam_params ?? {};
+    // The AdamParams constructor rejects a non-object and unknown fields; a plain object is then
+    // checked as given (a null field too), before the defaults fill it in.
+    const fields = (raw instanceof AdamParams ? raw : new AdamParams(raw)).toJSON();
+    if (!(raw instanceof AdamParams)) resolveAdamParams(raw as Partial<AdamParamsFields>);
     resolveAdamParams(fields);
+    checkFloat32Fields('AdamParams', fields as unknown as Record<string, unknown>);
     this.checkOpen();
     const done = this.link.engine.optimStep(this.run_id, fields).then((metrics) => {
       this.version = metrics.step ?? this.version + 1;
@@ -130,8 +137,7 @@ export class TrainingClient {
   /** A snapshot of the current adapter (after every op submitted so far), pinned to this version. */
   save_weights_and_get_sampling_client(...args: unknown[]): OperationFuture<SamplingClient> {
     const a = parseArgs('save_weights_and_get_sampling_client', ['name'], args, ['retry_config']);
-    if (a.name !== undefined && typeof a.name !== 'string')
-      throw new ValidationError('name must be a string.');
+    if (a.name !== undefined) checkCheckpointName('save_weights_and_get_sampling_client', a.name);
     this.checkOpen();
     return new OperationFuture(
       SamplingClient.create(this.link, {
@@ -144,12 +150,11 @@ export class TrainingClient {
 
   async create_sampling_client(...args: unknown[]): Promise<SamplingClient> {
     const a = parseArgs('create_sampling_client', ['model_path'], args);
-    if (typeof a.model_path !== 'string')
-      throw new ValidationError('model_path must be a sampler checkpoint path.');
+    const path = checkCheckpointPath('create_sampling_client', a.model_path, 'model_path');
     this.checkOpen();
     return SamplingClient.create(this.link, {
       kind: 'checkpoint',
-      path: a.model_path,
+      path,
       hubUrl: this.hubUrl,
     });
   }
@@ -266,13 +271,10 @@ export class TrainingClient {
     withOptimizer: boolean,
   ): OperationFuture<SaveWeightsResponse> {
     const a = parseArgs(method, ['path'], args);
-    if (typeof a.path !== 'string')
-      throw new ValidationError(
-        `${method} needs a checkpoint path from save_state (idb://loops:<run>/weights/<name>).`,
-      );
+    checkCheckpointPath(method, a.path);
     this.checkOpen();
     return new OperationFuture(
-      this.link.engine.loadState(this.run_id, a.path, withOptimizer).then((r) => {
+      this.link.engine.loadState(this.run_id, a.path as string, withOptimizer).then((r) => {
         if (withOptimizer) this.version = r.policy_version;
         return { path: r.path };
       }),
@@ -281,13 +283,9 @@ export class TrainingClient {
 
   private nameArg(method: string, args: unknown[]): string {
     const a = parseArgs(method, ['name'], args, ['ttl_seconds']);
-    if (typeof a.name !== 'string' || !/^[A-Za-z0-9_.-]{1,128}$/.test(a.name)) {
-      throw new ValidationError(
-        `${method} needs a name of 1–128 letters, digits, '_', '.' or '-' (for example "step-10"), got ${JSON.stringify(a.name)}.`,
-      );
-    }
+    const name = checkCheckpointName(method, a.name);
     this.checkOpen();
-    return a.name;
+    return name;
   }
 
   private limits() {

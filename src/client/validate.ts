@@ -4,6 +4,7 @@
  * converted to its wire form (typed arrays, transferable).
  */
 import { ValidationError } from '../errors/loops-errors';
+import { describe } from './describe';
 import { validateLossInputs } from '../core/loss-schema';
 import type { WireDatum } from '../protocol/wire-types';
 import { Datum, type DatumFields } from './types/datum';
@@ -15,6 +16,11 @@ export interface ModelLimits {
 }
 
 const IGNORE = -100;
+/** The largest finite float32; a finite number beyond it becomes ±Infinity on the way in. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+const CHECKPOINT_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const CHECKPOINT_PATH =
+  /^idb:\/\/loops:[A-Za-z0-9_-]+\/(weights|sampler_weights)\/[A-Za-z0-9_.-]{1,128}$/;
 
 /** Checks a batch for `lossFn` and returns its wire form; nothing is submitted if this throws. */
 export function checkBatch(
@@ -31,6 +37,11 @@ export function checkBatch(
   }
   if (typeof lossFn !== 'string')
     throw new ValidationError(`loss_fn must be a loss name string, got ${typeof lossFn}.`);
+  if (config != null && !isPlainObject(config)) {
+    throw new ValidationError(
+      `loss_fn_config must be a plain object of numbers (for example { beta: 0.05 }), got ${describe(config)}.`,
+    );
+  }
   const datums = data.map((d, i) => {
     try {
       return Datum.from_json(d as Datum | DatumFields);
@@ -58,15 +69,35 @@ export function checkBatch(
         `Datum ${i}: loss_fn_inputs lacks ${missing.join(', ')}, which other Datums in the batch have; every Datum needs the same keys.`,
       );
   }
+  if (config != null) checkFloat32Fields('loss_fn_config', config as Record<string, unknown>);
   return {
     wire: datums.map((d, i) => toWire(d, i, limits)),
     config: (config ?? {}) as Record<string, number>,
   };
 }
 
+/**
+ * Numbers that become float32 in the engine must be finite there: 1e39 is a finite double but
+ * Infinity in float32, and would turn the loss or the weights into NaN.
+ */
+export function checkFloat32Fields(what: string, fields: Readonly<Record<string, unknown>>): void {
+  for (const [key, value] of Object.entries(fields)) {
+    if (typeof value === 'number' && Number.isFinite(value) && Math.abs(value) > FLOAT32_MAX) {
+      throw new ValidationError(
+        `${what}.${key} is ${value}, beyond float32 range (|x| ≤ 3.4e38), where the engine computes; use a smaller value.`,
+      );
+    }
+  }
+}
+
 /** Checks prompt tokens (text only, in the vocabulary, not empty) and returns them. */
 export function checkPrompt(prompt: unknown, limits: ModelLimits, what = 'prompt'): Int32Array {
-  const input = ModelInput.from_json(prompt as ModelInput);
+  let input: ModelInput;
+  try {
+    input = ModelInput.from_json(prompt as ModelInput);
+  } catch (error) {
+    throw new ValidationError(`${what}: ${(error as Error).message}`);
+  }
   const tokens = textTokens(input, what);
   if (tokens.length === 0) throw new ValidationError(`${what} is empty; give at least one token.`);
   checkIds(tokens, limits.vocabSize, what);
@@ -100,21 +131,52 @@ function toWire(d: Datum, i: number, limits: ModelLimits): WireDatum {
       td.data.forEach((t, p) => {
         if (t !== IGNORE && (!Number.isInteger(t) || t < 0 || t >= limits.vocabSize)) {
           throw new ValidationError(
-            `Datum ${i}: target_tokens[${p}] = ${t} is outside the vocabulary [0, ${limits.vocabSize}); use -100 to ignore a position.`,
+            `Datum ${i}: target_tokens[${p}] = ${describe(t)} is outside the vocabulary [0, ${limits.vocabSize}); use -100 to ignore a position.`,
           );
         }
       });
       inputs[key] = Int32Array.from(td.data);
     } else {
-      const bad = td.data.findIndex((v) => !Number.isFinite(v));
+      const bad = td.data.findIndex((v) => !Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX);
       if (bad >= 0)
         throw new ValidationError(
-          `Datum ${i}: ${key}[${bad}] is ${td.data[bad]}; every value must be a finite number.`,
+          `Datum ${i}: ${key}[${bad}] is ${describe(td.data[bad])}; every value must be a finite number within float32 range (|x| ≤ 3.4e38).`,
         );
       inputs[key] = Float32Array.from(td.data);
     }
   }
   return { tokens: Int32Array.from(tokens), inputs };
+}
+
+/** A checkpoint name for `method` (save_state, save_weights_for_sampler, …), or a ValidationError. */
+export function checkCheckpointName(method: string, name: unknown): string {
+  if (typeof name !== 'string' || !CHECKPOINT_NAME.test(name)) {
+    throw new ValidationError(
+      `${method} needs a name of 1–128 letters, digits, '_', '.' or '-' (for example "step-10"), got ${describe(name)}.`,
+    );
+  }
+  return name;
+}
+
+/** A checkpoint path (`idb://loops:<run_id>/weights/<name>` or `…/sampler_weights/<name>`). */
+export function checkCheckpointPath(method: string, path: unknown, field = 'path'): string {
+  if (typeof path !== 'string') {
+    throw new ValidationError(
+      `${method} needs ${field}: a checkpoint path from save_state (idb://loops:<run>/weights/<name>), got ${describe(path)}.`,
+    );
+  }
+  if (!CHECKPOINT_PATH.test(path)) {
+    throw new ValidationError(
+      `${method}: ${field} ${describe(path)} is not a checkpoint path; pass the path save_state or save_weights_for_sampler returned (idb://loops:<run_id>/weights/<name> or …/sampler_weights/<name>).`,
+    );
+  }
+  return path;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 function textTokens(input: ModelInput, what: string): number[] {
@@ -130,6 +192,6 @@ function checkIds(tokens: readonly number[], vocabSize: number, what: string): v
   const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= vocabSize);
   if (bad >= 0)
     throw new ValidationError(
-      `${what}: token ${tokens[bad]} at position ${bad} is outside the vocabulary [0, ${vocabSize}).`,
+      `${what}: token ${describe(tokens[bad])} at position ${bad} is outside the vocabulary [0, ${vocabSize}); token ids must be integers in that range.`,
     );
 }

@@ -4,12 +4,13 @@
  * (shared/DESIGN.md). Ops of one run execute strictly in submission order; a failed op rejects
  * only its own promise.
  */
+import * as tf from '@tensorflow/tfjs';
 import { ValidationError } from '../errors/loops-errors';
 import { TextTokenizer } from '../core/tokenizer';
 import { readPeftAdapter } from '../io/peft';
 import { DEFAULT_LORA_ALPHA, LoraAdapter, targetsFor } from '../lora/adapter';
 import { KNOWN_CONFIGS } from '../model/known-configs';
-import type { EngineApi } from '../protocol/engine-api';
+import type { EngineApi, EngineMemory } from '../protocol/engine-api';
 import type {
   AdamWire,
   Checkpoint,
@@ -33,6 +34,7 @@ import {
   type BackendReport,
   type BackendRequest,
 } from '../runtime/backend';
+import { deviceLostError, guardDevice } from '../runtime/device-lost';
 import { runSelfCheck, type SelfCheckInput, type SelfCheckResult } from '../runtime/self-check';
 import { defaultCheckpointStore, type CheckpointStore } from '../storage/checkpoint-store';
 import { buildCheckpoint, randomId, restoreAdapter } from './checkpoints';
@@ -276,7 +278,9 @@ export class Engine implements EngineApi {
           `sampler ${request.samplerId} is closed or unknown; create a new SamplingClient.`,
         ),
       );
-    return this.queue.submit(`sampler:${sampler.id}`, () => sampler.sample(request));
+    return this.queue.submit(`sampler:${sampler.id}`, () =>
+      guardDevice(() => sampler.sample(request)),
+    );
   }
 
   async closeSampler(samplerId: string): Promise<void> {
@@ -335,6 +339,16 @@ export class Engine implements EngineApi {
     return this.checkpoints().delete(idOrPath);
   }
 
+  async memory(): Promise<EngineMemory> {
+    const m = tf.memory();
+    return {
+      backend: this.report ? tf.getBackend() : null,
+      numTensors: m.numTensors,
+      numDataBuffers: m.numDataBuffers,
+      numBytes: m.numBytes,
+    };
+  }
+
   async shutdown(): Promise<void> {
     for (const id of [...this.runs.keys()]) await this.closeRun(id);
     for (const id of [...this.samplers.keys()]) await this.closeSampler(id);
@@ -353,14 +367,16 @@ export class Engine implements EngineApi {
   }
 
   private onRun<T>(runId: string, op: (run: Run) => Promise<T> | T): Promise<T> {
-    return this.queue.submit(runId, () => {
-      const run = this.runs.get(runId);
-      if (!run)
-        throw new ValidationError(
-          `run ${runId} is closed or unknown; create a new TrainingClient.`,
-        );
-      return op(run);
-    });
+    return this.queue.submit(runId, () =>
+      guardDevice(() => {
+        const run = this.runs.get(runId);
+        if (!run)
+          throw new ValidationError(
+            `run ${runId} is closed or unknown; create a new TrainingClient.`,
+          );
+        return op(run);
+      }),
+    );
   }
 
   private source(run: Run) {
@@ -385,7 +401,7 @@ export class Engine implements EngineApi {
   }
 
   private tokenizer(base: LoadedModel): TextTokenizer {
-    let tok = this.tokenizers.get(base.name);
+    let tok = this.tokenizers.get(base.name) ?? base.textTokenizer;
     if (!tok) {
       tok = TextTokenizer.fromJson(base.tokenizer.tokenizerJson, base.tokenizer.tokenizerConfig);
       this.tokenizers.set(base.name, tok);
@@ -400,6 +416,8 @@ export class Engine implements EngineApi {
   }
 
   private ready(): BackendReport {
+    const lost = deviceLostError();
+    if (lost) throw lost;
     if (!this.report)
       throw new ValidationError('the engine is not initialised; call init(backend) first.');
     return this.report;

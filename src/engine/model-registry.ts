@@ -4,6 +4,7 @@
  * app's own folder; any other name is a Hugging Face repo id fetched from the hub URL.
  */
 import type * as tf from '@tensorflow/tfjs';
+import { TextTokenizer } from '../core/tokenizer';
 import { UnsupportedModelError } from '../errors/loops-errors';
 import { parseModelConfig, type ModelConfig } from '../model/config';
 import { resolveModel, type ModelFiles, type ShippedSource } from '../io/model-source';
@@ -38,6 +39,8 @@ export interface LoadedModel {
   readonly config: ModelConfig;
   readonly weights: Map<string, tf.Tensor>;
   readonly tokenizer: TokenizerFiles;
+  /** The tokenizer built from `tokenizer` (checked at load, so a malformed file fails early). */
+  readonly textTokenizer?: TextTokenizer;
 }
 
 export interface ModelRegistryOptions {
@@ -133,6 +136,9 @@ export async function loadModelFiles(
       ? await files.json('tokenizer_config.json')
       : {},
   };
+  // Built (and so checked) before any weight is read: a malformed tokenizer.json is an
+  // InvalidFileError from create_*_client, not a surprise at the first sample.
+  const textTokenizer = TextTokenizer.fromJson(tokenizer.tokenizerJson, tokenizer.tokenizerConfig);
   const download = (p: { file: string; loaded: number; total: number | null }) =>
     onProgress?.({ phase: 'download', file: p.file, loaded: p.loaded, total: p.total });
   const weights = await loadWeights({
@@ -144,5 +150,5 @@ export async function loadModelFiles(
       onProgress?.({ phase: 'weights', file: p.tensor, loaded: p.loaded, total: p.total }),
   });
   onProgress?.({ phase: 'ready', loaded: 1, total: 1 });
-  return { name: files.id, config, weights, tokenizer };
+  return { name: files.id, config, weights, tokenizer, textTokenizer };
 }

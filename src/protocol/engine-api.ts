@@ -25,6 +25,23 @@ import type {
 export type { BackendReport, BackendRequest, BackendOptions, SelfCheckInput, SelfCheckResult };
 export type * from './wire-types';
 
+/** The engine's TF.js memory (`tf.memory()`), as plain numbers: what leak and soak checks compare. */
+export interface EngineMemory {
+  readonly backend: string | null;
+  readonly numTensors: number;
+  readonly numDataBuffers: number;
+  readonly numBytes: number;
+}
+
+/**
+ * Posted by the engine worker on its own port just before it ends itself (`self.close()`): a
+ * closed worker answers nothing and browsers fire no event for it, so the page's link fails its
+ * pending calls on this notice instead of waiting forever.
+ */
+export interface EngineExitNotice {
+  readonly loopsEngineExit: string;
+}
+
 export interface EngineApi {
   /** Chooses the backend; resolves with what is in use and why. */
   init(backend: BackendRequest, options?: BackendOptions): Promise<BackendReport>;
@@ -69,6 +86,8 @@ export interface EngineApi {
   listCheckpoints(runId: string | null): Promise<Checkpoint[]>;
   checkpointFiles(idOrPath: string): Promise<WireCheckpointFile[]>;
   deleteCheckpoint(idOrPath: string): Promise<void>;
+  /** Tensors and bytes TF.js holds in the engine now (leak checks across the worker boundary). */
+  memory(): Promise<EngineMemory>;
   /** Frees every run, sampler and model. */
   shutdown(): Promise<void>;
 }

@@ -5,12 +5,14 @@
  * wasm ran a 512³ matmul ~40× faster than the cpu backend, and a software (SwiftShader) WebGPU
  * adapter is slower than wasm. We register the webgpu backend ourselves (instead of the package's
  * own factory) so the engine keeps the `GPUDevice` and `GPUAdapter`, to read limits and to notice a
- * lost device. Kernels wasm lacks or gets wrong are registered from `runtime/wasm-kernels`.
+ * lost device (device-lost.ts). Kernels wasm lacks or gets wrong are registered from
+ * `runtime/wasm-kernels`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { WebGPUUnavailableError, ValidationError } from '../errors/loops-errors';
+import { watchDeviceLoss } from './device-lost';
 import { registerWasmKernels } from './wasm-kernels';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
@@ -135,6 +137,7 @@ function registerOwnWebGpu(): void {
       },
     });
     gpu = { adapter, device };
+    watchDeviceLoss(device);
     return new WebGPUBackend(device, adapter.info);
   });
 }

@@ -3,10 +3,13 @@
  * (`idb://loops:<run_id>/weights/<name>`, `idb://loops:<run_id>/sampler_weights/<name>`).
  * In browsers (and Node with an IndexedDB shim) they live in IndexedDB through idb-keyval; without
  * IndexedDB, in memory. A save writes metadata and files in one IndexedDB transaction, so a crash
- * or a failed write leaves the previous checkpoint of that name whole.
+ * or a failed write (quota exceeded, a value that cannot be stored) leaves the previous checkpoint
+ * of that name whole: a write that throws aborts the transaction instead of letting the writes
+ * before it commit. A failed save rejects with `RemoteOpError` naming the cause (for example
+ * `QuotaExceededError`) and the fix.
  */
-import { createStore, delMany, getMany, keys, setMany, type UseStore } from 'idb-keyval';
-import { UnknownCheckpointError, ValidationError } from '../errors/loops-errors';
+import { createStore, delMany, getMany, keys, promisifyRequest, type UseStore } from 'idb-keyval';
+import { RemoteOpError, UnknownCheckpointError, ValidationError } from '../errors/loops-errors';
 import type { Checkpoint } from '../protocol/wire-types';
 
 export interface StoredCheckpoint {
@@ -63,13 +66,20 @@ export class IdbCheckpointStore implements CheckpointStore {
 
   async put(checkpoint: StoredCheckpoint): Promise<void> {
     const path = checkpoint.meta.path;
-    await setMany(
-      [
-        [`meta:${path}`, checkpoint.meta],
-        [`files:${path}`, checkpoint.files],
-      ],
-      this.store,
-    );
+    try {
+      await this.store('readwrite', (store) => {
+        try {
+          store.put(checkpoint.meta, `meta:${path}`);
+          store.put(checkpoint.files, `files:${path}`);
+        } catch (error) {
+          store.transaction.abort();
+          throw error;
+        }
+        return promisifyRequest(store.transaction);
+      });
+    } catch (error) {
+      throw saveError(path, error);
+    }
   }
 
   async get(pathOrId: string): Promise<StoredCheckpoint> {
@@ -139,6 +149,21 @@ function sortAndFilter(metas: Checkpoint[], runId: string | null): Checkpoint[] 
   return metas
     .filter((m) => runId === null || m.run_id === runId)
     .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
+}
+
+function saveError(path: string, error: unknown): RemoteOpError {
+  // A transaction aborted without a cause rejects with null.
+  const name = error == null ? 'AbortError' : ((error as { name?: string }).name ?? 'Error');
+  const reason = error == null ? 'the transaction was aborted' : ((error as Error).message ?? '');
+  const fix =
+    name === 'QuotaExceededError'
+      ? 'free space (delete old checkpoints with delete_checkpoint(), or allow this site more storage) and save again'
+      : 'save again under this or another name';
+  return new RemoteOpError(
+    `could not write checkpoint ${path} to IndexedDB (${name}: ${reason || 'no detail'}); ` +
+      `the previous checkpoint of this name, if any, is unchanged. To continue, ${fix}.`,
+    name === 'QuotaExceededError' ? name : 'StorageError',
+  );
 }
 
 function unknown(pathOrId: string): UnknownCheckpointError {

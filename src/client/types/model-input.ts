@@ -4,6 +4,7 @@
  * (for example parsed from Python's JSON) is accepted wherever a `ModelInput` is expected.
  */
 import { ValidationError } from '../../errors/loops-errors';
+import { describe as show } from '../describe';
 
 export class EncodedTextChunk {
   readonly type = 'encoded_text' as const;
@@ -130,6 +131,6 @@ function toChunk(chunk: ModelInputChunk | ChunkLike): ModelInputChunk {
     return new EncodedTextChunk(chunk);
   if (chunk?.type === 'image') return new ImageChunk(chunk);
   throw new ValidationError(
-    `a ModelInput chunk must be { type: 'encoded_text', tokens } or { type: 'image', data, format }; got ${JSON.stringify(chunk)?.slice(0, 80)}.`,
+    `a ModelInput chunk must be { type: 'encoded_text', tokens } or { type: 'image', data, format }; got ${show(chunk)}.`,
   );
 }

@@ -4,6 +4,7 @@
  * `to_tf` takes the caller's TF.js module.
  */
 import { ValidationError } from '../../errors/loops-errors';
+import { describe as show } from '../describe';
 
 export type TensorDtype = 'int64' | 'float32';
 
@@ -29,7 +30,7 @@ export class TensorData {
   }) {
     if (fields.dtype !== 'int64' && fields.dtype !== 'float32') {
       throw new ValidationError(
-        `TensorData dtype must be 'int64' or 'float32', got ${JSON.stringify(fields.dtype)}.`,
+        `TensorData dtype must be 'int64' or 'float32', got ${show(fields.dtype)}.`,
       );
     }
     this.data = Object.freeze(Array.from(fields.data));
@@ -38,7 +39,7 @@ export class TensorData {
     const size = this.shape.reduce((a, b) => a * b, 1);
     if (size !== this.data.length) {
       throw new ValidationError(
-        `TensorData shape [${this.shape.join(', ')}] holds ${size} values but data has ${this.data.length}.`,
+        `TensorData shape [${this.shape.join(', ')}] holds ${size} values but data has ${this.data.length}; the shape must match the data (omit shape for a flat list).`,
       );
     }
   }
