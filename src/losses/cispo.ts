@@ -12,15 +12,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LOSS_SCHEMAS, clipThresholds } from '../core/loss-schema';
-import type { LossConfig, LossSpec, LossTensors, MetricTensors } from './loss-spec';
+import type { LossConfig, LossSpec, LossTensors } from './loss-spec';
 import { requireInput } from './loss-spec';
-import {
-  activeMean,
-  activePositions,
-  outsideClipRange,
-  policyRatio,
-  stopGradient,
-} from './policy-ratio';
+import { clippedRatioMetrics, policyRatio, stopGradient } from './policy-ratio';
 
 const NAME = 'cispo';
 
@@ -34,21 +28,8 @@ function compute(lp: tf.Tensor1D, inputs: LossTensors, config: LossConfig): tf.S
   });
 }
 
-function metrics(lp: tf.Tensor1D, inputs: LossTensors, config: LossConfig): MetricTensors {
-  const { lo, hi } = clipThresholds(config);
-  return tf.tidy(() => {
-    const ratio = policyRatio(lp, inputs, NAME); // [N]
-    const active = activePositions(inputs, NAME); // [N]
-    return {
-      'loss:sum': compute(lp, inputs, config),
-      'ratio:mean': activeMean(ratio, active),
-      'clip_fraction:mean': activeMean(outsideClipRange(ratio, lo, hi), active),
-    };
-  });
-}
-
 export const cispo: LossSpec = Object.freeze<LossSpec>({
   ...LOSS_SCHEMAS.cispo,
   compute,
-  metrics,
+  metrics: clippedRatioMetrics(NAME, compute),
 });

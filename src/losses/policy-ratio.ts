@@ -9,7 +9,8 @@
  * signal: m_i = 1 and A_i ≠ 0 (Tinker pads prompt positions with A = 0).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LossName, LossTensors } from './loss-spec';
+import { clipThresholds } from '../core/loss-schema';
+import type { LossConfig, LossName, LossTensors, MetricTensors } from './loss-spec';
 import { requireInput } from './loss-spec';
 
 /** ratio [N] = exp(m·(lp − q)); returns a new tensor, differentiable w.r.t. lp. */
@@ -44,3 +45,26 @@ export const stopGradient: (x: tf.Tensor) => tf.Tensor = tf.customGrad((...args)
   const x = args[0] as tf.Tensor;
   return { value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
 });
+
+/**
+ * The metrics of the clipped-ratio losses (ppo, cispo): `loss:sum`, `ratio:mean` and
+ * `clip_fraction:mean`, the share of active positions whose ratio lies outside [lo, hi]
+ * (PPO's "clipfrac").
+ */
+export function clippedRatioMetrics(
+  loss: LossName,
+  compute: (lp: tf.Tensor1D, inputs: LossTensors, config: LossConfig) => tf.Scalar,
+) {
+  return (lp: tf.Tensor1D, inputs: LossTensors, config: LossConfig): MetricTensors => {
+    const { lo, hi } = clipThresholds(config);
+    return tf.tidy(() => {
+      const ratio = policyRatio(lp, inputs, loss); // [N]
+      const active = activePositions(inputs, loss); // [N]
+      return {
+        'loss:sum': compute(lp, inputs, config),
+        'ratio:mean': activeMean(ratio, active),
+        'clip_fraction:mean': activeMean(outsideClipRange(ratio, lo, hi), active),
+      };
+    });
+  };
+}

@@ -11,9 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LOSS_SCHEMAS, clipThresholds } from '../core/loss-schema';
-import type { LossConfig, LossSpec, LossTensors, MetricTensors } from './loss-spec';
+import type { LossConfig, LossSpec, LossTensors } from './loss-spec';
 import { requireInput } from './loss-spec';
-import { activeMean, activePositions, outsideClipRange, policyRatio } from './policy-ratio';
+import { clippedRatioMetrics, policyRatio } from './policy-ratio';
 
 const NAME = 'ppo';
 
@@ -28,22 +28,8 @@ function compute(lp: tf.Tensor1D, inputs: LossTensors, config: LossConfig): tf.S
   });
 }
 
-function metrics(lp: tf.Tensor1D, inputs: LossTensors, config: LossConfig): MetricTensors {
-  const { lo, hi } = clipThresholds(config);
-  return tf.tidy(() => {
-    const ratio = policyRatio(lp, inputs, NAME); // [N]
-    const active = activePositions(inputs, NAME); // [N]
-    return {
-      'loss:sum': compute(lp, inputs, config),
-      'ratio:mean': activeMean(ratio, active),
-      // Share of active positions whose ratio lies outside [lo, hi] (PPO's "clipfrac").
-      'clip_fraction:mean': activeMean(outsideClipRange(ratio, lo, hi), active),
-    };
-  });
-}
-
 export const ppo: LossSpec = Object.freeze<LossSpec>({
   ...LOSS_SCHEMAS.ppo,
   compute,
-  metrics,
+  metrics: clippedRatioMetrics(NAME, compute),
 });
