@@ -39,6 +39,19 @@ export function deviceLostError(): RemoteOpError | null {
   );
 }
 
+/** How long a failed op waits for a pending device loss to be reported before giving up on it. */
+const LOSS_GRACE_MS = 500;
+
+/** Resolves when the watched device's loss has been recorded, or after `ms`, whichever is first. */
+function lossSettled(ms: number): Promise<void> {
+  const gpu = device;
+  if (!gpu) return Promise.resolve();
+  return Promise.race([
+    gpu.lost.then(() => new Promise<void>((resolve) => setTimeout(resolve, 0))),
+    new Promise<void>((resolve) => setTimeout(resolve, ms)),
+  ]);
+}
+
 /**
  * Runs `op`, rejecting with the device-loss error as soon as the device is lost (even if the op
  * would never settle); an op that fails because of the loss gets that error too.
@@ -55,6 +68,9 @@ export async function guardDevice<T>(op: () => Promise<T> | T): Promise<T> {
   try {
     return await Promise.race([Promise.resolve().then(op), onLoss]);
   } catch (error) {
+    // A destroyed device aborts in-flight readbacks (AbortError) before `device.lost` settles;
+    // give the loss a moment to arrive so the op reports the cause, not its symptom.
+    if (!deviceLostError()) await lossSettled(LOSS_GRACE_MS);
     throw deviceLostError() ?? error;
   } finally {
     waiting.delete(reject);
