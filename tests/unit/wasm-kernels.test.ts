@@ -224,6 +224,10 @@ describe('BatchMatMul kernel', () => {
       planMatMul(a, b, tA, tB).route;
     expect(route([5, 7], [7, 3], true, true)).toBe('package'); // inner 5 ≠ 3
     expect(route([7, 5], [3, 7], true, true)).toBe('fold');
+    expect(route([1, 576], [49152, 576], false, true)).toBe('swap'); // decode's unembedding
+    expect(route([4, 64, 576], [1536, 576], false, true)).toBe('swap'); // 256·2112 < 1536·576
+    expect(route([2048, 576], [576, 576], false, true)).toBe('fold'); // 2048·1152 > 576²
+    expect(route([1, 576], [576, 49152], false, false)).toBe('fold'); // no Bᵀ to avoid
     expect(route([2, 3, 5, 7], [7, 4])).toBe('fold');
     expect(route([8, 64, 32], [8, 32, 64])).toBe('per-item'); // 64·32·64 = 2^17 ≥ 2^15
     expect(route([1, 64, 32], [8, 32, 64])).toBe('per-item');
@@ -247,6 +251,9 @@ describe('BatchMatMul kernel', () => {
     cases.push({ ...c, batchA: 1, batchB: 1, aShape: a2, bShape: b2 }); // fold, 2-D
     cases.push({ ...c, batchA: 6, batchB: 1, aShape: [2, 3, ...a2], bShape: b2 }); // fold
   }
+  const swap = { m: 2, k: 7, n: 40, transposeA: false, transposeB: true, batchB: 1 };
+  cases.push({ ...swap, batchA: 1, aShape: [2, 7], bShape: [40, 7] }); // swap, 2-D
+  cases.push({ ...swap, batchA: 2, aShape: [2, 1, 2, 7], bShape: [40, 7] }); // swap, folded rows
   const big = { m: 40, k: 24, n: 36, transposeA: false }; // 34 560 MACs per item ≥ 2^15
   cases.push({
     ...big,
