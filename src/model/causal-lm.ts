@@ -11,6 +11,7 @@ import { LoraLinear } from '../lora/lora-linear';
 import type { LoraAdapter } from '../lora/adapter';
 import { UnsupportedModelError } from '../errors/loops-errors';
 import { gpt2Block, llamaBlock, type Gpt2Layer, type LlamaLayer } from './blocks';
+import { checkpointed } from './checkpoint';
 import type { ModelConfig } from './config';
 import type { KvCache } from './kv-cache';
 import { layerNorm, rmsNorm } from './layers';
@@ -23,11 +24,26 @@ export interface CausalLMOptions {
   readonly chunkRows?: number;
   /** Differentiate the unembedding weight too (full-parameter training). */
   readonly trainBase?: boolean;
+  /**
+   * Recompute each block in backward instead of keeping its intermediates (checkpoint.ts):
+   * 'auto' (default) when a batch's saved activations would exceed `CHECKPOINT_BUDGET` of the
+   * weights; never with `trainBase` or a KV cache.
+   */
+  readonly checkpointLayers?: boolean | 'auto';
 }
+
+/**
+ * 'auto' checkpoints once the estimated activations a plain backward saves pass this fraction of
+ * the float32 weights (see `savedActivationBytes`).
+ */
+export const CHECKPOINT_BUDGET = 0.5;
 
 export class CausalLM {
   private readonly llamaLayers: LlamaLayer[] = [];
   private readonly gpt2Layers: Gpt2Layer[] = [];
+  /** The LoRA variables each layer reads (what a checkpointed block differentiates). */
+  private readonly layerVariables: tf.Variable[][] = [];
+  private readonly weightBytes: number;
   readonly chunkRows: number;
 
   constructor(
@@ -37,8 +53,16 @@ export class CausalLM {
     readonly options: CausalLMOptions = {},
   ) {
     this.chunkRows = options.chunkRows ?? defaultChunkRows(config.vocabSize);
+    this.weightBytes = [...weights.values()].reduce((sum, t) => sum + 4 * t.size, 0);
     for (let i = 0; i < config.numLayers; i++) {
-      const linears = layerProjections(config, i).map((spec) => this.linear(spec));
+      const specs = layerProjections(config, i);
+      this.layerVariables.push(
+        specs.flatMap((spec) => {
+          const lora = adapter?.modules.get(spec.path);
+          return lora ? [lora.a, lora.b] : [];
+        }),
+      );
+      const linears = specs.map((spec) => this.linear(spec));
       if (config.family === 'gpt2') {
         const [cAttn, attnProj, cFc, mlpProj] = linears as [Linear, Linear, Linear, Linear];
         const ln = (name: string) => ({
@@ -96,17 +120,26 @@ export class CausalLM {
         );
       }
       let x = tf.gather(this.w(embeddingName(this.config)), tokens) as tf.Tensor3D; // [B, T, C]
+      const checkpoint = !cache && this.checkpoints(tokens.shape[0], T);
+      const run = (i: number, block: (input: tf.Tensor3D) => tf.Tensor3D) => {
+        const params = this.layerVariables[i] ?? [];
+        x = checkpoint && params.length > 0 ? checkpointed(block, x, params) : block(x);
+      };
       if (this.config.family === 'gpt2') {
         const positions = tf.range(offset, offset + T, 1, 'int32');
         x = tf.add(x, tf.gather(this.w('wpe.weight'), positions)) as tf.Tensor3D; // [B, T, C]
         this.gpt2Layers.forEach((layer, i) => {
-          x = gpt2Block(this.config, layer, i, x, cache);
+          run(i, (input) => gpt2Block(this.config, layer, i, input, cache));
         });
         return layerNorm(x, this.w1('ln_f.weight'), this.w1('ln_f.bias'), this.config.normEps);
       }
-      const rope = ropeTables(T, this.config.headDim, this.config.ropeTheta, offset);
+      const tables = () => ropeTables(T, this.config.headDim, this.config.ropeTheta, offset);
+      const rope = tables();
       this.llamaLayers.forEach((layer, i) => {
-        x = llamaBlock(this.config, layer, i, x, rope, cache);
+        // A checkpointed block runs again in backward, after this scope has freed `rope`.
+        const own = (input: tf.Tensor3D) =>
+          tf.tidy(() => llamaBlock(this.config, layer, i, input, tables(), cache));
+        run(i, checkpoint ? own : (input) => llamaBlock(this.config, layer, i, input, rope, cache));
       });
       return rmsNorm(x, this.w1('model.norm.weight'), this.config.normEps);
     });
@@ -154,7 +187,25 @@ export class CausalLM {
     });
   }
 
-  private linear(spec: ProjectionSpec): Linear {
+  /**
+   * Bytes a plain backward would keep for B×T tokens: per layer and token, about 10 activations
+   * of width C, 4 of width F (the MLP) and the attention probabilities (H·T), float32.
+   */
+  savedActivationBytes(batch: number, seq: number): number {
+    const { hiddenSize: C, intermediateSize: F, numHeads: H, numLayers: L } = this.config;
+    return 4 * batch * seq * L * (10 * C + 4 * F + 2 * H * seq);
+  }
+
+  /** Whether `hidden` checkpoints its blocks for a batch of B×T tokens. */
+  checkpoints(batch: number, seq: number): boolean {
+    const mode = this.options.checkpointLayers ?? 'auto';
+    if (this.options.trainBase || mode === false) return false;
+    if (mode === true) return true;
+    return this.savedActivationBytes(batch, seq) > CHECKPOINT_BUDGET * this.weightBytes;
+  }
+
+  /** Protected so the bench's naive baseline (bench/lib/naive.ts) can override it. */
+  protected linear(spec: ProjectionSpec): Linear {
     const base = new DenseLinear(
       spec,
       this.w(`${spec.path}.weight`) as tf.Tensor2D,

@@ -1,0 +1,90 @@
+// Activation checkpointing (src/model/checkpoint.ts): a checkpointed model gives the same loss and
+// the same LoRA gradients as a plain one, keeps fewer bytes between forward and backward, and
+// 'auto' switches it on only for batches whose activations would outweigh the budget.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TINY_MODEL_NAMES, tinyModel } from '../helpers/tiny-models';
+import { useCpuBackend, expectNoLeaks } from '../helpers/tf-node';
+import { engineFixture, relativeError } from '../helpers/model-fixtures';
+import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS } from '../../src/model/weight-names';
+import { CHECKPOINT_BUDGET, type CausalLM } from '../../src/model/causal-lm';
+
+beforeAll(useCpuBackend);
+
+const B = 3;
+const T = 12;
+const tokens = Array.from({ length: B * T }, (_, i) => (i * 7 + 3) % 40);
+const targets = tokens.map((t, i) => (i % 5 === 2 ? -100 : (t * 3 + 1) % 40));
+
+/** Σ w·lp, its gradients, and the tensor bytes held right after the forward pass. */
+async function lossAndGrads(model: CausalLM, vars: tf.Variable[]) {
+  let afterForward = 0;
+  const { value, grads } = tf.variableGrads(() => {
+    const lp = model.targetLogprobs(
+      tf.tensor2d(tokens, [B, T], 'int32'),
+      tf.tensor2d(targets, [B, T], 'int32'),
+    );
+    afterForward = tf.memory().numBytes;
+    const w = tf.tensor2d(
+      Array.from({ length: B * T }, (_, i) => Math.sin(i)),
+      [B, T],
+    );
+    return tf.sum(tf.mul(lp, w)) as tf.Scalar;
+  }, vars);
+  const out = {
+    loss: (await value.data())[0]!,
+    grads: Object.fromEntries(
+      await Promise.all(
+        Object.entries(grads).map(async ([k, g]) => [k, Array.from(await g.data())] as const),
+      ),
+    ),
+    afterForward,
+  };
+  tf.dispose([value, ...Object.values(grads)]);
+  return out;
+}
+
+describe.each(TINY_MODEL_NAMES)('%s', (name) => {
+  it('checkpointed blocks give the plain loss and LoRA gradients, holding less after forward', async () => {
+    const { config } = tinyModel(name);
+    const lora = {
+      targets: [...ATTENTION_PROJECTIONS[config.family], ...MLP_PROJECTIONS[config.family]],
+      rank: 2,
+    };
+    const plain = engineFixture(name, lora, { checkpointLayers: false });
+    const ckpt = engineFixture(name, lora, { checkpointLayers: true });
+    try {
+      expect(ckpt.model.checkpoints(B, T)).toBe(true);
+      expect(plain.model.checkpoints(B, T)).toBe(false);
+      const a = await expectNoLeaks(() => lossAndGrads(plain.model, plain.adapter!.variables));
+      const b = await expectNoLeaks(() => lossAndGrads(ckpt.model, ckpt.adapter!.variables));
+      expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5 * Math.abs(a.loss));
+      const names = Object.keys(a.grads);
+      expect(names.length).toBe(plain.adapter!.variables.length);
+      for (const [i, key] of names.entries()) {
+        const other = Object.values(b.grads)[i]!;
+        expect(relativeError(other, a.grads[key]!), key).toBeLessThan(1e-5);
+      }
+      // Plain: every intermediate of every block is on the tape; checkpointed: one input per block.
+      expect(b.afterForward).toBeLessThan(a.afterForward);
+    } finally {
+      plain.dispose();
+      ckpt.dispose();
+    }
+  });
+});
+
+it("'auto' checkpoints once saved activations would pass the budget of the weights", () => {
+  const f = engineFixture('llamaGqa', { targets: ['q_proj', 'v_proj'], rank: 2 });
+  try {
+    const weightBytes = [...f.tfWeights.values()].reduce((s, t) => s + 4 * t.size, 0);
+    const small = f.model.savedActivationBytes(1, 2);
+    const big = f.model.savedActivationBytes(8, 64);
+    expect(small).toBeLessThan(CHECKPOINT_BUDGET * weightBytes);
+    expect(big).toBeGreaterThan(CHECKPOINT_BUDGET * weightBytes);
+    expect(f.model.checkpoints(1, 2)).toBe(false);
+    expect(f.model.checkpoints(8, 64)).toBe(true);
+  } finally {
+    f.dispose();
+  }
+});
