@@ -1,13 +1,15 @@
 /**
- * Real-size models without downloads: for each requested model, random weights with the exact
- * Hugging Face names and shapes are built (and, with --through-file, written as a BF16
- * safetensors file and loaded back through the real loading path), then a LoRA training step
- * (forward + backward, rank 8 on every attention, MLP and unembedding projection) and a greedy
- * KV-cached decode are timed. Prints tables, writes bench/results/<date>-<backend>-real-size.json.
+ * `npm run bench:real`: the per-model suite (lib/model-suite.ts) on the shipped tiny model and on
+ * real-size models without downloads. For a real-size model, random weights with the exact Hugging
+ * Face names and shapes are built (and, with --through-file, written as a BF16 safetensors file and
+ * loaded back through the real loading path). Then LoRA steps (rank 8 on every attention, MLP and
+ * unembedding projection, AdamW included) over a batch × seq grid against the naive baseline, with
+ * MFU against this process's own large-matmul rate, and sampling with num_samples 1 and 8 against
+ * the no-cache baseline. Prints tables, writes bench/results/<date>-<backend>-real-size.json.
  *
- *   node --import tsx bench/real-size.ts [--models smollm2-135m,gpt2,qwen2.5-0.5b,qwen3-0.6b]
- *     [--backend wasm|cpu] [--batch 1] [--seq 64] [--decode 16] [--reps 3] [--through-file]
- *     [--stock-wasm]
+ *   node --import tsx bench/real-size.ts [--models tiny-llama,smollm2-135m,gpt2,qwen2.5-0.5b]
+ *     [--backend wasm|cpu] [--grid 1x64,4x64,8x256] [--samples 1,8] [--decode 256] [--reps 2]
+ *     [--naive-grid 1x64,4x64 | --no-naive] [--no-cache auto|full|sampled|off] [--through-file] [--stock-wasm]
  *
  * On wasm the engine's own kernels (runtime/wasm-kernels) are registered, as the engine does;
  * --stock-wasm measures the package's kernels alone. Each model runs in its own Node process
@@ -20,22 +22,25 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_LORA_ALPHA, LoraAdapter, targetsFor } from '../src/lora/adapter';
-import { CausalLM } from '../src/model/causal-lm';
+import { DEFAULT_LORA_ALPHA, targetsFor, type LoraConfig } from '../src/lora/adapter';
 import { parseModelConfig, type ModelConfig } from '../src/model/config';
 import { KNOWN_CONFIGS, type KnownModelId } from '../src/model/known-configs';
 import { selectBackend } from '../src/runtime/backend';
 import { registerWasmKernels } from '../src/runtime/wasm-kernels';
+import type * as tf from '@tensorflow/tfjs';
 import { tensorMemory, wasmHeapBytes } from './lib/backend-memory';
 import { runInChild } from './lib/child-run';
-import { measureDecode } from './lib/decode-timing';
-import { measureLoraStep } from './lib/lora-step';
+import { matmulRate } from './lib/matmul-rate';
+import { runSuite, type GridShape, type SuiteOptions } from './lib/model-suite';
 import { buildRandomWeights, disposeWeights, loadThroughFile } from './lib/random-model';
 import { printTables, type ModelReport } from './lib/real-size-report';
 import { machineInfo, writeResults } from './lib/results';
+import { loadShipped } from './lib/shipped-model';
 import { TensorLedger, type PhaseCheck } from './lib/tensor-ledger';
 
-const MODELS: Readonly<Record<string, KnownModelId>> = {
+/** Real-size shapes (random weights) by key; `tiny-llama` is the shipped model's real weights. */
+const MODELS: Readonly<Record<string, KnownModelId | 'loops-tiny-llama'>> = {
+  'tiny-llama': 'loops-tiny-llama',
   'smollm2-135m': 'HuggingFaceTB/SmolLM2-135M',
   gpt2: 'openai-community/gpt2',
   'qwen2.5-0.5b': 'Qwen/Qwen2.5-0.5B',
@@ -46,14 +51,19 @@ const PROMPT_TOKENS = 32;
 const SEED = 1234;
 /** Emscripten's heap ceiling for wasm32 (4 GiB less one 64 KiB page). */
 const WASM_MAX_HEAP = 4294901760;
+/** Models below this many parameters get the full no-cache decode under `--no-cache auto`. */
+const FULL_NO_CACHE_BELOW = 20e6;
 
 interface Options {
   readonly models: string[];
   readonly backend: 'wasm' | 'cpu';
-  readonly batch: number;
-  readonly seq: number;
+  readonly grid: GridShape[];
+  readonly samples: number[];
   readonly decode: number;
   readonly reps: number;
+  /** Shapes of the grid on which the naive baseline also runs. */
+  readonly naive: GridShape[];
+  readonly noCache: 'auto' | 'full' | 'sampled' | 'off';
   readonly throughFile: boolean;
   readonly stockWasm: boolean;
   /** Set in a child process: where to write its `ChildResult`. */
@@ -71,12 +81,17 @@ function parseOptions(argv: string[]): Options {
   const { values: v } = parseArgs({
     args: argv,
     options: {
-      models: { type: 'string', default: 'smollm2-135m,gpt2' },
+      models: { type: 'string', default: 'tiny-llama,smollm2-135m,gpt2' },
       backend: { type: 'string', default: 'wasm' },
-      batch: { type: 'string', default: '1' },
-      seq: { type: 'string', default: '64' },
-      decode: { type: 'string', default: '16' },
-      reps: { type: 'string', default: '3' },
+      grid: { type: 'string', default: '1x64,4x64,8x256' },
+      samples: { type: 'string', default: '1,8' },
+      decode: { type: 'string', default: '256' },
+      reps: { type: 'string', default: '2' },
+      'no-naive': { type: 'boolean', default: false },
+      // The naive step keeps full [B·T, V] logits and every activation: at 8×256 on SmolLM2 that
+      // passes wasm's 4 GiB heap, whose abort would end the process before the sampling figures.
+      'naive-grid': { type: 'string', default: '1x64,4x64' },
+      'no-cache': { type: 'string', default: 'auto' },
       'through-file': { type: 'boolean', default: false },
       'stock-wasm': { type: 'boolean', default: false },
       'child-out': { type: 'string' },
@@ -91,18 +106,33 @@ function parseOptions(argv: string[]): Options {
   if (v.backend !== 'wasm' && v.backend !== 'cpu') {
     throw new Error(`--backend is "${v.backend}"; use wasm or cpu (webgpu needs a browser).`);
   }
+  const noCache = v['no-cache'];
+  if (noCache !== 'auto' && noCache !== 'full' && noCache !== 'sampled' && noCache !== 'off') {
+    throw new Error(`--no-cache is "${noCache}"; use auto, full, sampled or off.`);
+  }
   const int = (name: string, text: string) => {
     const n = Number(text);
     if (Number.isInteger(n) && n >= 1) return n;
     throw new Error(`--${name} is "${text}"; it must be an integer ≥ 1.`);
   };
+  const shapes = (flag: string, text: string) =>
+    text.split(',').map((cell) => {
+      const [b, t, extra] = cell.trim().split('x');
+      if (b === undefined || t === undefined || extra !== undefined) {
+        throw new Error(`--${flag} entry "${cell}" is not BxT (for example 4x64).`);
+      }
+      return { batch: int(`${flag} batch`, b), seq: int(`${flag} seq`, t) };
+    });
+  const grid = shapes('grid', v.grid);
   return {
     models,
     backend: v.backend,
-    batch: int('batch', v.batch),
-    seq: int('seq', v.seq),
+    grid,
+    samples: v.samples.split(',').map((n) => int('samples', n.trim())),
     decode: int('decode', v.decode),
     reps: int('reps', v.reps),
+    naive: v['no-naive'] ? [] : shapes('naive-grid', v['naive-grid']),
+    noCache,
     throughFile: v['through-file'],
     stockWasm: v['stock-wasm'],
     childOut: v['child-out'],
@@ -110,25 +140,51 @@ function parseOptions(argv: string[]): Options {
 }
 
 /** Runs every phase of one model; a failure becomes the report's status, never a throw. */
-async function runModel(key: string, options: Options, ledger: TensorLedger): Promise<ModelReport> {
-  const id = MODELS[key] as KnownModelId;
+async function runModel(
+  key: string,
+  options: Options,
+  ledger: TensorLedger,
+  matmulGflops: number,
+): Promise<ModelReport> {
+  const id = MODELS[key] as KnownModelId | 'loops-tiny-llama';
   const report: ModelReport = { key, id, status: 'ok' };
-  const at = { phase: 'config' };
+  const at = { phase: 'load' };
   try {
-    const config = parseModelConfig(KNOWN_CONFIGS[id], id);
-    if (options.throughFile) {
-      // First, so a model whose training does not fit still gets its load figures.
-      at.phase = 'file';
-      await ledger.phase(`${key}: through file`, async () => {
-        const loaded = await loadThroughFile(KNOWN_CONFIGS[id], SEED, 'BF16');
-        const { writeMs, fileBytes, loadMs } = loaded;
-        report.file = { writeMs, fileBytes, loadMs, ...tensorMemory() };
-        disposeWeights(loaded.weights);
-      });
+    if (id === 'loops-tiny-llama') {
+      const shipped = await loadShipped(id);
+      try {
+        const { config, weights, loadMs } = shipped;
+        report.load = { ...loadFigures(weights), generateMs: 0, uploadMs: loadMs };
+        await ledger.phase(`${key}: suite`, () =>
+          suite(key, config, weights, options, report, matmulGflops, at),
+        );
+      } finally {
+        disposeWeights(shipped.weights);
+      }
+    } else {
+      const config = parseModelConfig(KNOWN_CONFIGS[id], id);
+      if (options.throughFile) {
+        // First, so a model whose training does not fit still gets its load figures.
+        at.phase = 'file';
+        await ledger.phase(`${key}: through file`, async () => {
+          const loaded = await loadThroughFile(KNOWN_CONFIGS[id], SEED, 'BF16');
+          const { writeMs, fileBytes, loadMs } = loaded;
+          report.file = { writeMs, fileBytes, loadMs, ...tensorMemory() };
+          disposeWeights(loaded.weights);
+        });
+      }
+      at.phase = 'build';
+      const built = buildRandomWeights(config, SEED);
+      try {
+        const { generateMs, uploadMs } = built;
+        report.load = { ...loadFigures(built.weights), generateMs, uploadMs };
+        await ledger.phase(`${key}: suite`, () =>
+          suite(key, config, built.weights, options, report, matmulGflops, at),
+        );
+      } finally {
+        disposeWeights(built.weights);
+      }
     }
-    await ledger.phase(`${key}: whole model`, () =>
-      trainAndDecode(key, config, options, ledger, report, at),
-    );
   } catch (error) {
     report.status = describeFailure(error, at.phase);
   }
@@ -136,43 +192,46 @@ async function runModel(key: string, options: Options, ledger: TensorLedger): Pr
   return report;
 }
 
-/** Random weights → LoRA step → decode, filling `report`; frees all it made, even on a throw. */
-async function trainAndDecode(
+function loadFigures(weights: ReadonlyMap<string, tf.Tensor>) {
+  const parameters = [...weights.values()].reduce((n, t) => n + t.size, 0);
+  return { parameters, float32Bytes: 4 * parameters, ...tensorMemory() };
+}
+
+/** The suite on loaded weights, into `report.suite`. */
+async function suite(
   key: string,
   config: ModelConfig,
+  weights: ReadonlyMap<string, tf.Tensor>,
   options: Options,
-  ledger: TensorLedger,
   report: ModelReport,
+  matmulGflops: number,
   at: { phase: string },
 ): Promise<void> {
-  at.phase = 'build';
-  const built = buildRandomWeights(config, SEED);
-  try {
-    const { parameters, float32Bytes, generateMs, uploadMs } = built;
-    report.load = { parameters, float32Bytes, generateMs, uploadMs, ...tensorMemory() };
-    at.phase = 'adapter';
-    const targets = targetsFor(config, { trainAttn: true, trainMlp: true, trainUnembed: true });
-    const lora = { rank: LORA_RANK, alpha: DEFAULT_LORA_ALPHA, targets, seed: SEED };
-    const adapter = LoraAdapter.create(config, lora);
-    try {
-      report.lora = { parameters: adapter.parameterCount, modules: adapter.modules.size };
-      const model = new CausalLM(config, built.weights, adapter);
-      at.phase = 'train';
-      const train = await ledger.phase(`${key}: train`, () =>
-        measureLoraStep(model, adapter, { ...options, warmup: 1, seed: SEED }),
-      );
-      report.train = { ...train, peakOverWeights: train.peakBytesProfiled / float32Bytes };
-      at.phase = 'decode';
-      const decodeOptions = { promptLength: PROMPT_TOKENS, tokens: options.decode, seed: SEED };
-      report.decode = await ledger.phase(`${key}: decode`, () =>
-        measureDecode(model, decodeOptions),
-      );
-    } finally {
-      adapter.dispose();
-    }
-  } finally {
-    disposeWeights(built.weights);
-  }
+  at.phase = 'suite';
+  const targets = targetsFor(config, { trainAttn: true, trainMlp: true, trainUnembed: true });
+  const lora: LoraConfig = { rank: LORA_RANK, alpha: DEFAULT_LORA_ALPHA, targets, seed: SEED };
+  const parameters = report.load?.parameters ?? 0;
+  const noCache =
+    options.noCache === 'auto'
+      ? parameters < FULL_NO_CACHE_BELOW
+        ? 'full'
+        : 'sampled'
+      : options.noCache;
+  const suiteOptions: SuiteOptions = {
+    grid: options.grid,
+    reps: options.reps,
+    naive: options.naive,
+    samples: options.samples,
+    promptLength: PROMPT_TOKENS,
+    decodeTokens: options.decode,
+    noCache,
+    lora,
+    seed: SEED,
+    matmulGflops,
+  };
+  report.suite = await runSuite(config, weights, suiteOptions, (line) =>
+    console.log(`${key}${line}`),
+  );
 }
 
 /**
@@ -199,8 +258,10 @@ function describeFailure(error: unknown, phase: string): string {
 async function childMain(options: Options, out: string): Promise<void> {
   const backend = await selectBackend(options.backend);
   const wasmKernels = backend.backend === 'wasm' && !options.stockWasm ? registerWasmKernels() : [];
+  const rate = await matmulRate(1024, 5);
   const ledger = new TensorLedger();
-  const report = await runModel(options.models[0] as string, options, ledger);
+  const report = await runModel(options.models[0] as string, options, ledger, rate.gflops);
+  report.matmul = rate;
   const result: ChildResult = { report, checks: ledger.checks, wasmKernels };
   writeFileSync(out, JSON.stringify(result));
 }
@@ -210,11 +271,14 @@ function childArgs(key: string, o: Options): string[] {
   const flags = [
     ['--models', key],
     ['--backend', o.backend],
-    ['--batch', String(o.batch)],
-    ['--seq', String(o.seq)],
+    ['--grid', o.grid.map((g) => `${g.batch}x${g.seq}`).join(',')],
+    ['--samples', o.samples.join(',')],
     ['--decode', String(o.decode)],
     ['--reps', String(o.reps)],
+    ['--no-cache', o.noCache],
   ].flat();
+  if (o.naive.length === 0) flags.push('--no-naive');
+  else flags.push('--naive-grid', o.naive.map((g) => `${g.batch}x${g.seq}`).join(','));
   if (o.throughFile) flags.push('--through-file');
   if (o.stockWasm) flags.push('--stock-wasm');
   return flags;
@@ -235,7 +299,8 @@ function crashedChild(
   const jsHeap = /heap out of memory|allocation failed/i.test(tail);
   const how = signal ? `signal ${signal}` : `exit code ${exitCode}`;
   const status = `${jsHeap ? 'did not fit' : 'failed'} (process): ${how}: ${lastLine}`;
-  return { report: { key, id: MODELS[key] as KnownModelId, status }, checks: [], wasmKernels: [] };
+  const id = MODELS[key] as ModelReport['id'];
+  return { report: { key, id, status }, checks: [], wasmKernels: [] };
 }
 
 /** The parent: one child per model, then tables, the JSON file and the exit status. */

@@ -1,8 +1,10 @@
 /**
- * Times greedy KV-cached decoding through the real decode loop (`decode` over an `LmDecoder`):
- * the prompt's prefill once, then one `step` per generated token, each timed on its own by a thin
- * `DecodeModel` wrapper. EOS is not a stop here (random weights could draw it at any step), so
- * exactly `tokens` steps run. One short untimed decode first pays for first-call setup.
+ * Times decoding through the real decode loop (`decode`) over a `DecodeModel`: the engine's
+ * KV-cached `LmDecoder`, or any other (the naive no-cache baseline). The prompt's prefill once,
+ * then one `step` per generated token for all `samples` sequences together, each timed on its own
+ * by a thin wrapper. Sampling at temperature 1 with a fixed seed (greedy decoding of random
+ * weights repeats one token); EOS is not a stop here, so exactly `tokens` steps run. One short
+ * untimed decode first pays for first-call setup.
  */
 import type { CausalLM } from '../../src/model/causal-lm';
 import { LmDecoder } from '../../src/model/lm-decoder';
@@ -14,43 +16,58 @@ import { median } from './timing';
 
 export interface DecodeOptions {
   readonly promptLength: number;
+  /** Sequences decoded together (num_samples). */
+  readonly samples: number;
+  /** The decoder to time; the engine's KV-cached one when absent. */
+  readonly decoder?: DecodeModel;
   /** KV-cached steps to time (tokens fed back); `tokens + 1` tokens are generated. */
   readonly tokens: number;
   readonly seed: number;
 }
 
 export interface DecodeResult {
+  readonly samples: number;
+  readonly promptLength: number;
   readonly prefillMs: number;
+  /** promptLength / prefillMs (the prompt runs once, batch 1, then is shared by the samples). */
+  readonly prefillTokensPerSecond: number;
   readonly stepsMs: number[];
   readonly medianStepMs: number;
-  /** 1000 / median step time: one sequence's decode rate. */
+  /** samples · 1000 / median step time: tokens generated per second over all sequences. */
   readonly tokensPerSecond: number;
+  /** Σ of the step times: the whole decode after the prefill. */
+  readonly totalStepsMs: number;
   readonly generated: number[];
 }
 
-/** Greedy decode of a random prompt on `model`, batch 1; leaves no tensors behind. */
+/** Decodes a random prompt on `model`; leaves no tensors behind. */
 export async function measureDecode(
   model: CausalLM,
   options: DecodeOptions,
 ): Promise<DecodeResult> {
   const prompt = randomTokens(options.promptLength, model.config.vocabSize, options.seed);
-  const timedModel = new TimedDecodeModel(new LmDecoder(model));
+  const timedModel = new TimedDecodeModel(options.decoder ?? new LmDecoder(model));
   const run = (maxTokens: number) => {
     const params = normaliseSamplingParams(
-      { temperature: 0, max_tokens: maxTokens },
+      { temperature: 1, max_tokens: maxTokens, seed: options.seed },
       { vocabSize: model.config.vocabSize, eosTokenIds: [] },
     );
-    return decode(timedModel, prompt, 1, params, () => '');
+    return decode(timedModel, prompt, options.samples, params, () => '');
   };
   await run(2); // warm-up: a prefill and one step
   timedModel.reset();
   const [sequence] = await run(options.tokens + 1);
   const medianStepMs = median(timedModel.stepsMs);
+  const { prefillMs, stepsMs } = timedModel;
   return {
-    prefillMs: timedModel.prefillMs,
-    stepsMs: [...timedModel.stepsMs],
+    samples: options.samples,
+    promptLength: options.promptLength,
+    prefillMs,
+    prefillTokensPerSecond: options.promptLength / (prefillMs / 1000),
+    stepsMs: [...stepsMs],
     medianStepMs,
-    tokensPerSecond: 1000 / medianStepMs,
+    tokensPerSecond: (options.samples * 1000) / medianStepMs,
+    totalStepsMs: stepsMs.reduce((a, b) => a + b, 0),
     generated: sequence?.tokens ?? [],
   };
 }

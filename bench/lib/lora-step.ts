@@ -1,7 +1,7 @@
 /**
- * Times one LoRA training step's forward and backward: `tf.variableGrads` of L = Σ lp, the summed
- * log-probs of next-token targets for a B×T batch of random tokens, w.r.t. the adapter's A and B.
- * No optimizer: its cost is per parameter, tiny next to the model at rank 8.
+ * Times one LoRA training step as the engine runs it: forward and backward (`tf.variableGrads` of
+ * L = Σ lp, the summed log-probs of next-token targets for a B×T batch of random tokens, w.r.t.
+ * the adapter's A and B), then one AdamW update of the adapter (the engine's optimizer).
  *
  * Memory, three readings of `tf.memory().numBytes` (tensor bytes the backend holds):
  * - after the forward, sampled inside the loss function: weights + adapter + every activation the
@@ -14,7 +14,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LoraAdapter } from '../../src/lora/adapter';
 import type { CausalLM } from '../../src/model/causal-lm';
-import { median, repeat } from './timing';
+import { ADAM_DEFAULTS, AdamW } from '../../src/optim/adamw';
+import { median, repeat, timed } from './timing';
 
 export interface StepOptions {
   readonly batch: number;
@@ -26,6 +27,12 @@ export interface StepOptions {
 }
 
 export interface StepResult {
+  readonly batch: number;
+  readonly seq: number;
+  /** The first step: kernel setup, first allocations (and the first Adam moments). */
+  readonly firstStepMs: number;
+  /** Whether the model checkpointed its blocks for this batch (CausalLM.checkpoints). */
+  readonly checkpointed: boolean;
   readonly samplesMs: number[];
   readonly medianMs: number;
   /** B·T / median step time. */
@@ -56,16 +63,21 @@ export async function measureLoraStep(
     bytesAfterStep: 0,
     loss: Number.NaN,
   };
-  const step = () => lossAndGrads(model, adapter, tokens, targets, readings);
+  const optimizer = new AdamW();
+  const step = () => lossAndGrads(model, adapter, optimizer, tokens, targets, readings);
   try {
-    for (let i = 0; i < options.warmup; i++) await step();
+    const firstStepMs = (await timed(step)).ms;
+    for (let i = 1; i < options.warmup; i++) await step();
     const peakBytesProfiled = await profiledPeak(step);
     const samplesMs = await repeat(step, { warmup: 0, reps: options.reps });
     const medianMs = median(samplesMs);
     const tokensPerSecond = (B * T) / (medianMs / 1000);
-    return { samplesMs, medianMs, tokensPerSecond, ...readings, peakBytesProfiled };
+    const checkpointed = model.checkpoints(B, T);
+    const shape = { batch: B, seq: T, firstStepMs, checkpointed };
+    return { ...shape, samplesMs, medianMs, tokensPerSecond, ...readings, peakBytesProfiled };
   } finally {
     tf.dispose([tokens, targets]);
+    optimizer.dispose();
   }
 }
 
@@ -76,10 +88,11 @@ interface Readings {
   loss: number;
 }
 
-/** One forward + backward; updates `readings` and frees the gradients. */
+/** One forward + backward + AdamW update; updates `readings` and frees the gradients. */
 async function lossAndGrads(
   model: CausalLM,
   adapter: LoraAdapter,
+  optimizer: AdamW,
   tokens: tf.Tensor2D,
   targets: tf.Tensor2D,
   readings: Readings,
@@ -91,8 +104,9 @@ async function lossAndGrads(
   }, adapter.variables);
   const all = [value, ...Object.values(grads)];
   try {
-    await Promise.all(all.map((t) => t.data())); // every gradient finished, on any backend
     readings.bytesAfterStep = tf.memory().numBytes;
+    const ordered = adapter.variables.map((v) => grads[v.name] as tf.Tensor);
+    await optimizer.step(adapter.variables, ordered, ADAM_DEFAULTS); // reads back the grad norm
     readings.loss = (await value.data())[0] as number;
   } finally {
     tf.dispose(all);

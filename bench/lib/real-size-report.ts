@@ -1,20 +1,22 @@
 /**
- * The figures `bench/real-size.ts` gathers per model, and their tables: load, LoRA step, decode
- * and the tensor count of every phase. Tables are Markdown (table.ts); the JSON file holds the
- * same objects unrounded.
+ * The figures `bench/real-size.ts` gathers per model, and their tables: load, LoRA training over
+ * the grid (ours, naive, MFU, memory), sampling (cached vs no cache) and the tensor count of every
+ * phase. Tables are Markdown (table.ts); the JSON file holds the same objects unrounded.
  */
 import type { KnownModelId } from '../../src/model/known-configs';
-import type { DecodeResult } from './decode-timing';
-import type { StepResult } from './lora-step';
+import type { MatmulRate } from './matmul-rate';
+import type { SuiteReport } from './model-suite';
 import { formatTable, mib, type Cell } from './table';
 import type { PhaseCheck } from './tensor-ledger';
 
 export interface LoadFigures {
   readonly parameters: number;
   readonly float32Bytes: number;
+  /** Random weights only: time to generate them (0 for real weights). */
   readonly generateMs: number;
+  /** Time to upload (random) or load from files (shipped) the weights. */
   readonly uploadMs: number;
-  /** `tf.memory()` after the weights are uploaded, before the adapter exists. */
+  /** `tf.memory()` after the weights are in place, before any adapter exists. */
   readonly numTensors: number;
   readonly numBytes: number;
 }
@@ -30,22 +32,20 @@ export interface FileFigures {
 
 export interface ModelReport {
   readonly key: string;
-  readonly id: KnownModelId;
+  readonly id: KnownModelId | 'loops-tiny-llama';
   /** 'ok', 'did not fit (<phase>): <message>' or 'failed (<phase>): <message>'. */
   status: string;
   load?: LoadFigures;
-  lora?: { readonly parameters: number; readonly modules: number };
-  train?: StepResult & { readonly peakOverWeights: number };
-  decode?: DecodeResult;
   file?: FileFigures;
+  /** This process's large-matmul rate (MFU's denominator). */
+  matmul?: MatmulRate;
+  suite?: SuiteReport;
   /** The wasm heap after this model's phases (a process-wide high-water mark; null off wasm). */
   wasmHeapBytes?: number | null;
 }
 
 export interface RunShape {
   readonly backend: string;
-  readonly batch: number;
-  readonly seq: number;
   readonly reps: number;
   readonly decode: number;
   readonly promptTokens: number;
@@ -53,65 +53,120 @@ export interface RunShape {
   readonly throughFile: boolean;
 }
 
-/** Prints the four tables to stdout. */
+/** Prints the tables to stdout. */
 export function printTables(
   reports: readonly ModelReport[],
   checks: readonly PhaseCheck[],
   run: RunShape,
 ): void {
-  const rows = reports.map(tableRow);
+  const m = (bytes: number | undefined | null) => (bytes == null ? null : mib(bytes));
+  const s = (ms: number | undefined) => (ms === undefined ? null : ms / 1000);
   const file = run.throughFile ? '; BF16 safetensors file → loadWeights' : '';
-  console.log(`\nLoad (${run.backend}): random weights → tensors${file}`);
+  console.log(`\nLoad (${run.backend}): weights → tensors${file}; matmul = 1024³ rate here`);
   console.log(
     formatTable(
       [
         { key: 'model' },
         { key: 'params', title: 'params (M)', digits: 2 },
         { key: 'weights', title: 'f32 MiB' },
-        { key: 'gen', title: 'generate s', digits: 2 },
-        { key: 'upload', title: 'upload s', digits: 2 },
-        { key: 'tensors', title: 'numTensors', digits: 0 },
-        { key: 'held', title: 'numBytes MiB' },
-        { key: 'fileWrite', title: 'file write s', digits: 2 },
+        { key: 'load', title: 'load s', digits: 2 },
         { key: 'fileLoad', title: 'file load s', digits: 2 },
+        { key: 'matmul', title: 'matmul GFLOP/s' },
         { key: 'heap', title: 'wasm heap MiB', digits: 0 },
         { key: 'status' },
       ],
-      rows,
+      reports.map((r) => ({
+        model: r.key,
+        params: r.load ? r.load.parameters / 1e6 : null,
+        weights: m(r.load?.float32Bytes),
+        load: s(r.load ? r.load.generateMs + r.load.uploadMs : undefined),
+        fileLoad: s(r.file?.loadMs),
+        matmul: r.matmul?.gflops ?? null,
+        heap: m(r.wasmHeapBytes),
+        status: r.status,
+      })),
     ),
   );
+
   console.log(
-    `\nLoRA r=${run.loraRank} step (forward + backward), ${run.batch}×${run.seq} tokens, ` +
-      `median of ${run.reps}; MiB are tf.memory().numBytes`,
+    `\nLoRA r=${run.loraRank} training step (forward + backward + AdamW), median of ${run.reps}; ` +
+      `first = first step (setup included); peak = profiled tf.memory() high-water / f32 weights; ` +
+      `MFU = model FLOPs / step time / matmul rate; naive = materialised W+ΔW, full-vocab softmax`,
   );
+  const trainRows: Record<string, Cell>[] = [];
+  for (const r of reports) {
+    for (const t of r.suite?.train ?? []) {
+      trainRows.push({
+        model: r.key,
+        shape: `${t.batch}×${t.seq}`,
+        ckpt: t.ours ? (t.ours.checkpointed ? 'yes' : 'no') : null,
+        first: s(t.ours?.firstStepMs),
+        step: t.ours?.medianMs ?? t.oursStatus,
+        tokS: t.ours?.tokensPerSecond ?? null,
+        gflop: t.modelGflop,
+        mfu: t.ours ? 100 * t.ours.mfu : null,
+        peak: t.ours?.peakOverWeights ?? null,
+        naive: t.naive?.medianMs ?? t.naiveStatus,
+        speedup: t.speedup,
+      });
+    }
+  }
   console.log(
     formatTable(
       [
         { key: 'model' },
+        { key: 'shape', title: 'B×T' },
+        { key: 'ckpt', title: 'ckpt' },
+        { key: 'first', title: 'first s', digits: 2 },
         { key: 'step', title: 'step ms', digits: 0 },
         { key: 'tokS', title: 'tokens/s' },
-        { key: 'fwdPeak', title: 'after fwd MiB' },
-        { key: 'peak', title: 'peak MiB (profiled)' },
-        { key: 'after', title: 'after step MiB' },
-        { key: 'ratio', title: 'peak / weights', digits: 2 },
+        { key: 'gflop', title: 'GFLOP/step', digits: 1 },
+        { key: 'mfu', title: 'MFU %' },
+        { key: 'peak', title: 'peak / weights', digits: 2 },
+        { key: 'naive', title: 'naive ms', digits: 0 },
+        { key: 'speedup', title: 'naive / ours', digits: 2 },
       ],
-      rows,
+      trainRows,
     ),
   );
+
   console.log(
-    `\nGreedy decode, batch 1, ${run.promptTokens}-token prompt, ${run.decode} KV-cached steps`,
+    `\nSampling, ${run.promptTokens}-token prompt, ${run.decode} tokens per sequence, temperature 1; ` +
+      `decode tokens/s counts every sequence; no-cache total is measured or fitted (mode)`,
   );
+  const decodeRows: Record<string, Cell>[] = [];
+  for (const r of reports) {
+    for (const d of r.suite?.decode ?? []) {
+      decodeRows.push({
+        model: r.key,
+        n: d.samples,
+        prefill: d.cached?.prefillTokensPerSecond ?? null,
+        perStep: d.cached?.medianStepMs ?? d.cachedStatus,
+        tokS: d.cached?.tokensPerSecond ?? null,
+        total: s(d.cached?.totalStepsMs),
+        noCache: s(d.noCache?.totalStepsMs),
+        mode: d.noCache?.mode ?? null,
+        speedup: d.speedup,
+      });
+    }
+  }
   console.log(
     formatTable(
       [
         { key: 'model' },
-        { key: 'prefill', title: 'prefill ms', digits: 0 },
-        { key: 'perTok', title: 'ms / token (median)' },
-        { key: 'decTokS', title: 'tokens/s', digits: 2 },
+        { key: 'n', title: 'num_samples', digits: 0 },
+        { key: 'prefill', title: 'prefill tok/s' },
+        { key: 'perStep', title: 'ms / step' },
+        { key: 'tokS', title: 'decode tok/s' },
+        { key: 'total', title: 'cached s', digits: 2 },
+        { key: 'noCache', title: 'no cache s', digits: 1 },
+        { key: 'mode' },
+        { key: 'speedup', title: 'no cache / cached', digits: 1 },
       ],
-      rows,
+      decodeRows,
     ),
   );
+
   console.log('\nTensor counts per phase (each must return to its start)');
   console.log(
     formatTable(
@@ -129,31 +184,4 @@ export function printTables(
       })),
     ),
   );
-}
-
-function tableRow(r: ModelReport): Record<string, Cell> {
-  const s = (ms: number | undefined) => (ms === undefined ? null : ms / 1000);
-  const m = (bytes: number | undefined | null) => (bytes == null ? null : mib(bytes));
-  return {
-    model: r.key,
-    params: r.load ? r.load.parameters / 1e6 : null,
-    weights: m(r.load?.float32Bytes),
-    gen: s(r.load?.generateMs),
-    upload: s(r.load?.uploadMs),
-    tensors: r.load?.numTensors ?? null,
-    held: m(r.load?.numBytes),
-    fileWrite: s(r.file?.writeMs),
-    fileLoad: s(r.file?.loadMs),
-    heap: m(r.wasmHeapBytes),
-    step: r.train?.medianMs ?? null,
-    tokS: r.train?.tokensPerSecond ?? null,
-    fwdPeak: m(r.train?.bytesAfterForward),
-    peak: m(r.train?.peakBytesProfiled),
-    after: m(r.train?.bytesAfterStep),
-    ratio: r.train?.peakOverWeights ?? null,
-    prefill: r.decode?.prefillMs ?? null,
-    perTok: r.decode?.medianStepMs ?? null,
-    decTokS: r.decode?.tokensPerSecond ?? null,
-    status: r.status,
-  };
 }

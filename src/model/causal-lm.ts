@@ -26,8 +26,8 @@ export interface CausalLMOptions {
   readonly trainBase?: boolean;
   /**
    * Recompute each block in backward instead of keeping its intermediates (checkpoint.ts):
-   * 'auto' (default) when a batch's saved activations would exceed `CHECKPOINT_BUDGET` of the
-   * weights; never with `trainBase` or a KV cache.
+   * 'auto' (default) when a batch's saved activations would exceed both `CHECKPOINT_BUDGET` of
+   * the weights and `CHECKPOINT_MIN_BYTES`; never with `trainBase` or a KV cache.
    */
   readonly checkpointLayers?: boolean | 'auto';
 }
@@ -37,6 +37,8 @@ export interface CausalLMOptions {
  * the float32 weights (see `savedActivationBytes`).
  */
 export const CHECKPOINT_BUDGET = 0.5;
+/** ...and pass this many bytes: below it the extra forward costs more than the memory is worth. */
+export const CHECKPOINT_MIN_BYTES = 64 * 2 ** 20;
 
 export class CausalLM {
   private readonly llamaLayers: LlamaLayer[] = [];
@@ -201,7 +203,8 @@ export class CausalLM {
     const mode = this.options.checkpointLayers ?? 'auto';
     if (this.options.trainBase || mode === false) return false;
     if (mode === true) return true;
-    return this.savedActivationBytes(batch, seq) > CHECKPOINT_BUDGET * this.weightBytes;
+    const saved = this.savedActivationBytes(batch, seq);
+    return saved > CHECKPOINT_BUDGET * this.weightBytes && saved > CHECKPOINT_MIN_BYTES;
   }
 
   /** Protected so the bench's naive baseline (bench/lib/naive.ts) can override it. */

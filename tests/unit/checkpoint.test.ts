@@ -7,7 +7,7 @@ import { TINY_MODEL_NAMES, tinyModel } from '../helpers/tiny-models';
 import { useCpuBackend, expectNoLeaks } from '../helpers/tf-node';
 import { engineFixture, relativeError } from '../helpers/model-fixtures';
 import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS } from '../../src/model/weight-names';
-import { CHECKPOINT_BUDGET, type CausalLM } from '../../src/model/causal-lm';
+import { CHECKPOINT_BUDGET, CHECKPOINT_MIN_BYTES, type CausalLM } from '../../src/model/causal-lm';
 
 beforeAll(useCpuBackend);
 
@@ -74,16 +74,18 @@ describe.each(TINY_MODEL_NAMES)('%s', (name) => {
   });
 });
 
-it("'auto' checkpoints once saved activations would pass the budget of the weights", () => {
+it("'auto' checkpoints once saved activations pass half the weights and 64 MiB", () => {
   const f = engineFixture('llamaGqa', { targets: ['q_proj', 'v_proj'], rank: 2 });
   try {
     const weightBytes = [...f.tfWeights.values()].reduce((s, t) => s + 4 * t.size, 0);
-    const small = f.model.savedActivationBytes(1, 2);
-    const big = f.model.savedActivationBytes(8, 64);
-    expect(small).toBeLessThan(CHECKPOINT_BUDGET * weightBytes);
-    expect(big).toBeGreaterThan(CHECKPOINT_BUDGET * weightBytes);
+    const bytes = (b: number, t: number) => f.model.savedActivationBytes(b, t);
+    // Past half the weights but under 64 MiB: not worth an extra forward.
+    expect(bytes(8, 64)).toBeGreaterThan(CHECKPOINT_BUDGET * weightBytes);
+    expect(bytes(8, 64)).toBeLessThan(CHECKPOINT_MIN_BYTES);
+    expect(f.model.checkpoints(8, 64)).toBe(false);
+    expect(bytes(64, 128)).toBeGreaterThan(CHECKPOINT_MIN_BYTES);
+    expect(f.model.checkpoints(64, 128)).toBe(true);
     expect(f.model.checkpoints(1, 2)).toBe(false);
-    expect(f.model.checkpoints(8, 64)).toBe(true);
   } finally {
     f.dispose();
   }

@@ -66,7 +66,8 @@ export function planMatMul(
     return { ...base, route: 'package' };
   }
   const planned = { ...base, outShape: [...outer, m, n] };
-  if (batchB === 1) return { ...planned, route: swapPays(batchA * m, kA, n, transposeA, transposeB) };
+  if (batchB === 1)
+    return { ...planned, route: swapPays(batchA * m, kA, n, transposeA, transposeB) };
   const sameBatch = batchA === batchB || batchA === 1;
   const bigEnough = m * kA * n >= PER_ITEM_MIN_MACS;
   return { ...planned, route: sameBatch && bigEnough ? 'per-item' : 'package' };
