@@ -9,7 +9,8 @@
  *
  *   node --import tsx bench/real-size.ts [--models tiny-llama,smollm2-135m,gpt2,qwen2.5-0.5b]
  *     [--backend wasm|cpu] [--grid 1x64,4x64,8x256] [--samples 1,8] [--decode 256] [--reps 2]
- *     [--naive-grid 1x64,4x64 | --no-naive] [--no-cache auto|full|sampled|off] [--through-file] [--stock-wasm]
+ *     [--naive-grid 1x64,4x64 | --no-naive] [--no-cache auto|full|sampled|off] [--through-file]
+ *     [--stock-wasm] [--name <results file name, default <backend>-real-size>]
  *
  * On wasm the engine's own kernels (runtime/wasm-kernels) are registered, as the engine does;
  * --stock-wasm measures the package's kernels alone. Each model runs in its own Node process
@@ -66,6 +67,8 @@ interface Options {
   readonly noCache: 'auto' | 'full' | 'sampled' | 'off';
   readonly throughFile: boolean;
   readonly stockWasm: boolean;
+  /** Results go to bench/results/<date>-<name>.json (default `<backend>-real-size`). */
+  readonly name: string;
   /** Set in a child process: where to write its `ChildResult`. */
   readonly childOut: string | undefined;
 }
@@ -94,6 +97,7 @@ function parseOptions(argv: string[]): Options {
       'no-cache': { type: 'string', default: 'auto' },
       'through-file': { type: 'boolean', default: false },
       'stock-wasm': { type: 'boolean', default: false },
+      name: { type: 'string' },
       'child-out': { type: 'string' },
     },
   });
@@ -135,6 +139,7 @@ function parseOptions(argv: string[]): Options {
     noCache,
     throughFile: v['through-file'],
     stockWasm: v['stock-wasm'],
+    name: v.name ?? `${v.backend}-real-size`,
     childOut: v['child-out'],
   };
 }
@@ -335,7 +340,7 @@ async function parentMain(options: Options): Promise<void> {
   );
   printTables(reports, checks, run);
   const machine = machineInfo();
-  const file = writeResults(`${backend.backend}-real-size`, {
+  const file = writeResults(options.name, {
     machine,
     run,
     models: reports,

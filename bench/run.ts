@@ -1,59 +1,90 @@
 /**
- * `npm run bench`: throughput figures, never pass/fail. Prints a table and writes
- * bench/results/<date>-node.json. For now, each Node backend's large-matmul rate (the denominator
- * of model FLOPs utilisation); the engine benchmarks of later issues add rows here.
+ * `npm run bench`: every benchmark, never pass/fail. Each part prints its tables and writes its
+ * JSON under bench/results/:
+ *   1. Node: each backend's large-matmul rate (the denominator of MFU)  → <date>-node.json
+ *   2. Node: the model suite on the shipped tiny model, wasm and cpu    → <date>-{wasm,cpu}-tiny.json
+ *   3. Chromium: the engine in its Worker through the client, per backend → <date>-chromium-<backend>.json
+ *   4. with --real: the model suite on real-size shapes (SmolLM2-135M, GPT-2) on wasm
+ *      (long: tens of minutes on a 2-core machine)            → <date>-wasm-real-size.json
+ *
+ *   node --import tsx bench/run.ts [--real] [--skip-browser]
+ *
+ * Parts 2–4 are separate scripts run as child processes (bench/real-size.ts, bench/chromium.ts),
+ * each callable alone with more options (`npm run bench:real`, `npm run bench:browser`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { selectBackend, type BackendName } from '../src/runtime/backend';
+import { matmulRate, type MatmulRate } from './lib/matmul-rate';
+import { machineInfo, writeResults } from './lib/results';
+import { formatTable } from './lib/table';
 
-interface Row {
-  backend: BackendName;
-  case: string;
-  ms: number;
-  gflops: number;
-}
+const { values: flags } = parseArgs({
+  options: {
+    real: { type: 'boolean', default: false },
+    'skip-browser': { type: 'boolean', default: false },
+  },
+});
 
-async function matmulRate(size: number, reps: number): Promise<{ ms: number; gflops: number }> {
-  const a = tf.randomNormal([size, size]);
-  const b = tf.randomNormal([size, size]);
-  tf.dispose(tf.matMul(a, b).dataSync()); // warm-up: compile and first allocation
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    const c = tf.matMul(a, b);
-    await c.data();
-    times.push(performance.now() - t0);
-    c.dispose();
-  }
-  tf.dispose([a, b]);
-  const ms = times.sort((x, y) => x - y)[Math.floor(times.length / 2)] ?? Number.NaN;
-  return { ms, gflops: (2 * size ** 3) / (ms * 1e6) };
-}
-
-const rows: Row[] = [];
+const rows: (MatmulRate & { backend: BackendName })[] = [];
 for (const backend of ['wasm', 'cpu'] as const) {
   await selectBackend(backend);
   for (const size of backend === 'cpu' ? [256, 512] : [256, 512, 1024]) {
-    const r = await matmulRate(size, backend === 'cpu' ? 3 : 5);
-    rows.push({ backend, case: `matmul ${size}³`, ...r });
+    rows.push({ backend, ...(await matmulRate(size, backend === 'cpu' ? 3 : 5)) });
   }
 }
-
-console.table(rows.map((r) => ({ ...r, ms: r.ms.toFixed(1), gflops: r.gflops.toFixed(2) })));
-const wasm512 = rows.find((r) => r.backend === 'wasm' && r.case === 'matmul 512³');
-const cpu512 = rows.find((r) => r.backend === 'cpu' && r.case === 'matmul 512³');
-if (wasm512 && cpu512)
-  console.log(`wasm / cpu at 512³: ${(wasm512.gflops / cpu512.gflops).toFixed(1)}×`);
-
-const date = new Date().toISOString().slice(0, 10);
-mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/${date}-node.json`;
-const machine = {
-  cpus: os.cpus().length,
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  node: process.version,
-};
-writeFileSync(file, JSON.stringify({ date, machine, tfjs: tf.version.tfjs, rows }, null, 2));
+console.log('\nBackend matmul rates (Node), median of 5 (cpu: 3)');
+console.log(
+  formatTable(
+    [{ key: 'backend' }, { key: 'case' }, { key: 'ms' }, { key: 'gflops', title: 'GFLOP/s' }],
+    rows.map((r) => ({ backend: r.backend, case: `${r.size}³`, ms: r.ms, gflops: r.gflops })),
+  ),
+);
+const file = writeResults('node', { machine: machineInfo(), tfjs: tf.version.tfjs, rows });
 console.log(`wrote ${file}`);
+
+const script = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+const parts: [string, string[]][] = [
+  [
+    script('./real-size.ts'),
+    [
+      '--models',
+      'tiny-llama',
+      '--backend',
+      'wasm',
+      '--grid',
+      '1x64,4x64,8x256',
+      '--name',
+      'wasm-tiny',
+    ],
+  ],
+  [
+    script('./real-size.ts'),
+    [
+      ...['--models', 'tiny-llama', '--backend', 'cpu', '--grid', '1x64,4x64'],
+      ...['--naive-grid', '1x64,4x64', '--decode', '64', '--no-cache', 'sampled'],
+      ...['--name', 'cpu-tiny'],
+    ],
+  ],
+];
+if (!flags['skip-browser']) parts.push([script('./chromium.ts'), []]);
+if (flags.real) parts.push([script('./real-size.ts'), ['--models', 'smollm2-135m,gpt2']]);
+
+let failed = 0;
+for (const [path, args] of parts) {
+  console.log(`\n$ node ${path.replace(/^.*\/bench\//, 'bench/')} ${args.join(' ')}`);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, path, ...args], {
+      stdio: 'inherit',
+    });
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0) failed += 1;
+}
+if (failed > 0) {
+  console.error(`${failed} part(s) exited with an error (see above).`);
+  process.exitCode = 1;
+}

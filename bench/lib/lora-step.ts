@@ -8,7 +8,7 @@
  *   tape saved, the forward's high-water mark (the brief's measure, cheap, taken each rep);
  * - the profiled peak: `tf.profile` snapshots numBytes after every kernel, forward and backward,
  *   so its maximum is the step's true high-water mark at kernel granularity. One extra untimed
- *   rep, since profiling reads back every kernel's output;
+ *   rep, since profiling reads back every kernel's output; it also gives the time per kernel;
  * - after the step, with the gradients still held.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -43,6 +43,8 @@ export interface StepResult {
   readonly bytesAfterForward: number;
   readonly peakBytesProfiled: number;
   readonly bytesAfterStep: number;
+  /** Time per kernel name in the profiled step (see `profiledStep`). */
+  readonly kernels: KernelBreakdown;
 }
 
 /** Measures the step on `model` (whose adapter is `adapter`); leaves no tensors behind. */
@@ -68,13 +70,14 @@ export async function measureLoraStep(
   try {
     const firstStepMs = (await timed(step)).ms;
     for (let i = 1; i < options.warmup; i++) await step();
-    const peakBytesProfiled = await profiledPeak(step);
+    const { peakBytes: peakBytesProfiled, kernels } = await profiledStep(step);
     const samplesMs = await repeat(step, { warmup: 0, reps: options.reps });
     const medianMs = median(samplesMs);
     const tokensPerSecond = (B * T) / (medianMs / 1000);
     const checkpointed = model.checkpoints(B, T);
     const shape = { batch: B, seq: T, firstStepMs, checkpointed };
-    return { ...shape, samplesMs, medianMs, tokensPerSecond, ...readings, peakBytesProfiled };
+    const figures = { samplesMs, medianMs, tokensPerSecond, peakBytesProfiled, kernels };
+    return { ...shape, ...figures, ...readings };
   } finally {
     tf.dispose([tokens, targets]);
     optimizer.dispose();
@@ -113,13 +116,29 @@ async function lossAndGrads(
   }
 }
 
-/** The most tensor bytes held after any kernel of `fn`, without NaN checks on every output. */
-async function profiledPeak(fn: () => Promise<void>): Promise<number> {
+/** Per kernel name: total milliseconds and calls within one profiled step. */
+export type KernelBreakdown = Record<string, { ms: number; calls: number }>;
+
+/**
+ * One step under `tf.profile`, without NaN checks on every output: the most tensor bytes held
+ * after any kernel (the step's high-water mark at kernel granularity) and the time per kernel name.
+ * Profiling reads back every kernel's output, so its times run high; use them as shares.
+ */
+async function profiledStep(
+  fn: () => Promise<void>,
+): Promise<{ peakBytes: number; kernels: KernelBreakdown }> {
   const env = tf.env();
   const check = env.getBool('CHECK_COMPUTATION_FOR_ERRORS');
   env.set('CHECK_COMPUTATION_FOR_ERRORS', false);
   try {
-    return (await tf.profile(fn)).peakBytes;
+    const info = await tf.profile(fn);
+    const kernels: KernelBreakdown = {};
+    for (const k of info.kernels) {
+      const entry = (kernels[k.name] ??= { ms: 0, calls: 0 });
+      entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      entry.calls += 1;
+    }
+    return { peakBytes: info.peakBytes, kernels };
   } finally {
     env.set('CHECK_COMPUTATION_FOR_ERRORS', check);
   }

@@ -131,6 +131,12 @@ export function printTables(
   );
 
   console.log(
+    '\nWhere a step goes: kernels of one profiled step (largest shape run per model), ' +
+      'share of the profiled kernel time (profiling reads back every output, so shares, not ms)',
+  );
+  console.log(formatTable(BREAKDOWN_COLUMNS, reports.flatMap(breakdownRows)));
+
+  console.log(
     `\nSampling, ${run.promptTokens}-token prompt, ${run.decode} tokens per sequence, temperature 1; ` +
       `decode tokens/s counts every sequence; no-cache total is measured or fitted (mode)`,
   );
@@ -184,4 +190,35 @@ export function printTables(
       })),
     ),
   );
+}
+
+const BREAKDOWN_COLUMNS = [
+  { key: 'model' },
+  { key: 'shape', title: 'B×T' },
+  { key: 'kernel' },
+  { key: 'calls', digits: 0 },
+  { key: 'share', title: 'share %' },
+];
+
+/** The kernels that make up 90% of the profiled time of the model's largest trained shape. */
+function breakdownRows(r: ModelReport): Record<string, Cell>[] {
+  const runs = (r.suite?.train ?? []).filter((t) => t.ours);
+  const last = runs.at(-1);
+  if (!last?.ours) return [];
+  const entries = Object.entries(last.ours.kernels).sort((a, b) => b[1].ms - a[1].ms);
+  const total = entries.reduce((sum, [, k]) => sum + k.ms, 0);
+  const rows: Record<string, Cell>[] = [];
+  let covered = 0;
+  for (const [kernel, k] of entries) {
+    if (covered >= 0.9 * total) break;
+    covered += k.ms;
+    rows.push({
+      model: r.key,
+      shape: `${last.batch}×${last.seq}`,
+      kernel,
+      calls: k.calls,
+      share: (100 * k.ms) / total,
+    });
+  }
+  return rows;
 }
