@@ -6,15 +6,15 @@
  * Memory, three readings of `tf.memory().numBytes` (tensor bytes the backend holds):
  * - after the forward, sampled inside the loss function: weights + adapter + every activation the
  *   tape saved, the forward's high-water mark (the brief's measure, cheap, taken each rep);
- * - the profiled peak: `tf.profile` snapshots numBytes after every kernel, forward and backward,
- *   so its maximum is the step's true high-water mark at kernel granularity. One extra untimed
- *   rep, since profiling reads back every kernel's output; it also gives the time per kernel;
+ * - the peak over one untimed step at allocation granularity (peak-memory.ts): distinct buffers,
+ *   and numBytes (which counts clones twice);
  * - after the step, with the gradients still held.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LoraAdapter } from '../../src/lora/adapter';
 import type { CausalLM } from '../../src/model/causal-lm';
 import { ADAM_DEFAULTS, AdamW } from '../../src/optim/adamw';
+import { trackPeak } from './peak-memory';
 import { median, repeat, timed } from './timing';
 
 export interface StepOptions {
@@ -41,7 +41,10 @@ export interface StepResult {
   readonly loss: number;
   readonly bytesBefore: number;
   readonly bytesAfterForward: number;
-  readonly peakBytesProfiled: number;
+  /** Distinct tensor buffers' high-water mark during one step (what the device holds). */
+  readonly peakBufferBytes: number;
+  /** `tf.memory().numBytes`' high-water mark (counts clones twice). */
+  readonly peakNumBytes: number;
   readonly bytesAfterStep: number;
   /** Time per kernel name in the profiled step (see `profiledStep`). */
   readonly kernels: KernelBreakdown;
@@ -70,13 +73,21 @@ export async function measureLoraStep(
   try {
     const firstStepMs = (await timed(step)).ms;
     for (let i = 1; i < options.warmup; i++) await step();
-    const { peakBytes: peakBytesProfiled, kernels } = await profiledStep(step);
+    const { peakBufferBytes, peakNumBytes } = await trackPeak(step);
+    const { kernels } = await profiledStep(step);
     const samplesMs = await repeat(step, { warmup: 0, reps: options.reps });
     const medianMs = median(samplesMs);
     const tokensPerSecond = (B * T) / (medianMs / 1000);
     const checkpointed = model.checkpoints(B, T);
     const shape = { batch: B, seq: T, firstStepMs, checkpointed };
-    const figures = { samplesMs, medianMs, tokensPerSecond, peakBytesProfiled, kernels };
+    const figures = {
+      samplesMs,
+      medianMs,
+      tokensPerSecond,
+      peakBufferBytes,
+      peakNumBytes,
+      kernels,
+    };
     return { ...shape, ...figures, ...readings };
   } finally {
     tf.dispose([tokens, targets]);
@@ -120,13 +131,11 @@ async function lossAndGrads(
 export type KernelBreakdown = Record<string, { ms: number; calls: number }>;
 
 /**
- * One step under `tf.profile`, without NaN checks on every output: the most tensor bytes held
- * after any kernel (the step's high-water mark at kernel granularity) and the time per kernel name.
- * Profiling reads back every kernel's output, so its times run high; use them as shares.
+ * One step under `tf.profile`, without NaN checks on every output: the time per kernel name.
+ * Profiling reads back every kernel's output, so its times run high; use them as shares. (Its
+ * peakBytes is not used: profiling keeps more alive than a plain step.)
  */
-async function profiledStep(
-  fn: () => Promise<void>,
-): Promise<{ peakBytes: number; kernels: KernelBreakdown }> {
+async function profiledStep(fn: () => Promise<void>): Promise<{ kernels: KernelBreakdown }> {
   const env = tf.env();
   const check = env.getBool('CHECK_COMPUTATION_FOR_ERRORS');
   env.set('CHECK_COMPUTATION_FOR_ERRORS', false);
@@ -138,7 +147,7 @@ async function profiledStep(
       entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
       entry.calls += 1;
     }
-    return { peakBytes: info.peakBytes, kernels };
+    return { kernels };
   } finally {
     env.set('CHECK_COMPUTATION_FOR_ERRORS', check);
   }

@@ -90,7 +90,8 @@ export function printTables(
 
   console.log(
     `\nLoRA r=${run.loraRank} training step (forward + backward + AdamW), median of ${run.reps}; ` +
-      `first = first step (setup included); peak = profiled tf.memory() high-water / f32 weights; ` +
+      `first = first step (setup included); peak = high-water of distinct tensor buffers / f32 ` +
+      `weights (numBytes, which counts clones twice, in brackets); ` +
       `MFU = model FLOPs / step time / matmul rate; naive = materialised W+ΔW, full-vocab softmax`,
   );
   const trainRows: Record<string, Cell>[] = [];
@@ -105,7 +106,9 @@ export function printTables(
         tokS: t.ours?.tokensPerSecond ?? null,
         gflop: t.modelGflop,
         mfu: t.ours ? 100 * t.ours.mfu : null,
-        peak: t.ours?.peakOverWeights ?? null,
+        peak: t.ours
+          ? `${t.ours.peakOverWeights.toFixed(2)} (${t.ours.peakNumBytesOverWeights.toFixed(2)})`
+          : null,
         naive: t.naive?.medianMs ?? t.naiveStatus,
         speedup: t.speedup,
       });

@@ -30,6 +30,8 @@ export interface CausalLMOptions {
    * the weights and `CHECKPOINT_MIN_BYTES`; never with `trainBase` or a KV cache.
    */
   readonly checkpointLayers?: boolean | 'auto';
+  /** Tokens a checkpointed block runs over at a time (whole sequences); default 512. */
+  readonly checkpointChunkTokens?: number;
 }
 
 /**
@@ -39,6 +41,11 @@ export interface CausalLMOptions {
 export const CHECKPOINT_BUDGET = 0.5;
 /** ...and pass this many bytes: below it the extra forward costs more than the memory is worth. */
 export const CHECKPOINT_MIN_BYTES = 64 * 2 ** 20;
+/**
+ * A checkpointed block runs (and is differentiated) over whole sequences, about this many tokens
+ * at a time (at least one sequence).
+ */
+export const CHECKPOINT_CHUNK_TOKENS = 256;
 
 export class CausalLM {
   private readonly llamaLayers: LlamaLayer[] = [];
@@ -123,9 +130,13 @@ export class CausalLM {
       }
       let x = tf.gather(this.w(embeddingName(this.config)), tokens) as tf.Tensor3D; // [B, T, C]
       const checkpoint = !cache && this.checkpoints(tokens.shape[0], T);
+      const chunkTokens = this.options.checkpointChunkTokens ?? CHECKPOINT_CHUNK_TOKENS;
       const run = (i: number, block: (input: tf.Tensor3D) => tf.Tensor3D) => {
         const params = this.layerVariables[i] ?? [];
-        x = checkpoint && params.length > 0 ? checkpointed(block, x, params) : block(x);
+        x =
+          checkpoint && params.length > 0
+            ? checkpointed(block, x, params, Math.max(1, Math.floor(chunkTokens / T)))
+            : block(x);
       };
       if (this.config.family === 'gpt2') {
         const positions = tf.range(offset, offset + T, 1, 'int32');
@@ -190,12 +201,16 @@ export class CausalLM {
   }
 
   /**
-   * Bytes a plain backward would keep for B×T tokens: per layer and token, about 10 activations
-   * of width C, 4 of width F (the MLP) and the attention probabilities (H·T), float32.
+   * Bytes a plain (not checkpointed) backward holds beyond the weights for B×T tokens, estimated:
+   * per layer and token about 10 activations of width C, 4 of width F and the attention
+   * probabilities (H·T), float32, times 6 for what TF.js keeps alongside them until the backward
+   * ends (every intermediate gradient, and clones of saved inputs). The factor is measured: a
+   * SmolLM2-135M step at 1×64 on wasm held 577 MiB of buffers beyond the weights, 5.8× the
+   * activations alone (bench/lib/peak-memory.ts).
    */
   savedActivationBytes(batch: number, seq: number): number {
     const { hiddenSize: C, intermediateSize: F, numHeads: H, numLayers: L } = this.config;
-    return 4 * batch * seq * L * (10 * C + 4 * F + 2 * H * seq);
+    return 6 * 4 * batch * seq * L * (10 * C + 4 * F + 2 * H * seq);
   }
 
   /** Whether `hidden` checkpoints its blocks for a batch of B×T tokens. */

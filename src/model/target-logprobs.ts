@@ -11,9 +11,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-/** Rows per chunk so one chunk's logits stay near 2²³ floats (32 MiB). */
+/**
+ * Rows per chunk so one chunk's logits stay near 2²² floats (16 MiB). A chunk's backward holds
+ * about six tensors of that size at once (logits, p, one-hot, ∂logits and their temporaries): with
+ * 32 MiB chunks that was the largest transient of a checkpointed SmolLM2 step at 8×256.
+ */
 export function defaultChunkRows(vocabSize: number): number {
-  return Math.max(1, Math.floor(2 ** 23 / vocabSize));
+  return Math.max(1, Math.floor(2 ** 22 / vocabSize));
 }
 
 export interface UnembedLora {
