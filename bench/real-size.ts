@@ -347,7 +347,10 @@ async function parentMain(options: Options): Promise<void> {
     tensorChecks: checks,
   });
   console.log(`\nwrote ${file}`);
-  const counted = children.filter((c) => !c.report.status.startsWith('did not fit'));
+  // A wasm abort (a baseline out of memory) leaves the module's tensors beyond counting.
+  const aborted = (c: ChildResult) =>
+    (c.report.suite?.train ?? []).some((t) => /Aborted/.test(t.oursStatus + t.naiveStatus));
+  const counted = children.filter((c) => !c.report.status.startsWith('did not fit') && !aborted(c));
   const leaks = counted.flatMap((c) => c.checks.filter((k) => k.leaked !== 0));
   const failed = counted.filter((c) => c.report.status.startsWith('failed'));
   if (leaks.length > 0 || failed.length > 0) {

@@ -134,7 +134,7 @@ export function printTables(
   );
 
   console.log(
-    '\nWhere a step goes: kernels of one profiled step (largest shape run per model), ' +
+    '\nWhere a step goes: kernels of one profiled step (largest shape profiled per model), ' +
       'share of the profiled kernel time (profiling reads back every output, so shares, not ms)',
   );
   console.log(formatTable(BREAKDOWN_COLUMNS, reports.flatMap(breakdownRows)));
@@ -205,7 +205,7 @@ const BREAKDOWN_COLUMNS = [
 
 /** The kernels that make up 90% of the profiled time of the model's largest trained shape. */
 function breakdownRows(r: ModelReport): Record<string, Cell>[] {
-  const runs = (r.suite?.train ?? []).filter((t) => t.ours);
+  const runs = (r.suite?.train ?? []).filter((t) => t.ours && Object.keys(t.ours.kernels).length);
   const last = runs.at(-1);
   if (!last?.ours) return [];
   const entries = Object.entries(last.ours.kernels).sort((a, b) => b[1].ms - a[1].ms);
