@@ -14,12 +14,18 @@ import * as tf from '@tensorflow/tfjs';
 /** torch's guard against division by zero in the clip coefficient. */
 const CLIP_EPS = 1e-6;
 
-/** The global L2 norm of all gradients, a new scalar (0 for an empty list). */
+/**
+ * The global L2 norm of all gradients, a new scalar (0 for an empty list). The squares are added
+ * one at a time, not with `tf.addN`: the webgpu backend of TF.js 4.22 binds every addN input in
+ * one shader, and past the device's storage-buffer limit (8 by default) the pipeline is invalid and
+ * the result is stale memory (a LoRA adapter has one gradient per A and B: 58 for the tiny model).
+ * One at a time also sums in addN's order on cpu.
+ */
 export function globalNorm(grads: readonly tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => {
     if (grads.length === 0) return tf.scalar(0);
     const squares = grads.map((g) => tf.sum(tf.square(g))); // [] each
-    return tf.sqrt(tf.addN(squares)) as tf.Scalar; // []
+    return tf.sqrt(squares.reduce((total, s) => tf.add(total, s))) as tf.Scalar; // []
   });
 }
 

@@ -7,6 +7,7 @@ interface Quick {
   adapter: string | null;
   progressEvents: number;
   losses: number[];
+  gradNorms: number[];
   policyVersion: number;
   samples: number[];
   checkpoints: string[];
@@ -41,6 +42,18 @@ test('quickstart on webgpu in a worker, then resume after a reload', async ({ pa
   expect(q.samples).toHaveLength(2);
   q.samples.forEach((n) => expect(n).toBeGreaterThan(0));
   expect(q.checkpoints).toEqual(['sampler:final']);
+  // The first step's gradient norm (same seed, same data, nothing trained yet) on wasm: webgpu's
+  // must agree. It read 0 while globalNorm used tf.addN over more inputs than a shader may bind.
+  const w = await page.evaluate(() =>
+    (window as unknown as { quickstart(b: string, n: string): Promise<Quick> }).quickstart(
+      'wasm',
+      'pw-facade-wasm',
+    ),
+  );
+  console.log(`grad_norm step 1: webgpu ${q.gradNorms[0]}, wasm ${w.gradNorms[0]}`);
+  expect(w.backend).toBe('wasm');
+  expect(w.gradNorms[0]).toBeGreaterThan(0);
+  expect(Math.abs(q.gradNorms[0]! - w.gradNorms[0]!)).toBeLessThan(1e-3 * w.gradNorms[0]!);
 
   await page.reload();
   await page.waitForSelector('body[data-ready="true"]');

@@ -43,11 +43,12 @@ async function quickstart(backend: BackendRequest, namespace: string) {
     const prompt = tok.encode('Call me Ishmael.', { add_special_tokens: false });
     const datum = datumFor(prompt, tok.encode(' Some years ago', { add_special_tokens: false }));
     const losses: number[] = [];
+    const gradNorms: number[] = [];
     for (let i = 0; i < 4; i++) {
       const fb = tc.forward_backward([datum], 'cross_entropy');
       const opt = tc.optim_step(new AdamParams({ learning_rate: 2e-2 }));
       losses.push((await fb).loss);
-      await opt;
+      gradNorms.push((await opt).metrics.grad_norm ?? Number.NaN);
     }
     const { path } = await tc.save_weights_for_sampler('final');
     const sc = await service.create_sampling_client({ model_path: path });
@@ -64,6 +65,7 @@ async function quickstart(backend: BackendRequest, namespace: string) {
       adapter: report.adapter?.description || report.adapter?.architecture || null,
       progressEvents: progress.length,
       losses,
+      gradNorms,
       policyVersion: tc.policy_version,
       samples: sample.sequences.map((s) => s.tokens.length),
       checkpoints: checkpoints.map((c) => `${c.target}:${c.checkpoint_id}`),
