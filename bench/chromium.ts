@@ -1,0 +1,297 @@
+/**
+ * The Chromium side of the benchmarks: the engine in its real Web Worker, driven through the public
+ * client by bench/browser/bench-page.ts, on the shipped model loops-tiny-llama, once per backend.
+ * Starts a Vite dev server (the repo as its root, so bench/browser/bench.html is served as the test
+ * harness pages are), launches Debian's Chromium (or $CHROMIUM_PATH) with the browser tests' flags,
+ * and runs each backend in a fresh browser context and page, so no backend's memory, caches or
+ * compiled kernels carry into the next. Prints Markdown tables and writes
+ * bench/results/<date>-chromium-<backend>.json per backend. Figures are never pass/fail; the exit
+ * status is 1 only when a backend could not be measured.
+ *
+ *   node --import tsx bench/chromium.ts [--backends webgpu,wasm,cpu] [--grid 4x64,8x256]
+ *     [--steps 3] [--decode 64]
+ *
+ * Without a GPU, Chromium's WebGPU adapter is SwiftShader (Vulkan on the CPU): correct, slow, and
+ * the webgpu run is the longest; `--grid 4x64` shortens every run.
+ */
+import { chromium, type Browser } from '@playwright/test';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createServer } from 'vite';
+import { chromiumArgs } from '../playwright.config';
+import type { BackendName } from '../src/runtime/backend';
+import type { BenchOptions, BenchResult, RunBench, Shape } from './browser/bench-page';
+import { machineInfo, writeResults } from './lib/results';
+import { formatTable, mib, type Cell, type Column } from './lib/table';
+import { median } from './lib/timing';
+
+const BACKENDS: readonly BackendName[] = ['webgpu', 'wasm', 'cpu'];
+/** Matmul sizes per backend: SwiftShader takes seconds for one 1024³ product. */
+const MATMUL_SIZES: Readonly<Record<BackendName, readonly number[]>> = {
+  webgpu: [256, 512],
+  wasm: [512, 1024],
+  cpu: [512, 1024],
+};
+const EXECUTABLE = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+interface Options {
+  readonly backends: BackendName[];
+  readonly grid: Shape[];
+  readonly steps: number;
+  readonly decode: number;
+}
+
+interface Outcome {
+  readonly backend: BackendName;
+  /** 'ok', or 'failed: <message>'. */
+  readonly status: string;
+  /** The backend's whole run: page load, engine, matmul worker. */
+  readonly wallSeconds: number;
+  readonly result: BenchResult | null;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      backends: { type: 'string', default: BACKENDS.join(',') },
+      grid: { type: 'string', default: '4x64,8x256' },
+      steps: { type: 'string', default: '3' },
+      decode: { type: 'string', default: '64' },
+    },
+  });
+  const backends = v.backends.split(',').map((b) => b.trim());
+  const unknown = backends.filter((b) => !BACKENDS.includes(b as BackendName));
+  if (unknown.length) {
+    throw new Error(`--backends: unknown "${unknown.join('", "')}"; use ${BACKENDS.join(', ')}.`);
+  }
+  const int = (name: string, text: string) => {
+    const n = Number(text);
+    if (Number.isInteger(n) && n >= 1) return n;
+    throw new Error(`--${name} is "${text}"; it must be an integer ≥ 1.`);
+  };
+  const grid = v.grid.split(',').map((cell) => {
+    const match = /^(\d+)x(\d+)$/.exec(cell.trim());
+    if (!match) throw new Error(`--grid cell "${cell}" is not <batch>x<seq>, e.g. 4x64.`);
+    return {
+      batch: int('grid batch', match[1] as string),
+      seq: int('grid seq', match[2] as string),
+    };
+  });
+  return {
+    backends: backends as BackendName[],
+    grid,
+    steps: int('steps', v.steps),
+    decode: int('decode', v.decode),
+  };
+}
+
+/** One backend in a fresh context and page; a failure becomes the outcome's status. */
+async function benchBackend(
+  browser: Browser,
+  url: string,
+  backend: BackendName,
+  options: Options,
+): Promise<Outcome> {
+  const t0 = performance.now();
+  const seconds = () => (performance.now() - t0) / 1000;
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(0);
+    page.on('pageerror', (e) => console.error(`[${backend}] page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.error(`[${backend}] console: ${m.text()}`);
+      else if (m.text().startsWith('bench: ')) console.log(`${backend}: ${m.text().slice(7)}`);
+    });
+    await page.goto(url);
+    await page.waitForFunction(() => document.body.dataset.ready === 'true');
+    console.log(`${backend}: page ready after ${seconds().toFixed(1)} s; measuring…`);
+    const benchOptions: BenchOptions = { ...options, matmulSizes: MATMUL_SIZES[backend] };
+    const result = await page.evaluate(
+      ([b, o]) => (window as unknown as { runBench: RunBench }).runBench(b, o),
+      [backend, benchOptions] as const,
+    );
+    return { backend, status: 'ok', wallSeconds: seconds(), result };
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0] ?? String(error);
+    return { backend, status: `failed: ${message}`, wallSeconds: seconds(), result: null };
+  } finally {
+    await context.close();
+  }
+}
+
+type Measured = Outcome & { readonly result: BenchResult };
+type Row = Record<string, Cell>;
+
+/** Prints a titled table; nothing when there are no rows (every backend failed). */
+function section(title: string, columns: readonly Column[], rows: readonly Row[]): void {
+  if (rows.length > 0) console.log(`\n${title}\n\n${formatTable(columns, rows)}`);
+}
+
+function startTable(outcomes: readonly Outcome[]): void {
+  const rows = outcomes.map((o) => {
+    const adapter = o.result?.backend.adapter;
+    return {
+      backend: o.backend,
+      status: o.status,
+      adapter: adapter ? adapter.description || adapter.architecture || adapter.vendor : null,
+      init: o.result?.initMs ?? null,
+      load: o.result?.loadMs ?? null,
+      first: o.result?.timeToFirstStepMs ?? null,
+      wall: o.wallSeconds,
+    };
+  });
+  const columns = [
+    { key: 'backend' },
+    { key: 'status' },
+    { key: 'adapter', title: 'WebGPU adapter seen' },
+    { key: 'init', title: 'init ms', digits: 0 },
+    { key: 'load', title: 'load ms', digits: 0 },
+    { key: 'first', title: 'call → first step done ms', digits: 0 },
+    { key: 'wall', title: 'whole run s' },
+  ];
+  section('Start', columns, rows);
+}
+
+function trainingTable(measured: readonly Measured[]): void {
+  const rows = measured.flatMap((o) =>
+    o.result.training.map((t) => ({
+      backend: o.backend,
+      shape: `${t.batch}×${t.seq}`,
+      step: t.medianStepMs,
+      tps: t.tokensPerSecond,
+      loss: (t.losses.at(-1) ?? Number.NaN) / (t.batch * t.seq),
+    })),
+  );
+  const columns = [
+    { key: 'backend' },
+    { key: 'shape', title: 'batch×seq' },
+    { key: 'step', title: 'step ms', digits: 0 },
+    { key: 'tps', title: 'tokens/s', digits: 0 },
+    { key: 'loss', title: 'last loss / token', digits: 3 },
+  ];
+  section('Training: forward_backward + optim_step, pipelined, median step', columns, rows);
+}
+
+function samplingTable(measured: readonly Measured[]): void {
+  const rows = measured.flatMap((o) =>
+    o.result.sampling.map((s) => ({
+      backend: o.backend,
+      n: String(s.numSamples),
+      prefill: median(s.prefillMs),
+      ptps: s.prefillTokensPerSecond,
+      full: median(s.fullMs),
+      dtps: s.decodeTokensPerSecond,
+      early: String(s.earlyStops),
+    })),
+  );
+  const columns = [
+    { key: 'backend' },
+    { key: 'n', title: 'num_samples' },
+    { key: 'prefill', title: 'max_tokens 1 ms', digits: 0 },
+    { key: 'ptps', title: 'prefill tok/s', digits: 0 },
+    { key: 'full', title: 'full call ms', digits: 0 },
+    { key: 'dtps', title: 'decode tok/s' },
+    { key: 'early', title: 'early stops' },
+  ];
+  const prompt = measured[0]?.result.sampling[0];
+  const what = prompt ? `${prompt.promptTokens}-token prompt, max_tokens ${prompt.maxTokens}` : '';
+  section(`Sampling: ${what}, temperature 1, fixed seed, medians`, columns, rows);
+}
+
+function memoryTable(measured: readonly Measured[]): void {
+  const rows = measured.map(({ backend, result: { memory: m, weights } }) => ({
+    backend,
+    init: mib(m.afterInit.numBytes),
+    load: mib(m.afterLoad.numBytes),
+    train: mib(m.afterTraining.numBytes),
+    weights: mib(weights.float32Bytes),
+    ratio: m.afterTraining.numBytes / weights.float32Bytes,
+  }));
+  const columns = [
+    { key: 'backend' },
+    { key: 'init', title: 'after init', digits: 2 },
+    { key: 'load', title: 'after load', digits: 2 },
+    { key: 'train', title: 'after training', digits: 2 },
+    { key: 'weights', title: 'weights (f32)', digits: 2 },
+    { key: 'ratio', title: 'after training / weights', digits: 2 },
+  ];
+  section('Engine tensor memory, tf.memory().numBytes in MiB', columns, rows);
+}
+
+function matmulTable(measured: readonly Measured[]): void {
+  const rows = measured.flatMap((o) =>
+    o.result.matmul.map((r) => ({
+      backend: o.backend,
+      size: `${r.size}³`,
+      ms: r.medianMs,
+      gflops: r.gflops,
+    })),
+  );
+  const columns = [
+    { key: 'backend' },
+    { key: 'size', title: 'n×n · n×n' },
+    { key: 'ms', title: 'median ms' },
+    { key: 'gflops', title: 'GFLOP/s', digits: 2 },
+  ];
+  section('Backend matmul in its own worker', columns, rows);
+}
+
+function printTables(outcomes: readonly Outcome[]): void {
+  const measured = outcomes.filter((o): o is Measured => o.result !== null);
+  startTable(outcomes);
+  trainingTable(measured);
+  samplingTable(measured);
+  memoryTable(measured);
+  matmulTable(measured);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const port = Number(process.env.LOOPS_BENCH_PORT ?? 5175);
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  // No file watching and no HMR: an edit anywhere in the repo (another session, an editor) would
+  // otherwise reload the page mid-run. A cache folder of its own: a test server optimising deps
+  // in node_modules/.vite at the same time cannot swap modules under this one.
+  const server = await createServer({
+    root,
+    logLevel: 'warn',
+    cacheDir: 'node_modules/.vite-bench',
+    server: { host: '127.0.0.1', port, strictPort: true, hmr: false, watch: null },
+  });
+  await server.listen();
+  const browser = await chromium.launch({ executablePath: EXECUTABLE, args: chromiumArgs });
+  const outcomes: Outcome[] = [];
+  try {
+    const browserInfo = {
+      name: 'chromium',
+      version: browser.version(),
+      executablePath: EXECUTABLE,
+      args: chromiumArgs,
+    };
+    const url = `http://127.0.0.1:${port}/bench/browser/bench.html`;
+    for (const backend of options.backends) {
+      const outcome = await benchBackend(browser, url, backend, options);
+      outcomes.push(outcome);
+      console.log(`${backend}: ${outcome.status} (${outcome.wallSeconds.toFixed(1)} s)`);
+      const file = writeResults(`chromium-${backend}`, {
+        machine: { ...machineInfo(), backend },
+        browser: browserInfo,
+        run: { ...options, model: 'loops-tiny-llama', matmulSizes: MATMUL_SIZES[backend] },
+        status: outcome.status,
+        wallSeconds: outcome.wallSeconds,
+        adapter: outcome.result?.backend ?? null,
+        result: outcome.result,
+      });
+      console.log(`wrote ${file}`);
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  printTables(outcomes);
+  if (outcomes.some((o) => o.result === null)) process.exitCode = 1;
+}
+
+await main();
