@@ -30,7 +30,7 @@ export interface CausalLMOptions {
    * the weights and `CHECKPOINT_MIN_BYTES`; never with `trainBase` or a KV cache.
    */
   readonly checkpointLayers?: boolean | 'auto';
-  /** Tokens a checkpointed block runs over at a time (whole sequences); default 512. */
+  /** Tokens a checkpointed block runs over at a time (whole sequences); default 256. */
   readonly checkpointChunkTokens?: number;
 }
 
