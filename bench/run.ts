@@ -64,7 +64,7 @@ const parts: [string, string[]][] = [
     script('./real-size.ts'),
     [
       ...['--models', 'tiny-llama', '--backend', 'cpu', '--grid', '1x64,4x64'],
-      ...['--naive-grid', '1x64,4x64', '--decode', '64', '--no-cache', 'sampled'],
+      ...['--naive-grid', '1x64', '--decode', '64', '--no-cache', 'sampled'],
       ...['--name', 'cpu-tiny'],
     ],
   ],
