@@ -1,15 +1,13 @@
 /**
- * The engine: the object the worker exposes (or the page holds in-process in Node). It owns the
- * backend, the base models, every run and sampler, the ordered op queue and the checkpoint store
- * (shared/DESIGN.md). Ops of one run execute strictly in submission order; a failed op rejects
- * only its own promise.
+ * The engine: the object the worker exposes (or the page holds in-process in Node), the one
+ * implementation of `EngineApi`. It owns the backend choice, the base models, the ordered op
+ * queue and the checkpoint store (shared/DESIGN.md), and hands each call to the part that does
+ * it: runs.ts (training runs), samplers.ts (sampling), checkpoint-library.ts (listing, files,
+ * import), capabilities.ts. Ops of one run execute strictly in submission order; a failed op
+ * rejects only its own promise.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ValidationError } from '../errors/loops-errors';
-import { TextTokenizer } from '../core/tokenizer';
-import { readPeftAdapter } from '../io/peft';
-import { DEFAULT_LORA_ALPHA, LoraAdapter, targetsFor } from '../lora/adapter';
-import { KNOWN_CONFIGS } from '../model/known-configs';
 import type { EngineApi, EngineMemory } from '../protocol/engine-api';
 import type {
   AdamWire,
@@ -18,7 +16,6 @@ import type {
   CreateSamplerRequest,
   ImportAdapterRequest,
   LoadProgress,
-  ModelFacts,
   RunInfo,
   SampleRequest,
   SamplerInfo,
@@ -34,14 +31,16 @@ import {
   type BackendReport,
   type BackendRequest,
 } from '../runtime/backend';
-import { deviceLostError, guardDevice } from '../runtime/device-lost';
+import { deviceLostError } from '../runtime/device-lost';
 import { runSelfCheck, type SelfCheckInput, type SelfCheckResult } from '../runtime/self-check';
 import { defaultCheckpointStore, type CheckpointStore } from '../storage/checkpoint-store';
-import { buildCheckpoint, randomId, restoreAdapter } from './checkpoints';
-import { ModelRegistry, type LoadedModel, type ModelRegistryOptions } from './model-registry';
+import { serverCapabilities } from './capabilities';
+import { CheckpointLibrary } from './checkpoint-library';
+import type { EngineContext } from './engine-context';
+import { ModelRegistry, type ModelRegistryOptions } from './model-registry';
 import { OpQueue } from './op-queue';
-import { Run } from './run';
-import { Sampler } from './sampler';
+import { Runs } from './runs';
+import { Samplers } from './samplers';
 
 export interface EngineOptions extends ModelRegistryOptions {
   /** Where checkpoints go; default IndexedDB (namespace from `init`), or memory without it. */
@@ -55,16 +54,24 @@ export interface EngineInitOptions extends BackendOptions {
 
 export class Engine implements EngineApi {
   private report: BackendReport | null = null;
-  private readonly registry: ModelRegistry;
   private store: CheckpointStore | null;
-  private readonly queue = new OpQueue();
-  private readonly runs = new Map<string, Run>();
-  private readonly samplers = new Map<string, Sampler>();
-  private readonly tokenizers = new Map<string, TextTokenizer>();
+  private readonly registry: ModelRegistry;
+  private readonly runs: Runs;
+  private readonly samplers: Samplers;
+  private readonly library: CheckpointLibrary;
 
   constructor(options: EngineOptions) {
     this.registry = new ModelRegistry(options);
     this.store = options.store ?? null;
+    const ctx: EngineContext = {
+      registry: this.registry,
+      queue: new OpQueue(),
+      checkpoints: () => this.checkpoints(),
+      ready: () => this.ready(),
+    };
+    this.runs = new Runs(ctx);
+    this.samplers = new Samplers(ctx, this.runs);
+    this.library = new CheckpointLibrary(ctx);
   }
 
   async init(backend: BackendRequest, options: EngineInitOptions = {}): Promise<BackendReport> {
@@ -83,82 +90,11 @@ export class Engine implements EngineApi {
   }
 
   async capabilities(): Promise<ServerCapabilitiesWire> {
-    const report = this.ready();
-    const shipped = await this.registry.shippedModels();
-    const hub = Object.entries(KNOWN_CONFIGS).map(([name, cfg]) => ({
-      model_name: name,
-      max_context_length:
-        (cfg as { max_position_embeddings?: number; n_positions?: number })
-          .max_position_embeddings ??
-        (cfg as { n_positions?: number }).n_positions ??
-        1024,
-      shipped: false,
-    }));
-    return {
-      supported_models: [
-        ...shipped.map((m) => ({
-          model_name: m.name,
-          max_context_length: m.max_context_length,
-          shipped: true,
-        })),
-        ...hub,
-      ],
-      backend: report.backend,
-      adapter: report.adapter
-        ? {
-            vendor: report.adapter.vendor,
-            architecture: report.adapter.architecture,
-            description: report.adapter.description,
-            limits: report.adapter.limits,
-          }
-        : null,
-    };
+    return serverCapabilities(this.ready(), this.registry);
   }
 
-  async createRun(
-    request: CreateRunRequest,
-    onProgress?: (p: LoadProgress) => void,
-  ): Promise<RunInfo> {
-    this.ready();
-    const stored = request.fromState ? await this.checkpoints().get(request.fromState.path) : null;
-    const baseName = stored ? stored.meta.base_model : request.baseModel;
-    const base = await this.registry.acquire(baseName, request.hubUrl, onProgress);
-    try {
-      const maxSeqLen = Math.min(
-        request.maxSeqLen ?? base.config.maxPositions,
-        base.config.maxPositions,
-      );
-      let adapter: LoraAdapter;
-      let seed = request.seed ?? Math.floor(Math.random() * 2 ** 31);
-      let optimizer = null;
-      if (stored) {
-        const restored = restoreAdapter(stored, base.config);
-        adapter = LoraAdapter.fromArrays(base.config, restored.config, restored.factors);
-        seed = restored.seed;
-        if (request.fromState?.withOptimizer) optimizer = restored.optimizer;
-      } else {
-        const targets = targetsFor(base.config, request);
-        adapter = LoraAdapter.create(base.config, {
-          rank: request.rank,
-          alpha: request.loraAlpha ?? DEFAULT_LORA_ALPHA,
-          targets,
-          seed,
-        });
-      }
-      const run = new Run(randomId(), base, adapter, maxSeqLen, seed);
-      if (optimizer) run.importOptimizer(optimizer);
-      this.runs.set(run.id, run);
-      return {
-        ...this.facts(base),
-        runId: run.id,
-        loraRank: adapter.config.rank,
-        maxSeqLen,
-        policyVersion: run.policyVersion,
-      };
-    } catch (error) {
-      await this.registry.release(baseName);
-      throw error;
-    }
+  createRun(request: CreateRunRequest, onProgress?: (p: LoadProgress) => void): Promise<RunInfo> {
+    return this.runs.create(request, onProgress);
   }
 
   forwardBackward(
@@ -168,39 +104,26 @@ export class Engine implements EngineApi {
     config: Record<string, number>,
     backward: boolean,
   ): Promise<WireForwardResult> {
-    return this.onRun(runId, (run) => run.forwardBackward(data, lossFn, config, backward));
+    return this.runs.forwardBackward(runId, data, lossFn, config, backward);
   }
 
   backwardWeighted(runId: string, data: WireDatum[], weights: Float32Array[]): Promise<void> {
-    return this.onRun(runId, (run) => run.backwardWeighted(data, weights));
+    return this.runs.backwardWeighted(runId, data, weights);
   }
 
   optimStep(runId: string, adam: AdamWire): Promise<Record<string, number>> {
-    return this.onRun(runId, (run) => run.optimStep(adam));
+    return this.runs.optimStep(runId, adam);
   }
 
   initTrainerServer(
     runId: string,
     rank: number,
   ): Promise<{ lora_rank: number; policy_version: number }> {
-    return this.onRun(runId, (run) => {
-      const cfg = run.adapter.config;
-      run.replaceAdapter(LoraAdapter.create(run.base.config, { ...cfg, rank }), null, true);
-      return { lora_rank: rank, policy_version: run.policyVersion };
-    });
+    return this.runs.initTrainerServer(runId, rank);
   }
 
   saveState(runId: string, name: string): Promise<string> {
-    return this.onRun(runId, async (run) => {
-      const stored = await buildCheckpoint(
-        this.source(run),
-        'trainer',
-        name,
-        await run.exportOptimizer(),
-      );
-      await this.checkpoints().put(stored);
-      return stored.meta.path;
-    });
+    return this.runs.saveState(runId, name);
   }
 
   loadState(
@@ -208,135 +131,43 @@ export class Engine implements EngineApi {
     path: string,
     withOptimizer: boolean,
   ): Promise<{ path: string; policy_version: number }> {
-    return this.onRun(runId, async (run) => {
-      const stored = await this.checkpoints().get(path);
-      if (stored.meta.base_model !== run.base.name) {
-        throw new ValidationError(
-          `checkpoint ${path} was trained on ${stored.meta.base_model}, but this run uses ${run.base.name}.`,
-        );
-      }
-      const restored = restoreAdapter(stored, run.base.config);
-      const adapter = LoraAdapter.fromArrays(run.base.config, restored.config, restored.factors);
-      run.replaceAdapter(adapter, withOptimizer ? restored.optimizer : null, withOptimizer);
-      return { path: stored.meta.path, policy_version: run.policyVersion };
-    });
+    return this.runs.loadState(runId, path, withOptimizer);
   }
 
   saveWeightsForSampler(runId: string, name: string): Promise<string> {
-    return this.onRun(runId, async (run) => {
-      const stored = await buildCheckpoint(this.source(run), 'sampler', name, null);
-      await this.checkpoints().put(stored);
-      return stored.meta.path;
-    });
+    return this.runs.saveWeightsForSampler(runId, name);
   }
 
-  async closeRun(runId: string): Promise<void> {
-    const run = this.runs.get(runId);
-    if (!run) return;
-    await this.queue.drain(runId);
-    this.runs.delete(runId);
-    run.dispose();
-    await this.registry.release(run.base.name);
+  closeRun(runId: string): Promise<void> {
+    return this.runs.close(runId);
   }
 
-  async createSampler(request: CreateSamplerRequest): Promise<SamplerInfo> {
-    this.ready();
-    if (request.kind === 'run') {
-      // Ordered after every op already submitted to the run: the snapshot sees their effect.
-      return this.onRun(request.runId, async (run) => {
-        let path: string | null = null;
-        if (request.name) {
-          const stored = await buildCheckpoint(this.source(run), 'sampler', request.name, null);
-          await this.checkpoints().put(stored);
-          path = stored.meta.path;
-        }
-        await this.registry.acquire(run.base.name, '');
-        return this.addSampler(run.base, run.adapter.snapshot(), run.policyVersion, path);
-      });
-    }
-    if (request.kind === 'base') {
-      const base = await this.registry.acquire(request.baseModel, request.hubUrl);
-      return this.addSampler(base, null, 0, null);
-    }
-    const stored = await this.checkpoints().get(request.path);
-    const base = await this.registry.acquire(stored.meta.base_model, request.hubUrl);
-    try {
-      const restored = restoreAdapter(stored, base.config);
-      const adapter = LoraAdapter.fromArrays(base.config, restored.config, restored.factors);
-      return this.addSampler(base, adapter, stored.meta.step, stored.meta.path);
-    } catch (error) {
-      await this.registry.release(base.name);
-      throw error;
-    }
+  createSampler(request: CreateSamplerRequest): Promise<SamplerInfo> {
+    return this.samplers.create(request);
   }
 
   sample(request: SampleRequest): Promise<WireSampleResult> {
-    const sampler = this.samplers.get(request.samplerId);
-    if (!sampler)
-      return Promise.reject(
-        new ValidationError(
-          `sampler ${request.samplerId} is closed or unknown; create a new SamplingClient.`,
-        ),
-      );
-    return this.queue.submit(`sampler:${sampler.id}`, () =>
-      guardDevice(() => sampler.sample(request)),
-    );
+    return this.samplers.sample(request);
   }
 
-  async closeSampler(samplerId: string): Promise<void> {
-    const sampler = this.samplers.get(samplerId);
-    if (!sampler) return;
-    await this.queue.drain(`sampler:${samplerId}`);
-    this.samplers.delete(samplerId);
-    sampler.dispose();
-    await this.registry.release(sampler.base.name);
+  closeSampler(samplerId: string): Promise<void> {
+    return this.samplers.close(samplerId);
   }
 
-  async importAdapter(request: ImportAdapterRequest): Promise<Checkpoint> {
-    this.ready();
-    const base = await this.registry.acquire(request.baseModel, request.hubUrl);
-    try {
-      const peft = readPeftAdapter(base.config, request.weights, request.config);
-      const adapter = LoraAdapter.fromArrays(
-        base.config,
-        { rank: peft.rank, alpha: peft.alpha, targets: peft.targets, seed: 0 },
-        peft.factors,
-      );
-      try {
-        const source = {
-          runId: `imported-${randomId()}`,
-          baseModel: base.name,
-          modelConfig: base.config,
-          adapter,
-          seed: 0,
-          policyVersion: 0,
-        };
-        const stored = await buildCheckpoint(source, 'trainer', request.name, null);
-        await this.checkpoints().put(stored);
-        return stored.meta;
-      } finally {
-        adapter.dispose();
-      }
-    } finally {
-      await this.registry.release(base.name);
-    }
+  importAdapter(request: ImportAdapterRequest): Promise<Checkpoint> {
+    return this.library.importAdapter(request);
   }
 
   listCheckpoints(runId: string | null): Promise<Checkpoint[]> {
-    return this.checkpoints().list(runId);
+    return this.library.list(runId);
   }
 
-  async checkpointFiles(idOrPath: string): Promise<WireCheckpointFile[]> {
-    const stored = await this.checkpoints().get(idOrPath);
-    return Object.entries(stored.files).map(([name, bytes]) => ({
-      name,
-      bytes: bytes.slice(),
-      lastModified: stored.meta.created_at,
-    }));
+  checkpointFiles(idOrPath: string): Promise<WireCheckpointFile[]> {
+    return this.library.files(idOrPath);
   }
 
   deleteCheckpoint(idOrPath: string): Promise<void> {
-    return this.checkpoints().delete(idOrPath);
+    return this.library.delete(idOrPath);
   }
 
   async memory(): Promise<EngineMemory> {
@@ -350,63 +181,9 @@ export class Engine implements EngineApi {
   }
 
   async shutdown(): Promise<void> {
-    for (const id of [...this.runs.keys()]) await this.closeRun(id);
-    for (const id of [...this.samplers.keys()]) await this.closeSampler(id);
+    await this.runs.closeAll();
+    await this.samplers.closeAll();
     await this.registry.disposeAll();
-  }
-
-  private addSampler(
-    base: LoadedModel,
-    adapter: LoraAdapter | null,
-    version: number,
-    path: string | null,
-  ): SamplerInfo {
-    const sampler = new Sampler(randomId(), base, adapter, version, this.tokenizer(base));
-    this.samplers.set(sampler.id, sampler);
-    return { ...this.facts(base), samplerId: sampler.id, policyVersion: version, path };
-  }
-
-  private onRun<T>(runId: string, op: (run: Run) => Promise<T> | T): Promise<T> {
-    return this.queue.submit(runId, () =>
-      guardDevice(() => {
-        const run = this.runs.get(runId);
-        if (!run)
-          throw new ValidationError(
-            `run ${runId} is closed or unknown; create a new TrainingClient.`,
-          );
-        return op(run);
-      }),
-    );
-  }
-
-  private source(run: Run) {
-    return {
-      runId: run.id,
-      baseModel: run.base.name,
-      modelConfig: run.base.config,
-      adapter: run.adapter,
-      seed: run.seed,
-      policyVersion: run.policyVersion,
-    };
-  }
-
-  private facts(base: LoadedModel): ModelFacts {
-    return {
-      baseModel: base.name,
-      vocabSize: base.config.vocabSize,
-      maxPositions: base.config.maxPositions,
-      eosTokenIds: base.config.eosTokenIds,
-      tokenizer: base.tokenizer,
-    };
-  }
-
-  private tokenizer(base: LoadedModel): TextTokenizer {
-    let tok = this.tokenizers.get(base.name) ?? base.textTokenizer;
-    if (!tok) {
-      tok = TextTokenizer.fromJson(base.tokenizer.tokenizerJson, base.tokenizer.tokenizerConfig);
-      this.tokenizers.set(base.name, tok);
-    }
-    return tok;
   }
 
   private checkpoints(): CheckpointStore {

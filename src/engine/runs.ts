@@ -1,0 +1,203 @@
+/**
+ * The engine's training runs: creating them (fresh, or from a `save_state` checkpoint), and every
+ * op on one, each submitted to the run's slot of the ordered queue (op-queue.ts) and guarded
+ * against device loss. What a run computes is run.ts; how checkpoints are built and read back is
+ * checkpoints.ts.
+ */
+import { ValidationError } from '../errors/loops-errors';
+import { DEFAULT_LORA_ALPHA, LoraAdapter, targetsFor } from '../lora/adapter';
+import type {
+  AdamWire,
+  CreateRunRequest,
+  LoadProgress,
+  RunInfo,
+  WireDatum,
+  WireForwardResult,
+} from '../protocol/wire-types';
+import { guardDevice } from '../runtime/device-lost';
+import { buildCheckpoint, randomId, restoreAdapter, type CheckpointSource } from './checkpoints';
+import type { EngineContext } from './engine-context';
+import type { LoadedModel } from './model-registry';
+import { modelFacts } from './model-facts';
+import { Run } from './run';
+
+export class Runs {
+  private readonly runs = new Map<string, Run>();
+
+  constructor(private readonly ctx: EngineContext) {}
+
+  async create(
+    request: CreateRunRequest,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<RunInfo> {
+    this.ctx.ready();
+    const stored = request.fromState
+      ? await this.ctx.checkpoints().get(request.fromState.path)
+      : null;
+    const baseName = stored ? stored.meta.base_model : request.baseModel;
+    const base = await this.ctx.registry.acquire(baseName, request.hubUrl, onProgress);
+    try {
+      const maxSeqLen = Math.min(
+        request.maxSeqLen ?? base.config.maxPositions,
+        base.config.maxPositions,
+      );
+      let adapter: LoraAdapter;
+      let seed = request.seed ?? Math.floor(Math.random() * 2 ** 31);
+      let optimizer = null;
+      if (stored) {
+        const restored = restoreAdapter(stored, base.config);
+        adapter = LoraAdapter.fromArrays(base.config, restored.config, restored.factors);
+        seed = restored.seed;
+        if (request.fromState?.withOptimizer) optimizer = restored.optimizer;
+      } else {
+        adapter = LoraAdapter.create(base.config, {
+          rank: request.rank,
+          alpha: request.loraAlpha ?? DEFAULT_LORA_ALPHA,
+          targets: targetsFor(base.config, request),
+          seed,
+        });
+      }
+      const run = new Run(randomId(), base, adapter, maxSeqLen, seed);
+      if (optimizer) run.importOptimizer(optimizer);
+      this.runs.set(run.id, run);
+      return {
+        ...modelFacts(base),
+        runId: run.id,
+        loraRank: adapter.config.rank,
+        maxSeqLen,
+        policyVersion: run.policyVersion,
+      };
+    } catch (error) {
+      await this.ctx.registry.release(baseName);
+      throw error;
+    }
+  }
+
+  forwardBackward(
+    runId: string,
+    data: WireDatum[],
+    lossFn: string,
+    config: Record<string, number>,
+    backward: boolean,
+  ): Promise<WireForwardResult> {
+    return this.on(runId, (run) => run.forwardBackward(data, lossFn, config, backward));
+  }
+
+  backwardWeighted(runId: string, data: WireDatum[], weights: Float32Array[]): Promise<void> {
+    return this.on(runId, (run) => run.backwardWeighted(data, weights));
+  }
+
+  optimStep(runId: string, adam: AdamWire): Promise<Record<string, number>> {
+    return this.on(runId, (run) => run.optimStep(adam));
+  }
+
+  initTrainerServer(
+    runId: string,
+    rank: number,
+  ): Promise<{ lora_rank: number; policy_version: number }> {
+    return this.on(runId, (run) => {
+      const cfg = run.adapter.config;
+      run.replaceAdapter(LoraAdapter.create(run.base.config, { ...cfg, rank }), null, true);
+      return { lora_rank: rank, policy_version: run.policyVersion };
+    });
+  }
+
+  saveState(runId: string, name: string): Promise<string> {
+    return this.on(runId, async (run) => {
+      const stored = await buildCheckpoint(
+        checkpointSource(run),
+        'trainer',
+        name,
+        await run.exportOptimizer(),
+      );
+      await this.ctx.checkpoints().put(stored);
+      return stored.meta.path;
+    });
+  }
+
+  loadState(
+    runId: string,
+    path: string,
+    withOptimizer: boolean,
+  ): Promise<{ path: string; policy_version: number }> {
+    return this.on(runId, async (run) => {
+      const stored = await this.ctx.checkpoints().get(path);
+      if (stored.meta.base_model !== run.base.name) {
+        throw new ValidationError(
+          `checkpoint ${path} was trained on ${stored.meta.base_model}, but this run uses ${run.base.name}.`,
+        );
+      }
+      const restored = restoreAdapter(stored, run.base.config);
+      const adapter = LoraAdapter.fromArrays(run.base.config, restored.config, restored.factors);
+      run.replaceAdapter(adapter, withOptimizer ? restored.optimizer : null, withOptimizer);
+      return { path: stored.meta.path, policy_version: run.policyVersion };
+    });
+  }
+
+  saveWeightsForSampler(runId: string, name: string): Promise<string> {
+    return this.on(runId, async (run) => {
+      const stored = await buildCheckpoint(checkpointSource(run), 'sampler', name, null);
+      await this.ctx.checkpoints().put(stored);
+      return stored.meta.path;
+    });
+  }
+
+  /**
+   * A frozen copy of the run's adapter, ordered after every op already submitted to the run (so
+   * the snapshot sees their effect), optionally saved as a sampler checkpoint `name`. The caller
+   * owns the adapter copy and one more registry use of the base model.
+   */
+  snapshot(
+    runId: string,
+    name: string | null,
+  ): Promise<{ base: LoadedModel; adapter: LoraAdapter; version: number; path: string | null }> {
+    return this.on(runId, async (run) => {
+      let path: string | null = null;
+      if (name) {
+        const stored = await buildCheckpoint(checkpointSource(run), 'sampler', name, null);
+        await this.ctx.checkpoints().put(stored);
+        path = stored.meta.path;
+      }
+      await this.ctx.registry.acquire(run.base.name, '');
+      return { base: run.base, adapter: run.adapter.snapshot(), version: run.policyVersion, path };
+    });
+  }
+
+  async close(runId: string): Promise<void> {
+    const run = this.runs.get(runId);
+    if (!run) return;
+    await this.ctx.queue.drain(runId);
+    this.runs.delete(runId);
+    run.dispose();
+    await this.ctx.registry.release(run.base.name);
+  }
+
+  async closeAll(): Promise<void> {
+    for (const id of [...this.runs.keys()]) await this.close(id);
+  }
+
+  /** Runs `op` on the run in its queue slot, after every op submitted to it before. */
+  private on<T>(runId: string, op: (run: Run) => Promise<T> | T): Promise<T> {
+    return this.ctx.queue.submit(runId, () =>
+      guardDevice(() => {
+        const run = this.runs.get(runId);
+        if (!run)
+          throw new ValidationError(
+            `run ${runId} is closed or unknown; create a new TrainingClient.`,
+          );
+        return op(run);
+      }),
+    );
+  }
+}
+
+function checkpointSource(run: Run): CheckpointSource {
+  return {
+    runId: run.id,
+    baseModel: run.base.name,
+    modelConfig: run.base.config,
+    adapter: run.adapter,
+    seed: run.seed,
+    policyVersion: run.policyVersion,
+  };
+}
