@@ -76,14 +76,20 @@ export interface SubmittedOp<T> {
   readonly future: OperationFuture<T>;
 }
 
-/** The `_async` form of a future: a non-thenable handle, resolved at once (the op is submitted). */
-export function submitted<T>(future: OperationFuture<T>): Promise<SubmittedOp<T>> {
-  return Promise.resolve({
+/**
+ * The `_async` form of a future: a non-thenable handle, resolved once the op has been sent to the
+ * engine (`sent`; at once unless an earlier op holds the client's order, see submit-order.ts).
+ */
+export function submitted<T>(
+  future: OperationFuture<T>,
+  sent: Promise<void> = Promise.resolve(),
+): Promise<SubmittedOp<T>> {
+  return sent.then(() => ({
     result: (t?: number | null) => future.result(t),
     result_async: (t?: number | null) => future.result(t),
     done: () => future.done(),
     future,
-  });
+  }));
 }
 
 export class ForwardBackwardFuture extends OperationFuture<ForwardBackwardOutput> {}

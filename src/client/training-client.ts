@@ -21,6 +21,7 @@ import type { EngineLink } from './engine-link';
 import { ForwardBackwardFuture, OperationFuture, submitted } from './future';
 import { MetricsLog, type MetricListener, type MetricRecord } from './metrics';
 import { SamplingClient } from './sampling-client';
+import { SubmitOrder } from './submit-order';
 import {
   checkBatch,
   checkCheckpointName,
@@ -37,6 +38,8 @@ export class TrainingClient {
   private version: number;
   private tokenizer: TextTokenizer | null = null;
   private closed = false;
+  /** Call order of this client's run ops, kept across `forward_backward_custom`'s two halves. */
+  private readonly order = new SubmitOrder();
   readonly metrics: MetricsLog;
 
   /** @internal Made by `ServiceClient`. */
@@ -70,28 +73,10 @@ export class TrainingClient {
   /**
    * A loss computed on the page with TF.js: forward for the log-probs, `loss_fn(data, logprobs)` →
    * `{ loss, metrics }`, then the engine backpropagates −Σ w·lp with w = −∂loss/∂lp (as Tinker does).
+   * One op in the run's order: calls made before its backward is sent wait for it (submit-order.ts).
    */
   forward_backward_custom(...args: unknown[]): ForwardBackwardFuture {
-    const a = parseArgs('forward_backward_custom', ['data', 'loss_fn'], args);
-    if (typeof a.loss_fn !== 'function')
-      throw new ValidationError(
-        'loss_fn must be a function (data, logprobs) => { loss, metrics }.',
-      );
-    const { wire } = checkBatch(a.data, 'cross_entropy', null, this.limits(), { anyInputs: true });
-    this.checkOpen();
-    const forward = this.link.engine.forwardBackward(this.run_id, wire, 'cross_entropy', {}, false);
-    const done = forward.then(async (fwd) => {
-      const { loss, metrics, weights } = await runCustomLoss(
-        a.loss_fn as CustomLossFn,
-        a.data as unknown[],
-        fwd.logprobs,
-      );
-      await this.link.engine.backwardWeighted(this.run_id, wire, weights);
-      const out = { ...fwd, loss, metrics: { ...metrics, 'loss:sum': loss } };
-      this.metrics.accumulate(out.metrics);
-      return toOutput(out, 'custom');
-    });
-    return new ForwardBackwardFuture(done);
+    return this.custom(args).future;
   }
 
   optim_step(...args: unknown[]): OperationFuture<OptimStepResponse> {
@@ -104,7 +89,8 @@ export class TrainingClient {
     resolveAdamParams(fields);
     checkFloat32Fields('AdamParams', fields as unknown as Record<string, unknown>);
     this.checkOpen();
-    const done = this.link.engine.optimStep(this.run_id, fields).then((metrics) => {
+    const sent = this.order.submit(() => this.link.engine.optimStep(this.run_id, fields));
+    const done = sent.then((metrics) => {
       this.version = metrics.step ?? this.version + 1;
       this.metrics.step(this.version, metrics);
       return { metrics };
@@ -115,7 +101,9 @@ export class TrainingClient {
   save_state(...args: unknown[]): OperationFuture<SaveWeightsResponse> {
     const name = this.nameArg('save_state', args);
     return new OperationFuture(
-      this.link.engine.saveState(this.run_id, name).then((path) => ({ path })),
+      this.order
+        .submit(() => this.link.engine.saveState(this.run_id, name))
+        .then((path) => ({ path })),
     );
   }
 
@@ -130,7 +118,9 @@ export class TrainingClient {
   save_weights_for_sampler(...args: unknown[]): OperationFuture<SaveWeightsResponse> {
     const name = this.nameArg('save_weights_for_sampler', args);
     return new OperationFuture(
-      this.link.engine.saveWeightsForSampler(this.run_id, name).then((path) => ({ path })),
+      this.order
+        .submit(() => this.link.engine.saveWeightsForSampler(this.run_id, name))
+        .then((path) => ({ path })),
     );
   }
 
@@ -139,13 +129,12 @@ export class TrainingClient {
     const a = parseArgs('save_weights_and_get_sampling_client', ['name'], args, ['retry_config']);
     if (a.name !== undefined) checkCheckpointName('save_weights_and_get_sampling_client', a.name);
     this.checkOpen();
-    return new OperationFuture(
-      SamplingClient.create(this.link, {
-        kind: 'run',
-        runId: this.run_id,
-        name: (a.name as string | undefined) ?? null,
-      }),
-    );
+    const request = {
+      kind: 'run' as const,
+      runId: this.run_id,
+      name: (a.name as string | undefined) ?? null,
+    };
+    return new OperationFuture(this.order.submit(() => SamplingClient.create(this.link, request)));
   }
 
   async create_sampling_client(...args: unknown[]): Promise<SamplingClient> {
@@ -166,12 +155,15 @@ export class TrainingClient {
         `lora_rank must be a positive integer, got ${String(a.lora_rank)}.`,
       );
     }
+    const rank = a.lora_rank;
     this.checkOpen();
     return new OperationFuture(
-      this.link.engine.initTrainerServer(this.run_id, a.lora_rank).then((r) => {
-        this.version = r.policy_version;
-        return r;
-      }),
+      this.order
+        .submit(() => this.link.engine.initTrainerServer(this.run_id, rank))
+        .then((r) => {
+          this.version = r.policy_version;
+          return r;
+        }),
     );
   }
 
@@ -218,36 +210,72 @@ export class TrainingClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.link.engine.closeRun(this.run_id);
+    await this.order.submit(() => this.link.engine.closeRun(this.run_id));
   }
 
   // Python's `_async` twins: resolve (once submitted) with a handle on the future (see future.ts).
   forward_backward_async(...args: unknown[]) {
-    return submitted(this.forward_backward(...args));
+    return submitted(this.forward_backward(...args), this.order.whenSent());
   }
   forward_async(...args: unknown[]) {
-    return submitted(this.forward(...args));
+    return submitted(this.forward(...args), this.order.whenSent());
   }
   forward_backward_custom_async(...args: unknown[]) {
-    return submitted(this.forward_backward_custom(...args));
+    const { future, sent } = this.custom(args);
+    return submitted(future, sent);
   }
   optim_step_async(...args: unknown[]) {
-    return submitted(this.optim_step(...args));
+    return submitted(this.optim_step(...args), this.order.whenSent());
   }
   save_state_async(...args: unknown[]) {
-    return submitted(this.save_state(...args));
+    return submitted(this.save_state(...args), this.order.whenSent());
   }
   load_state_async(...args: unknown[]) {
-    return submitted(this.load_state(...args));
+    return submitted(this.load_state(...args), this.order.whenSent());
   }
   load_state_with_optimizer_async(...args: unknown[]) {
-    return submitted(this.load_state_with_optimizer(...args));
+    return submitted(this.load_state_with_optimizer(...args), this.order.whenSent());
   }
   save_weights_for_sampler_async(...args: unknown[]) {
-    return submitted(this.save_weights_for_sampler(...args));
+    return submitted(this.save_weights_for_sampler(...args), this.order.whenSent());
   }
   save_weights_and_get_sampling_client_async(...args: unknown[]) {
-    return submitted(this.save_weights_and_get_sampling_client(...args));
+    return submitted(this.save_weights_and_get_sampling_client(...args), this.order.whenSent());
+  }
+
+  /** The custom op: its future, and when its backward has been sent (it holds later calls till then). */
+  private custom(args: unknown[]): { future: ForwardBackwardFuture; sent: Promise<void> } {
+    const a = parseArgs('forward_backward_custom', ['data', 'loss_fn'], args);
+    if (typeof a.loss_fn !== 'function')
+      throw new ValidationError(
+        'loss_fn must be a function (data, logprobs) => { loss, metrics }.',
+      );
+    const lossFn = a.loss_fn as CustomLossFn;
+    const { wire } = checkBatch(a.data, 'cross_entropy', null, this.limits(), { anyInputs: true });
+    this.checkOpen();
+    let release: () => void = () => undefined;
+    const sent = new Promise<void>((resolve) => (release = resolve));
+    const forward = this.order.submit(() =>
+      this.link.engine.forwardBackward(this.run_id, wire, 'cross_entropy', {}, false),
+    );
+    this.order.hold(sent);
+    const done = forward
+      .then(async (fwd) => {
+        const { loss, metrics, weights } = await runCustomLoss(
+          lossFn,
+          a.data as unknown[],
+          fwd.logprobs,
+        );
+        // Sent directly, not through `order`: every later call is waiting for this one.
+        const backward = this.link.engine.backwardWeighted(this.run_id, wire, weights);
+        release();
+        await backward;
+        const out = { ...fwd, loss, metrics: { ...metrics, 'loss:sum': loss } };
+        this.metrics.accumulate(out.metrics);
+        return toOutput(out, 'custom');
+      })
+      .finally(release);
+    return { future: new ForwardBackwardFuture(done), sent };
   }
 
   private forwardOp(method: string, args: unknown[], backward: boolean): ForwardBackwardFuture {
@@ -256,8 +284,10 @@ export class TrainingClient {
     const { wire, config } = checkBatch(a.data, lossFn, a.loss_fn_config, this.limits());
     this.checkOpen();
     const payload = this.link.transfer(wire, transferables(wire));
-    const done = this.link.engine
-      .forwardBackward(this.run_id, payload, lossFn as string, config, backward)
+    const done = this.order
+      .submit(() =>
+        this.link.engine.forwardBackward(this.run_id, payload, lossFn as string, config, backward),
+      )
       .then((out) => {
         if (backward) this.metrics.accumulate(out.metrics);
         return toOutput(out, lossFn as string);
@@ -271,13 +301,15 @@ export class TrainingClient {
     withOptimizer: boolean,
   ): OperationFuture<SaveWeightsResponse> {
     const a = parseArgs(method, ['path'], args);
-    checkCheckpointPath(method, a.path);
+    const path = checkCheckpointPath(method, a.path);
     this.checkOpen();
     return new OperationFuture(
-      this.link.engine.loadState(this.run_id, a.path as string, withOptimizer).then((r) => {
-        if (withOptimizer) this.version = r.policy_version;
-        return { path: r.path };
-      }),
+      this.order
+        .submit(() => this.link.engine.loadState(this.run_id, path, withOptimizer))
+        .then((r) => {
+          if (withOptimizer) this.version = r.policy_version;
+          return { path: r.path };
+        }),
     );
   }
 
