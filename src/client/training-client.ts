@@ -45,7 +45,7 @@ export class TrainingClient {
   /** @internal Made by `ServiceClient`. */
   constructor(
     private readonly link: EngineLink,
-    private readonly info: RunInfo,
+    private info: RunInfo,
     private readonly hubUrl: string,
     wandb: WandbConfig | null,
   ) {
@@ -107,10 +107,16 @@ export class TrainingClient {
     );
   }
 
+  /**
+   * The checkpoint's weights (its rank and targets too) with a fresh optimizer: the run continues
+   * as a new run from that checkpoint would (`policy_version` 0). The gradient not yet applied is
+   * dropped.
+   */
   load_state(...args: unknown[]): OperationFuture<SaveWeightsResponse> {
     return this.load('load_state', args, false);
   }
 
+  /** The checkpoint's weights, Adam moments and step (`policy_version`): a bit-exact resume. */
   load_state_with_optimizer(...args: unknown[]): OperationFuture<SaveWeightsResponse> {
     return this.load('load_state_with_optimizer', args, true);
   }
@@ -162,6 +168,7 @@ export class TrainingClient {
         .submit(() => this.link.engine.initTrainerServer(this.run_id, rank))
         .then((r) => {
           this.version = r.policy_version;
+          this.info = { ...this.info, loraRank: r.lora_rank };
           return r;
         }),
     );
@@ -307,7 +314,8 @@ export class TrainingClient {
       this.order
         .submit(() => this.link.engine.loadState(this.run_id, path, withOptimizer))
         .then((r) => {
-          if (withOptimizer) this.version = r.policy_version;
+          this.version = r.policy_version;
+          this.info = { ...this.info, loraRank: r.lora_rank };
           return { path: r.path };
         }),
     );

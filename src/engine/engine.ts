@@ -16,6 +16,7 @@ import type {
   CreateSamplerRequest,
   ImportAdapterRequest,
   LoadProgress,
+  LoadStateResult,
   RunInfo,
   SampleRequest,
   SamplerInfo,
@@ -126,11 +127,7 @@ export class Engine implements EngineApi {
     return this.runs.saveState(runId, name);
   }
 
-  loadState(
-    runId: string,
-    path: string,
-    withOptimizer: boolean,
-  ): Promise<{ path: string; policy_version: number }> {
+  loadState(runId: string, path: string, withOptimizer: boolean): Promise<LoadStateResult> {
     return this.runs.loadState(runId, path, withOptimizer);
   }
 

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ValidationError } from '../errors/loops-errors';
-import { LoraAdapter, type LoraConfig, type LoraFactorArrays } from '../lora/adapter';
+import type { LoraAdapter, LoraConfig } from '../lora/adapter';
 import { CausalLM } from '../model/causal-lm';
 import { getLoss, resolveLossConfig } from '../losses/registry';
 import type { LossTensors } from '../losses/loss-spec';
@@ -117,35 +117,26 @@ export class Run {
     }
   }
 
-  /** Replaces the adapter (fresh, or loaded weights); drops the gradient buffer. */
-  replaceAdapter(
-    adapter: LoraAdapter,
-    optimizerState: AdamWState | null,
-    resetOptimizer: boolean,
-  ): void {
+  /**
+   * Replaces the adapter (`init_trainer_server`, `load_state`, `load_state_with_optimizer`): the
+   * gradient buffer is dropped and the optimizer starts fresh (step 0, zero moments), or from
+   * `optimizerState`, which must fit the new adapter (checked before anything changes). The run
+   * takes the adapter's shape, whatever the old one's rank or targets.
+   */
+  replaceAdapter(adapter: LoraAdapter, optimizerState: AdamWState | null): void {
+    if (optimizerState) checkOptimizerFits(optimizerState, adapter.variables);
     this.buffer.dispose();
     this.adapter.dispose();
+    this.optimizer.dispose();
     this.adapter = adapter;
     this.model = new CausalLM(this.base.config, this.base.weights, adapter);
     this.buffer = new GradientBuffer(adapter.variables);
-    if (optimizerState) {
-      this.optimizer.importState(optimizerState);
-    } else if (resetOptimizer) {
-      this.optimizer.dispose();
-      this.optimizer = new AdamW();
-    }
+    this.optimizer = optimizerState ? AdamW.fromState(optimizerState) : new AdamW();
   }
 
-  /** Replaces only the factors' values (load_state): the optimizer keeps its state unless given one. */
-  loadFactors(
-    factors: ReadonlyMap<string, LoraFactorArrays>,
-    optimizerState: AdamWState | null,
-  ): void {
-    const next = LoraAdapter.fromArrays(this.base.config, this.adapter.config, factors);
-    this.replaceAdapter(next, optimizerState, false);
-  }
-
+  /** Resumes the optimizer from a checkpoint's state (a run created from `save_state`). */
   importOptimizer(state: AdamWState): void {
+    checkOptimizerFits(state, this.adapter.variables);
     this.optimizer.importState(state);
   }
 
@@ -188,5 +179,21 @@ export class Run {
           `Datum ${i}: token ${d.tokens[bad]} at position ${bad} is outside the vocabulary [0, ${V}).`,
         );
     });
+  }
+}
+
+/**
+ * Saved moments must pair with the adapter's variables one to one, by size (none at all: a
+ * checkpoint saved before any step, whose optimizer starts at zeros).
+ */
+function checkOptimizerFits(state: AdamWState, variables: readonly tf.Variable[]): void {
+  if (state.moments.length === 0) return;
+  const bad = variables.findIndex((v, i) => state.moments[i]?.m.length !== v.size);
+  if (state.moments.length !== variables.length || bad >= 0) {
+    throw new ValidationError(
+      `the checkpoint's optimizer state holds moments for ${state.moments.length} tensors, which do not fit ` +
+        `its adapter's ${variables.length} (${bad >= 0 ? `tensor ${bad} has ${variables[bad]?.size} values` : 'count differs'}); ` +
+        'the checkpoint is damaged: load its weights alone with load_state (a fresh optimizer).',
+    );
   }
 }

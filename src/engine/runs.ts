@@ -10,6 +10,7 @@ import type {
   AdamWire,
   CreateRunRequest,
   LoadProgress,
+  LoadStateResult,
   RunInfo,
   WireDatum,
   WireForwardResult,
@@ -97,7 +98,7 @@ export class Runs {
   ): Promise<{ lora_rank: number; policy_version: number }> {
     return this.on(runId, (run) => {
       const cfg = run.adapter.config;
-      run.replaceAdapter(LoraAdapter.create(run.base.config, { ...cfg, rank }), null, true);
+      run.replaceAdapter(LoraAdapter.create(run.base.config, { ...cfg, rank }), null);
       return { lora_rank: rank, policy_version: run.policyVersion };
     });
   }
@@ -115,22 +116,31 @@ export class Runs {
     });
   }
 
-  loadState(
-    runId: string,
-    path: string,
-    withOptimizer: boolean,
-  ): Promise<{ path: string; policy_version: number }> {
+  /**
+   * The checkpoint's adapter replaces the run's (its rank and targets included), with a fresh
+   * optimizer, or with the checkpoint's moments and step when `withOptimizer`.
+   */
+  loadState(runId: string, path: string, withOptimizer: boolean): Promise<LoadStateResult> {
     return this.on(runId, async (run) => {
       const stored = await this.ctx.checkpoints().get(path);
       if (stored.meta.base_model !== run.base.name) {
         throw new ValidationError(
-          `checkpoint ${path} was trained on ${stored.meta.base_model}, but this run uses ${run.base.name}.`,
+          `checkpoint ${path} was trained on ${stored.meta.base_model}, but this run uses ${run.base.name}; load it into a run of that model (create_training_client_from_state).`,
         );
       }
       const restored = restoreAdapter(stored, run.base.config);
       const adapter = LoraAdapter.fromArrays(run.base.config, restored.config, restored.factors);
-      run.replaceAdapter(adapter, withOptimizer ? restored.optimizer : null, withOptimizer);
-      return { path: stored.meta.path, policy_version: run.policyVersion };
+      try {
+        run.replaceAdapter(adapter, withOptimizer ? restored.optimizer : null);
+      } catch (error) {
+        adapter.dispose();
+        throw error;
+      }
+      return {
+        path: stored.meta.path,
+        policy_version: run.policyVersion,
+        lora_rank: adapter.config.rank,
+      };
     });
   }
 

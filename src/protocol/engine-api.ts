@@ -12,6 +12,7 @@ import type {
   CreateSamplerRequest,
   ImportAdapterRequest,
   LoadProgress,
+  LoadStateResult,
   RunInfo,
   SampleRequest,
   SamplerInfo,
@@ -69,11 +70,7 @@ export interface EngineApi {
     rank: number,
   ): Promise<{ lora_rank: number; policy_version: number }>;
   saveState(runId: string, name: string): Promise<string>;
-  loadState(
-    runId: string,
-    path: string,
-    withOptimizer: boolean,
-  ): Promise<{ path: string; policy_version: number }>;
+  loadState(runId: string, path: string, withOptimizer: boolean): Promise<LoadStateResult>;
   saveWeightsForSampler(runId: string, name: string): Promise<string>;
   closeRun(runId: string): Promise<void>;
 

@@ -54,6 +54,15 @@ export interface CreateRunRequest {
   readonly fromState: { readonly path: string; readonly withOptimizer: boolean } | null;
 }
 
+/** What `load_state` / `load_state_with_optimizer` leave the run at. */
+export interface LoadStateResult {
+  readonly path: string;
+  /** 0 after `load_state` (a fresh optimizer); the checkpoint's step with the optimizer. */
+  readonly policy_version: number;
+  /** The checkpoint's rank, which the run's adapter now has. */
+  readonly lora_rank: number;
+}
+
 export interface ModelFacts {
   readonly baseModel: string;
   readonly vocabSize: number;

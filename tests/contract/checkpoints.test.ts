@@ -57,7 +57,7 @@ describe.each(PLACEMENTS)('checkpoints over %s', (placement) => {
     await train(resumed, 3, 3);
     expect(await probe(resumed)).toEqual(await probe(straight));
 
-    // load_state (weights only) keeps the optimizer of the run it loads into, so it differs.
+    // Weights only: a fresh optimizer (zero moments, step 0), so the continuation differs.
     const weightsOnly = await service.create_training_client_from_state(path);
     expect(weightsOnly.policy_version).toBe(0);
     await train(weightsOnly, 3, 3);
