@@ -101,21 +101,21 @@ export class SamplingClient {
     return submitted(this.sample(...args));
   }
 
-  /** Log-prob of each prompt token given the ones before it; entry 0 is null. */
+  /**
+   * Log-prob of each prompt token given the ones before it; entry 0 is null. One forward over the
+   * prompt, which may fill the whole context (nothing is generated).
+   */
   compute_logprobs(...args: unknown[]): OperationFuture<(number | null)[]> {
     const a = parseArgs('compute_logprobs', ['prompt'], args);
+    // checkPrompt leaves room to generate (length < maxSeqLen); scoring needs none.
     const limits = { vocabSize: this.info.vocabSize, maxSeqLen: this.info.maxPositions + 1 };
     const prompt = checkPrompt(a.prompt, limits);
     this.checkOpen();
-    const result = this.link.engine.sample({
-      samplerId: this.info.samplerId,
-      prompt,
-      numSamples: 1,
-      params: { ...new SamplingParams({ max_tokens: 1, temperature: 0 }).toJSON() },
-      includePromptLogprobs: true,
-      topkPromptLogprobs: 0,
-    });
-    return new OperationFuture(result.then((r) => r.prompt_logprobs ?? []));
+    const result = this.link.engine.computeLogprobs(
+      this.info.samplerId,
+      this.link.transfer(prompt, [prompt.buffer]),
+    );
+    return new OperationFuture(result);
   }
 
   compute_logprobs_async(...args: unknown[]) {

@@ -147,6 +147,10 @@ export class Engine implements EngineApi {
     return this.samplers.sample(request);
   }
 
+  computeLogprobs(samplerId: string, prompt: Int32Array): Promise<(number | null)[]> {
+    return this.samplers.computeLogprobs(samplerId, prompt);
+  }
+
   closeSampler(samplerId: string): Promise<void> {
     return this.samplers.close(samplerId);
   }

@@ -3,6 +3,7 @@
  * it was taken at. Sampling decodes `num_samples` sequences as one batch with a KV cache.
  */
 import type { TextTokenizer } from '../core/tokenizer';
+import { ValidationError } from '../errors/loops-errors';
 import type { LoraAdapter } from '../lora/adapter';
 import { CausalLM } from '../model/causal-lm';
 import { LmDecoder } from '../model/lm-decoder';
@@ -49,6 +50,21 @@ export class Sampler {
           ? await topkPromptLogprobs(this.model, prompt, request.topkPromptLogprobs)
           : null,
     };
+  }
+
+  /**
+   * `compute_logprobs`: one forward over the prompt, which may fill the whole context (nothing is
+   * generated after it).
+   */
+  async computeLogprobs(prompt: Int32Array): Promise<(number | null)[]> {
+    const T = prompt.length;
+    const max = this.base.config.maxPositions;
+    if (T === 0 || T > max) {
+      throw new ValidationError(
+        `compute_logprobs: the prompt has ${T} tokens; it needs 1 to ${max} (the model's context).`,
+      );
+    }
+    return promptLogprobs(this.model, Array.from(prompt));
   }
 
   dispose(): void {

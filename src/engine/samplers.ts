@@ -56,6 +56,10 @@ export class Samplers {
     return this.on(request.samplerId, (sampler) => sampler.sample(request));
   }
 
+  computeLogprobs(samplerId: string, prompt: Int32Array): Promise<(number | null)[]> {
+    return this.on(samplerId, (sampler) => sampler.computeLogprobs(prompt));
+  }
+
   async close(samplerId: string): Promise<void> {
     const sampler = this.samplers.get(samplerId);
     if (!sampler) return;

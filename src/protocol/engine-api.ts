@@ -76,6 +76,8 @@ export interface EngineApi {
 
   createSampler(request: CreateSamplerRequest): Promise<SamplerInfo>;
   sample(request: SampleRequest): Promise<WireSampleResult>;
+  /** lp(prompt[i] | prompt[< i]) for every i (entry 0 null): one forward, nothing generated. */
+  computeLogprobs(samplerId: string, prompt: Int32Array): Promise<(number | null)[]>;
   closeSampler(samplerId: string): Promise<void>;
 
   /** Stores a PEFT adapter made elsewhere as a trainer checkpoint (no optimizer state) of a new run id. */
