@@ -65,11 +65,13 @@ export function comlinkLink(
         .finally(() => pending.delete(reject));
     });
   };
+  // Every method name becomes a call, except `then`: a proxy with a `then` is a thenable, and
+  // `await link.engine` would call it and wait forever. Symbols (inspection) are not methods.
   const engine = new Proxy({} as EngineApi, {
-    get:
-      (_, method: string) =>
-      (...args: unknown[]) =>
-        call(method, args),
+    get: (_, method: string | symbol) =>
+      method === 'then' || typeof method === 'symbol'
+        ? undefined
+        : (...args: unknown[]) => call(method, args),
   });
   return {
     engine,

@@ -208,9 +208,14 @@ export class TrainingClient {
     return this.metrics.history;
   }
 
+  /**
+   * `{ ok: true, policy_version }` while the trainer can run ops; raises when it cannot (as Loops
+   * does): `RemoteOpError` with `cause_class` `DeviceLostError` once the GPU device is lost, or
+   * when the engine has ended.
+   */
   async health(): Promise<{ ok: true; policy_version: number }> {
     this.checkOpen();
-    await this.link.engine.backendReport();
+    await this.link.engine.health();
     return { ok: true, policy_version: this.version };
   }
 

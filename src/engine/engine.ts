@@ -85,6 +85,10 @@ export class Engine implements EngineApi {
     return this.report;
   }
 
+  async health(): Promise<void> {
+    this.ready();
+  }
+
   async selfCheck(input: SelfCheckInput): Promise<SelfCheckResult> {
     this.ready();
     return runSelfCheck(input);

@@ -48,6 +48,11 @@ export interface EngineApi {
   init(backend: BackendRequest, options?: BackendOptions): Promise<BackendReport>;
   /** The current backend report (null before `init`). */
   backendReport(): Promise<BackendReport | null>;
+  /**
+   * Resolves while the engine can run ops; rejects with `RemoteOpError` (`DeviceLostError`) once
+   * its GPU device is lost, or a `ValidationError` before `init`.
+   */
+  health(): Promise<void>;
   /** Matmul + gradient on the current backend, for end-to-end checks. */
   selfCheck(input: SelfCheckInput): Promise<SelfCheckResult>;
 
