@@ -7,7 +7,11 @@
  * 1. Device limits are checked for every tensor the config implies, before any file is read
  *    (every loaded tensor must have its expected shape, so those sizes are the loaded sizes).
  * 2. The tensor names (the header of `model.safetensors`, or the `weight_map` of
- *    `model.safetensors.index.json`) are matched with the expected names: missing ones fail.
+ *    `model.safetensors.index.json`) are matched with the expected names: missing ones fail, and
+ *    so do tensors the model would not use (computing without them would silently give other
+ *    logits than the checkpoint's), except what transformers itself never reads from a file:
+ *    buffers it rebuilds (GPT-2's causal masks `attn.bias` / `attn.masked_bias`, older Llama
+ *    files' `rotary_emb.inv_freq`) and a tied model's `lm_head.weight` (the embedding is used).
  * 3. Per file: every needed tensor's shape and dtype is checked from the header, then one tensor
  *    at a time is widened to float32 and handed to `tf.tensor`. Shards are read one by one.
  * On any failure, every tensor already created is disposed before the error propagates.
@@ -60,8 +64,6 @@ export interface LoadWeightsOptions {
   /** Device limits to respect (webgpu); null or absent when the backend has none. */
   readonly limits?: BufferLimits | null;
   readonly onProgress?: (progress: LoadProgress) => void;
-  /** Told, in words, of tensors that were ignored or kept beyond the expected ones. */
-  readonly onWarning?: (message: string) => void;
 }
 
 /** What to load: file tensor name → canonical name and shape, and which file holds it. */
@@ -93,7 +95,7 @@ export async function loadWeights(options: LoadWeightsOptions): Promise<Map<stri
   } else {
     shards = listed;
   }
-  const plan = planLoad(config, [...shards.values()].flat(), source, options.onWarning);
+  const plan = planLoad(config, [...shards.values()].flat(), source);
   const out = new Map<string, tf.Tensor>();
   try {
     let loaded = 0;
@@ -152,25 +154,30 @@ function checkLimits(config: ModelConfig, limits: BufferLimits): void {
   }
 }
 
-/** Matches the file names with the expected ones; throws on missing or doubled tensors. */
-function planLoad(
-  config: ModelConfig,
-  fileNames: readonly string[],
-  source: string,
-  onWarning: LoadWeightsOptions['onWarning'],
-): LoadPlan {
+/**
+ * Tensors a file may hold that transformers never loads, by canonical name: buffers it rebuilds
+ * (GPT2Attention's causal masks; the rotary inverse frequencies of older Llama-family files).
+ */
+function isBuffer(config: ModelConfig, name: string): boolean {
+  return config.family === 'gpt2'
+    ? /^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)
+    : /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/.test(name);
+}
+
+/** Matches the file names with the expected ones; throws on missing, unused or doubled tensors. */
+function planLoad(config: ModelConfig, fileNames: readonly string[], source: string): LoadPlan {
   const expected = new Map(expectedTensors(config).map((s) => [s.name, s.shape]));
-  // A tied model's file may still carry lm_head.weight: keep it (same shape as the embedding).
-  const keepTiedHead = config.tieWordEmbeddings && !expected.has('lm_head.weight');
   const wanted: LoadPlan['wanted'] = new Map();
   const byCanonical = new Map<string, string>();
-  const ignored: string[] = [];
+  const unused: string[] = [];
   for (const name of fileNames) {
     const canonical = canonicalTensorName(config, name);
-    const tiedHead = keepTiedHead && canonical === 'lm_head.weight';
-    const shape = tiedHead ? [config.vocabSize, config.hiddenSize] : expected.get(canonical);
+    // A tied model's unembedding is its embedding: transformers ties lm_head after loading.
+    const tiedHead = config.tieWordEmbeddings && canonical === 'lm_head.weight';
+    if (tiedHead || isBuffer(config, canonical)) continue;
+    const shape = expected.get(canonical);
     if (!shape) {
-      ignored.push(name);
+      unused.push(name);
       continue;
     }
     const twin = byCanonical.get(canonical);
@@ -181,33 +188,32 @@ function planLoad(
     }
     byCanonical.set(canonical, name);
     wanted.set(name, { canonical, shape });
-    if (tiedHead) {
-      onWarning?.(
-        `${source}: the model ties its embeddings but the file has lm_head.weight; it is loaded ` +
-          `as "lm_head.weight" and the tied embedding is still what the model uses.`,
-      );
-    }
   }
   const missing = [...expected.keys()].filter((name) => !byCanonical.has(name));
   if (missing.length > 0) {
-    const shown = missing.slice(0, 10).join(', ');
-    const more = missing.length > 10 ? `, and ${missing.length - 10} more` : '';
     throw new UnsupportedModelError(
       `${source} lacks ${missing.length} of the ${expected.size} tensors a ${config.family} ` +
-        `model with this config needs: ${shown}${more}. Check that config.json belongs to ` +
+        `model with this config needs: ${listed(missing)}. Check that config.json belongs to ` +
         `these weights.`,
     );
   }
-  if (ignored.length > 0) {
-    const shown = ignored.slice(0, 5).join(', ');
-    onWarning?.(
-      `${source}: ignored ${ignored.length} tensor(s) the model does not use: ${shown}` +
-        `${ignored.length > 5 ? ', …' : ''}.`,
+  if (unused.length > 0) {
+    throw new UnsupportedModelError(
+      `${source} has ${unused.length} tensor(s) a ${config.family} model with this config does ` +
+        `not use: ${listed(unused)}. Computing without them would give other outputs than the ` +
+        `checkpoint's; check that config.json belongs to these weights (biases need its ` +
+        `attention_bias or mlp_bias).`,
     );
   }
   let totalBytes = 0;
   for (const { shape } of wanted.values()) totalBytes += elementCount(shape) * 4;
   return { wanted, totalBytes };
+}
+
+/** Up to 10 names, then how many more. */
+function listed(names: readonly string[]): string {
+  const more = names.length > 10 ? `, and ${names.length - 10} more` : '';
+  return names.slice(0, 10).join(', ') + more;
 }
 
 /** Checks each tensor one file must provide, before any of them is created. */

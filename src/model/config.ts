@@ -35,8 +35,12 @@ export interface ModelConfig {
   readonly normEps: number;
   /** The unembedding is the token embedding transposed (no separate lm_head). */
   readonly tieWordEmbeddings: boolean;
-  /** q/k/v projections carry a bias (Qwen2). */
+  /** q/k/v projections carry a bias (Qwen2 always; Llama and Qwen3 with `attention_bias`). */
   readonly attentionBias: boolean;
+  /** o_proj carries a bias (Llama and Qwen3 with `attention_bias`; never Qwen2). */
+  readonly outputBias: boolean;
+  /** gate/up/down projections carry a bias (Llama with `mlp_bias`). */
+  readonly mlpBias: boolean;
   /** RMSNorm on each head of q and k before RoPE (Qwen3). */
   readonly qkNorm: boolean;
   readonly bosTokenId: number | null;
@@ -164,9 +168,30 @@ export function parseModelConfig(raw: unknown, source = 'config.json'): ModelCon
     normEps: num(gpt2 ? 'layer_norm_epsilon' : 'rms_norm_eps', gpt2 ? 1e-5 : 1e-6),
     // GPT-2 always ties; the Llama-family configs default to untied (as transformers does).
     tieWordEmbeddings: gpt2 || json.tie_word_embeddings === true,
-    attentionBias: family === 'qwen2' || json.attention_bias === true,
+    ...projectionBiases(family, arch, json),
     qkNorm: family === 'qwen3',
     bosTokenId: bos,
     eosTokenIds,
   });
+}
+
+/**
+ * Which projections carry a bias, as transformers builds them: LlamaAttention and Qwen3Attention
+ * give q/k/v/o `bias=config.attention_bias`, LlamaMLP gives gate/up/down `bias=config.mlp_bias`;
+ * Qwen2Attention has q/k/v `bias=True` and o_proj `bias=False`; Qwen2MLP, Qwen3MLP and every
+ * Mistral projection have none; GPT-2's Conv1D layers always do (weight-names.ts).
+ */
+function projectionBiases(
+  family: Family,
+  arch: string | undefined,
+  json: Json,
+): Pick<ModelConfig, 'attentionBias' | 'outputBias' | 'mlpBias'> {
+  if (family === 'qwen2') return { attentionBias: true, outputBias: false, mlpBias: false };
+  const flagged = family !== 'gpt2' && arch !== 'MistralForCausalLM';
+  const attention = flagged && json.attention_bias === true;
+  return {
+    attentionBias: attention,
+    outputBias: attention,
+    mlpBias: flagged && family === 'llama' && json.mlp_bias === true,
+  };
 }

@@ -95,15 +95,15 @@ export function layerProjections(config: ModelConfig, i: number): ProjectionSpec
     layout: 'out_in',
     hasBias: bias,
   });
-  const b = config.attentionBias;
+  const { attentionBias: b, outputBias: ob, mlpBias: mb } = config;
   return [
     lin(`${p}.self_attn.q_proj`, 'q_proj', C, H * D, b),
     lin(`${p}.self_attn.k_proj`, 'k_proj', C, K * D, b),
     lin(`${p}.self_attn.v_proj`, 'v_proj', C, K * D, b),
-    lin(`${p}.self_attn.o_proj`, 'o_proj', H * D, C),
-    lin(`${p}.mlp.gate_proj`, 'gate_proj', C, F),
-    lin(`${p}.mlp.up_proj`, 'up_proj', C, F),
-    lin(`${p}.mlp.down_proj`, 'down_proj', F, C),
+    lin(`${p}.self_attn.o_proj`, 'o_proj', H * D, C, ob),
+    lin(`${p}.mlp.gate_proj`, 'gate_proj', C, F, mb),
+    lin(`${p}.mlp.up_proj`, 'up_proj', C, F, mb),
+    lin(`${p}.mlp.down_proj`, 'down_proj', F, C, mb),
   ];
 }
 

@@ -3,7 +3,8 @@
  * feature the engine must get right, and seeded weights with the real tensor names and shapes.
  * Sizes are small enough that a forward pass takes milliseconds in the float64 reference.
  *
- * Covered: Llama with grouped-query attention (4 heads / 2 kv heads), untied; Llama tied; Qwen2
+ * Covered: Llama with grouped-query attention (4 heads / 2 kv heads), untied; Llama tied; Llama
+ * with `attention_bias` and `mlp_bias` (biases on q/k/v/o and gate/up/down); Qwen2
  * (q/k/v bias, tied); Qwen3 (explicit head_dim 16 ≠ 32 / 4, q/k norm, untied); GPT-2 (tied by
  * construction, Conv1D layout, learned positions).
  */
@@ -67,6 +68,28 @@ export const TINY_CONFIGS = Object.freeze({
     tie_word_embeddings: true,
     torch_dtype: 'float32',
     vocab_size: 40,
+  }),
+  /** attention_bias (q/k/v/o biases) and mlp_bias (gate/up/down biases), as some Llama ports have. */
+  llamaBiased: Object.freeze({
+    architectures: ['LlamaForCausalLM'],
+    attention_bias: true,
+    mlp_bias: true,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    hidden_act: 'silu',
+    hidden_size: 16,
+    intermediate_size: 24,
+    max_position_embeddings: 32,
+    model_type: 'llama',
+    num_attention_heads: 2,
+    num_hidden_layers: 2,
+    num_key_value_heads: 1,
+    rms_norm_eps: 1e-5,
+    rope_scaling: null,
+    rope_theta: 10000.0,
+    tie_word_embeddings: false,
+    torch_dtype: 'float32',
+    vocab_size: 44,
   }),
   /** Qwen2: q/k/v biases, GQA 4/2, tied, eps 1e-6, θ 1e6. */
   qwen2: Object.freeze({

@@ -4,7 +4,9 @@
  * `transformer-f64.ts` (and through it the engine) is anchored to.
  *
  * Llama family: width 2, one head (D = 2, so RoPE turns the single pair by the position in radians),
- * identity q/k/v/o and lm_head, an MLP of width 1. Qwen2 adds q/k/v biases, Qwen3 q/k norms.
+ * identity q/k/v/o and lm_head, an MLP of width 1. Qwen2 adds q/k/v biases, Qwen3 q/k norms; a
+ * Llama with `attention_bias` and `mlp_bias` has biases on q/k/v/o and on gate/up/down
+ * (transformers' LlamaAttention and LlamaMLP: `bias=config.attention_bias`, `bias=config.mlp_bias`).
  * GPT-2: width 3 (LayerNorm over 2 entries would send every vector to ±[1, −1] and hide errors).
  */
 import { parseModelConfig, type ModelConfig } from '../../src/model/config';
@@ -35,6 +37,12 @@ interface LlamaExtras {
   vBias?: Vec2;
   qNorm?: Vec2;
   kNorm?: Vec2;
+  /** o_proj bias (Llama/Qwen3 with attention_bias). */
+  oBias?: Vec2;
+  /** gate/up biases (width 1) and down bias (width 2): Llama with mlp_bias. */
+  gateBias?: number;
+  upBias?: number;
+  downBias?: Vec2;
 }
 
 /** The Llama, Qwen2 and Qwen3 cases. */
@@ -50,6 +58,19 @@ export function handLlamaCases(): HandCase[] {
       qNorm: [2, 0.5],
       kNorm: [0.5, 3],
     }),
+    llamaCase(
+      'llama (attention_bias: q/k/v/o biases; mlp_bias: gate/up/down biases)',
+      'LlamaForCausalLM',
+      {
+        qBias: [0.1, -0.2],
+        kBias: [0.3, 0.05],
+        vBias: [-0.4, 0.25],
+        oBias: [0.7, -0.3],
+        gateBias: 0.4,
+        upBias: -0.6,
+        downBias: [0.2, 0.5],
+      },
+    ),
   ];
 }
 
@@ -68,6 +89,7 @@ function llamaCase(label: string, architecture: string, o: LlamaExtras): HandCas
     rms_norm_eps: eps,
     rope_theta: 10000,
     tie_word_embeddings: false,
+    ...(o.oBias ? { attention_bias: true, mlp_bias: true } : {}),
   });
   const I = [1, 0, 0, 1];
   const p = 'model.layers.0';
@@ -84,10 +106,16 @@ function llamaCase(label: string, architecture: string, o: LlamaExtras): HandCas
   for (const proj of ['q', 'k', 'v', 'o']) {
     weights.set(`${p}.self_attn.${proj}_proj.weight`, f64([2, 2], I));
   }
-  if (config.attentionBias) {
-    weights.set(`${p}.self_attn.q_proj.bias`, f64([2], o.qBias ?? [0, 0]));
+  if (o.qBias) {
+    weights.set(`${p}.self_attn.q_proj.bias`, f64([2], o.qBias));
     weights.set(`${p}.self_attn.k_proj.bias`, f64([2], o.kBias ?? [0, 0]));
     weights.set(`${p}.self_attn.v_proj.bias`, f64([2], o.vBias ?? [0, 0]));
+  }
+  if (o.oBias) weights.set(`${p}.self_attn.o_proj.bias`, f64([2], o.oBias));
+  if (o.downBias) {
+    weights.set(`${p}.mlp.gate_proj.bias`, f64([1], [o.gateBias ?? 0]));
+    weights.set(`${p}.mlp.up_proj.bias`, f64([1], [o.upBias ?? 0]));
+    weights.set(`${p}.mlp.down_proj.bias`, f64([2], o.downBias));
   }
   if (config.qkNorm) {
     weights.set(`${p}.self_attn.q_norm.weight`, f64([2], o.qNorm ?? [1, 1]));
@@ -127,12 +155,14 @@ function llamaClosedForm(eps: number, o: LlamaExtras): { logits: number[]; p1: n
   const s1 = dot(q[1]!, k[1]!) / Math.SQRT2;
   const p1 = 1 / (1 + Math.exp(s0 - s1)); // softmax([s0, s1])[1]
   const attn = [v[0]!, plus(scaled(v[0]!, 1 - p1), scaled(v[1]!, p1))]; // position 0 sees itself only
-  const h = x.map((u, t) => plus(u, attn[t])); // o_proj = identity
-  // MLP: gate = [1, 0], up = [0, 1], down = [1, −1]ᵀ → silu(m0)·m1·[1, −1], silu(z) = z/(1 + e^−z).
+  const h = x.map((u, t) => plus(plus(u, attn[t]), o.oBias)); // o_proj = identity (+ its bias)
+  // MLP: gate = [1, 0] + bg, up = [0, 1] + bu, down = [1, −1]ᵀ + bd
+  //   → silu(m0 + bg)·(m1 + bu)·[1, −1] + bd, silu(z) = z/(1 + e^−z).
   const out = h.map((u) => {
     const m = rms(u);
-    const a = (m[0] / (1 + Math.exp(-m[0]))) * m[1];
-    return plus(u, [a, -a]);
+    const g = m[0] + (o.gateBias ?? 0);
+    const a = (g / (1 + Math.exp(-g))) * (m[1] + (o.upBias ?? 0));
+    return plus(plus(u, [a, -a]), o.downBias);
   });
   return { logits: out.flatMap((u) => rms(u)), p1 }; // final norm, then lm_head = identity
 }

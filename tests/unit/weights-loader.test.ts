@@ -108,31 +108,60 @@ describe('loadWeights', () => {
     });
   });
 
-  it('GPT-2: drops the transformer. prefix, ignores attn.bias, keeps a tied lm_head and says so', async () => {
+  it('GPT-2: drops the transformer. prefix, skips the attn.bias/masked_bias mask buffers and a tied lm_head', async () => {
+    // Both buffers are causal masks transformers rebuilds (GPT2Attention registers them); a tied
+    // model's lm_head is the embedding (transformers ties it after loading), so a copy in the file
+    // is not read.
     const written = weights(gpt2);
     const prefixed = written.map((t) => ({ ...t, name: `transformer.${t.name}` }));
     const extras: TensorToWrite[] = [
       { name: 'transformer.h.0.attn.bias', shape: [1, 1, 8, 8], data: new Float32Array(64) },
+      { name: 'transformer.h.0.attn.masked_bias', shape: [], data: Float32Array.of(-1e4) },
       { name: 'lm_head.weight', shape: [16, 8], data: seededArray(128, 9) },
     ];
     const { options } = folder({
       'model.safetensors': writeSafetensors([...prefixed, ...extras]),
     });
-    const warnings: string[] = [];
     await expectNoLeaks(async () => {
-      const got = await loadWeights({
-        config: gpt2,
-        ...options,
-        onWarning: (w) => warnings.push(w),
-      });
+      const got = await loadWeights({ config: gpt2, ...options });
       await expectValues(got, written);
-      expect(got.has('h.0.attn.bias')).toBe(false);
-      expect(await got.get('lm_head.weight')!.data()).toEqual(extras[1]!.data);
-      expect(got.size).toBe(written.length + 1);
+      expect(got.size).toBe(written.length);
       disposeAll(got);
     });
-    expect(warnings.join('\n')).toMatch(/lm_head\.weight; it is loaded/);
-    expect(warnings.join('\n')).toMatch(/ignored 1 tensor.*transformer\.h\.0\.attn\.bias/);
+  });
+
+  it('Llama: skips rotary_emb.inv_freq buffers (older checkpoints carry them)', async () => {
+    const written = weights(llama);
+    const inv = {
+      name: 'model.layers.1.self_attn.rotary_emb.inv_freq',
+      shape: [2],
+      data: Float32Array.of(1, 0.01),
+    };
+    const { options } = folder({ 'model.safetensors': writeSafetensors([...written, inv]) });
+    await expectNoLeaks(async () => {
+      const got = await loadWeights({ config: llama, ...options });
+      expect(got.size).toBe(written.length);
+      disposeAll(got);
+    });
+  });
+
+  it('a tensor the model would not use is an error naming it, before anything is created', async () => {
+    // An o_proj bias in the file while config.json lacks attention_bias: computing without it
+    // would give other logits than the checkpoint's authors got.
+    const written = weights(llama);
+    const extra = {
+      name: 'model.layers.0.self_attn.o_proj.bias',
+      shape: [8],
+      data: new Float32Array(8),
+    };
+    const { options } = folder({ 'model.safetensors': writeSafetensors([...written, extra]) });
+    await expectNoLeaks(async () => {
+      const error = await loadWeights({ config: llama, ...options }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnsupportedModelError);
+      expect((error as Error).message).toMatch(
+        /1 tensor.*does not use: model\.layers\.0\.self_attn\.o_proj\.bias.*attention_bias/,
+      );
+    });
   });
 
   it('loads a sharded checkpoint across two shard files, in order', async () => {
