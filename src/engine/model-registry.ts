@@ -9,6 +9,7 @@ import { UnsupportedModelError } from '../errors/loops-errors';
 import { parseModelConfig, type ModelConfig } from '../model/config';
 import { resolveModel, type ModelFiles, type ShippedSource } from '../io/model-source';
 import type { FileCache } from '../io/file-cache';
+import { GENERATION_CONFIG, withGenerationConfig } from '../io/generation-config';
 import { loadWeights } from '../io/weights-loader';
 import { currentGpuDevice } from '../runtime/backend';
 import type { LoadProgress, TokenizerFiles } from '../protocol/wire-types';
@@ -119,12 +120,19 @@ export class ModelRegistry {
   }
 }
 
-/** Reads config, tokenizer and weights from any model source. */
+/**
+ * Reads config (with `generation_config.json`'s EOS ids when the model has one), tokenizer and
+ * weights from any model source.
+ */
 export async function loadModelFiles(
   files: ModelFiles,
   onProgress?: (p: LoadProgress) => void,
 ): Promise<LoadedModel> {
-  const config = parseModelConfig(await files.json('config.json'), `${files.id}/config.json`);
+  let config = parseModelConfig(await files.json('config.json'), `${files.id}/config.json`);
+  if (await files.has(GENERATION_CONFIG)) {
+    const source = `${files.id}/${GENERATION_CONFIG}`;
+    config = withGenerationConfig(config, await files.json(GENERATION_CONFIG), source);
+  }
   if (!(await files.has('tokenizer.json'))) {
     throw new UnsupportedModelError(
       `${files.id} has no tokenizer.json; the engine needs one to encode text.`,
