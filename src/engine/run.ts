@@ -15,6 +15,9 @@ import type { AdamWire, WireDatum, WireForwardResult } from '../protocol/wire-ty
 import { buildBatch, disposeBatch, splitRows, type Batch } from './batch';
 import type { LoadedModel } from './model-registry';
 
+/** The target id that marks a position to ignore. */
+const IGNORE = -100;
+
 export class Run {
   adapter: LoraAdapter;
   model: CausalLM;
@@ -177,6 +180,13 @@ export class Run {
       if (bad >= 0)
         throw new ValidationError(
           `Datum ${i}: token ${d.tokens[bad]} at position ${bad} is outside the vocabulary [0, ${V}).`,
+        );
+      // A gather past the vocabulary would read 0 on webgpu and train on it.
+      const targets = d.inputs.target_tokens;
+      const badTarget = targets ? targets.findIndex((t) => t !== IGNORE && (t < 0 || t >= V)) : -1;
+      if (targets && badTarget >= 0)
+        throw new ValidationError(
+          `Datum ${i}: target_tokens[${badTarget}] = ${targets[badTarget]} is outside the vocabulary [0, ${V}); use -100 to ignore a position.`,
         );
     });
   }

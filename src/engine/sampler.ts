@@ -64,6 +64,13 @@ export class Sampler {
         `compute_logprobs: the prompt has ${T} tokens; it needs 1 to ${max} (the model's context).`,
       );
     }
+    const V = this.base.config.vocabSize;
+    const bad = prompt.findIndex((t) => t < 0 || t >= V);
+    if (bad >= 0) {
+      throw new ValidationError(
+        `compute_logprobs: prompt token ${prompt[bad]} at position ${bad} is outside the vocabulary [0, ${V}).`,
+      );
+    }
     return promptLogprobs(this.model, Array.from(prompt));
   }
 
