@@ -4,6 +4,7 @@
  * checkpoint library; none of them owns the others' state.
  */
 import type { BackendReport } from '../runtime/backend';
+import type { MemoryEstimate } from './memory-budget';
 import type { CheckpointStore } from '../storage/checkpoint-store';
 import type { ModelRegistry } from './model-registry';
 import type { OpQueue } from './op-queue';
@@ -15,4 +16,9 @@ export interface EngineContext {
   checkpoints(): CheckpointStore;
   /** The backend report; throws the device-loss error once the device is lost, or before `init`. */
   ready(): BackendReport;
+  /**
+   * Throws a ValidationError when `need` does not fit the backend's memory budget with what the
+   * engine holds now; call it before allocating (memory-budget.ts).
+   */
+  checkMemory(what: string, need: MemoryEstimate, fix: string): void;
 }

@@ -38,6 +38,12 @@ import { defaultCheckpointStore, type CheckpointStore } from '../storage/checkpo
 import { serverCapabilities } from './capabilities';
 import { CheckpointLibrary } from './checkpoint-library';
 import type { EngineContext } from './engine-context';
+import {
+  backendBudget,
+  checkMemory,
+  type MemoryBudget,
+  type MemoryEstimate,
+} from './memory-budget';
 import { ModelRegistry, type ModelRegistryOptions } from './model-registry';
 import { OpQueue } from './op-queue';
 import { Runs } from './runs';
@@ -46,6 +52,10 @@ import { Samplers } from './samplers';
 export interface EngineOptions extends ModelRegistryOptions {
   /** Where checkpoints go; default IndexedDB (namespace from `init`), or memory without it. */
   readonly store?: CheckpointStore;
+  /** The host's memory in bytes, where the platform knows it (Node: `os.totalmem()`). */
+  readonly hostMemoryBytes?: number;
+  /** The memory budget in bytes, replacing the backend's (memory-budget.ts); for embedders and tests. */
+  readonly memoryBudgetBytes?: number;
 }
 
 export interface EngineInitOptions extends BackendOptions {
@@ -55,13 +65,14 @@ export interface EngineInitOptions extends BackendOptions {
 
 export class Engine implements EngineApi {
   private report: BackendReport | null = null;
+  private budget: MemoryBudget | null = null;
   private store: CheckpointStore | null;
   private readonly registry: ModelRegistry;
   private readonly runs: Runs;
   private readonly samplers: Samplers;
   private readonly library: CheckpointLibrary;
 
-  constructor(options: EngineOptions) {
+  constructor(private readonly options: EngineOptions) {
     this.registry = new ModelRegistry(options);
     this.store = options.store ?? null;
     const ctx: EngineContext = {
@@ -69,6 +80,7 @@ export class Engine implements EngineApi {
       queue: new OpQueue(),
       checkpoints: () => this.checkpoints(),
       ready: () => this.ready(),
+      checkMemory: (what, need, fix) => this.checkMemory(what, need, fix),
     };
     this.runs = new Runs(ctx);
     this.samplers = new Samplers(ctx, this.runs);
@@ -77,6 +89,9 @@ export class Engine implements EngineApi {
 
   async init(backend: BackendRequest, options: EngineInitOptions = {}): Promise<BackendReport> {
     this.report = await selectBackend(backend, options);
+    const budget = backendBudget(this.report, this.options.hostMemoryBytes);
+    const bytes = this.options.memoryBudgetBytes;
+    this.budget = bytes ? { ...budget, bytes, source: 'set for this engine' } : budget;
     this.store ??= defaultCheckpointStore(options.storageNamespace ?? 'loops-web');
     return this.report;
   }
@@ -195,6 +210,11 @@ export class Engine implements EngineApi {
     if (!this.store)
       throw new ValidationError('the engine is not initialised; call init(backend) first.');
     return this.store;
+  }
+
+  private checkMemory(what: string, need: MemoryEstimate, fix: string): void {
+    if (!this.budget) this.ready();
+    checkMemory(what, need, this.budget as MemoryBudget, tf.memory().numBytes, fix);
   }
 
   private ready(): BackendReport {

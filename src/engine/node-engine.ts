@@ -2,6 +2,7 @@
  * Node only: an engine whose shipped models are read from the package's `public/models` folder
  * (or another folder), for in-process use in scripts, examples and tests.
  */
+import { totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { nodeFolder } from '../io/node-files';
 import type { CheckpointStore } from '../storage/checkpoint-store';
@@ -12,7 +13,7 @@ import { parseManifest } from './model-registry';
 export const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../public/models/', import.meta.url));
 
 export function createNodeEngine(
-  options: { modelsDir?: string; store?: CheckpointStore } = {},
+  options: { modelsDir?: string; store?: CheckpointStore; memoryBudgetBytes?: number } = {},
 ): Engine {
   const folder = nodeFolder(options.modelsDir ?? DEFAULT_MODELS_DIR);
   return new Engine({
@@ -22,5 +23,7 @@ export function createNodeEngine(
       return bytes ? parseManifest(JSON.parse(new TextDecoder().decode(bytes))) : [];
     },
     store: options.store,
+    hostMemoryBytes: totalmem(),
+    memoryBudgetBytes: options.memoryBudgetBytes,
   });
 }

@@ -18,6 +18,7 @@ import type {
 import { guardDevice } from '../runtime/device-lost';
 import { buildCheckpoint, randomId, restoreAdapter, type CheckpointSource } from './checkpoints';
 import type { EngineContext } from './engine-context';
+import { trainingStepBytes } from './memory-budget';
 import type { LoadedModel } from './model-registry';
 import { modelFacts } from './model-facts';
 import { Run } from './run';
@@ -81,11 +82,17 @@ export class Runs {
     config: Record<string, number>,
     backward: boolean,
   ): Promise<WireForwardResult> {
-    return this.on(runId, (run) => run.forwardBackward(data, lossFn, config, backward));
+    return this.on(runId, (run) => {
+      this.checkStepMemory(run, data);
+      return run.forwardBackward(data, lossFn, config, backward);
+    });
   }
 
   backwardWeighted(runId: string, data: WireDatum[], weights: Float32Array[]): Promise<void> {
-    return this.on(runId, (run) => run.backwardWeighted(data, weights));
+    return this.on(runId, (run) => {
+      this.checkStepMemory(run, data);
+      return run.backwardWeighted(data, weights);
+    });
   }
 
   optimStep(runId: string, adam: AdamWire): Promise<Record<string, number>> {
@@ -184,6 +191,16 @@ export class Runs {
 
   async closeAll(): Promise<void> {
     for (const id of [...this.runs.keys()]) await this.close(id);
+  }
+
+  /** A batch of B sequences of up to T tokens must fit the memory budget (memory-budget.ts). */
+  private checkStepMemory(run: Run, data: readonly WireDatum[]): void {
+    const T = Math.max(0, ...data.map((d) => d.tokens.length));
+    this.ctx.checkMemory(
+      'forward_backward',
+      trainingStepBytes(run.base.config, data.length, T),
+      'send fewer or shorter Datums per call (gradients accumulate across calls until optim_step).',
+    );
   }
 
   /** Runs `op` on the run in its queue slot, after every op submitted to it before. */

@@ -7,6 +7,7 @@
 import { TextTokenizer } from '../core/tokenizer';
 import { ValidationError } from '../errors/loops-errors';
 import { LoraAdapter } from '../lora/adapter';
+import type { ModelConfig } from '../model/config';
 import type {
   CreateSamplerRequest,
   SampleRequest,
@@ -16,6 +17,7 @@ import type {
 import { guardDevice } from '../runtime/device-lost';
 import { randomId, restoreAdapter } from './checkpoints';
 import type { EngineContext } from './engine-context';
+import { promptForwardBytes, samplingBytes, topkPromptBytes } from './memory-budget';
 import type { LoadedModel } from './model-registry';
 import { modelFacts } from './model-facts';
 import type { Runs } from './runs';
@@ -53,11 +55,21 @@ export class Samplers {
   }
 
   sample(request: SampleRequest): Promise<WireSampleResult> {
-    return this.on(request.samplerId, (sampler) => sampler.sample(request));
+    return this.on(request.samplerId, (sampler) => {
+      this.checkSampleMemory(sampler.base.config, request);
+      return sampler.sample(request);
+    });
   }
 
   computeLogprobs(samplerId: string, prompt: Int32Array): Promise<(number | null)[]> {
-    return this.on(samplerId, (sampler) => sampler.computeLogprobs(prompt));
+    return this.on(samplerId, (sampler) => {
+      this.ctx.checkMemory(
+        'compute_logprobs',
+        promptForwardBytes(sampler.base.config, prompt.length),
+        'score a shorter prompt.',
+      );
+      return sampler.computeLogprobs(prompt);
+    });
   }
 
   async close(samplerId: string): Promise<void> {
@@ -71,6 +83,28 @@ export class Samplers {
 
   async closeAll(): Promise<void> {
     for (const id of [...this.samplers.keys()]) await this.close(id);
+  }
+
+  /**
+   * The KV cache of num_samples × (prompt + generated − 1) positions (the last token is never fed
+   * back), and the top-k pairs, must each fit the memory budget (memory-budget.ts).
+   */
+  private checkSampleMemory(config: ModelConfig, request: SampleRequest): void {
+    const P = request.prompt.length;
+    const room = Math.max(1, config.maxPositions - P);
+    const generated = Math.min(request.params.max_tokens ?? room, room);
+    this.ctx.checkMemory(
+      'sample',
+      samplingBytes(config, request.numSamples, P, P + generated - 1),
+      'use fewer num_samples or a smaller max_tokens (or several sample calls).',
+    );
+    if (request.topkPromptLogprobs > 0) {
+      this.ctx.checkMemory(
+        'sample',
+        topkPromptBytes(config, P, request.topkPromptLogprobs),
+        'ask for fewer topk_prompt_logprobs, or score a shorter prompt.',
+      );
+    }
   }
 
   /** Runs `op` in the sampler's queue slot; an unknown sampler rejects at once. */
