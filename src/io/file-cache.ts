@@ -10,27 +10,43 @@
 export interface FileCache {
   /** The bytes stored under `key`, or `undefined`. */
   get(key: string): Promise<Uint8Array | undefined>;
-  put(key: string, bytes: Uint8Array): Promise<void>;
+  /** Stores `bytes`, with the server's validator (its ETag) when it gave one. */
+  put(key: string, bytes: Uint8Array, validator?: string | null): Promise<void>;
   /** Whether `key` is stored, without reading it; optional (`get` is used when absent). */
   has?(key: string): Promise<boolean>;
+  /** The validator stored with `key`: null when none was given, undefined when `key` is absent. */
+  validator?(key: string): Promise<string | null | undefined>;
+  /**
+   * Stores a body as it streams in (optional): the cache consumes `body` alongside the download
+   * instead of copying the finished bytes. It must reject, storing nothing, when `body` errors.
+   */
+  putStream?(
+    key: string,
+    body: ReadableStream<Uint8Array>,
+    validator: string | null,
+  ): Promise<void>;
 }
 
 export const MODEL_CACHE_NAME = 'loops-web-models';
 
 /** Process-lifetime cache; it copies on the way in and out so cached arrays are never shared. */
 export class MemoryFileCache implements FileCache {
-  private readonly entries = new Map<string, Uint8Array>();
+  private readonly entries = new Map<string, { bytes: Uint8Array; validator: string | null }>();
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    return this.entries.get(key)?.slice();
+    return this.entries.get(key)?.bytes.slice();
   }
 
-  async put(key: string, bytes: Uint8Array): Promise<void> {
-    this.entries.set(key, bytes.slice());
+  async put(key: string, bytes: Uint8Array, validator: string | null = null): Promise<void> {
+    this.entries.set(key, { bytes: bytes.slice(), validator });
   }
 
   async has(key: string): Promise<boolean> {
     return this.entries.has(key);
+  }
+
+  async validator(key: string): Promise<string | null | undefined> {
+    return this.entries.get(key)?.validator;
   }
 
   /** Number of stored files (for tests and memory reports). */
@@ -39,7 +55,10 @@ export class MemoryFileCache implements FileCache {
   }
 }
 
-/** Cache Storage; keys must be http(s) URLs. */
+/** The header a stored response keeps its server's validator in. */
+const VALIDATOR_HEADER = 'x-loops-etag';
+
+/** Cache Storage; keys must be http(s) URLs. Bodies are written as they stream in. */
 export class CacheStorageFileCache implements FileCache {
   constructor(
     private readonly storage: CacheStorage,
@@ -52,16 +71,43 @@ export class CacheStorageFileCache implements FileCache {
     return hit ? new Uint8Array(await hit.arrayBuffer()) : undefined;
   }
 
-  async put(key: string, bytes: Uint8Array): Promise<void> {
+  async put(key: string, bytes: Uint8Array, validator: string | null = null): Promise<void> {
     const cache = await this.storage.open(this.name);
-    const headers = { 'content-type': 'application/octet-stream' };
-    await cache.put(key, new Response(bytes.slice(), { headers }));
+    await cache.put(key, new Response(bytes.slice(), { headers: headersFor(validator) }));
+  }
+
+  async putStream(
+    key: string,
+    body: ReadableStream<Uint8Array>,
+    validator: string | null,
+  ): Promise<void> {
+    const cache = await this.storage.open(this.name);
+    try {
+      await cache.put(key, new Response(body, { headers: headersFor(validator) }));
+    } catch (error) {
+      await cache.delete(key).catch(() => undefined);
+      throw error;
+    }
   }
 
   async has(key: string): Promise<boolean> {
     const cache = await this.storage.open(this.name);
     return (await cache.match(key)) !== undefined;
   }
+
+  async validator(key: string): Promise<string | null | undefined> {
+    const cache = await this.storage.open(this.name);
+    const hit = await cache.match(key);
+    if (!hit) return undefined;
+    void hit.body?.cancel();
+    return hit.headers.get(VALIDATOR_HEADER);
+  }
+}
+
+function headersFor(validator: string | null): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+  if (validator) headers[VALIDATOR_HEADER] = validator;
+  return headers;
 }
 
 let shared: FileCache | undefined;

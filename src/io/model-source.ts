@@ -73,6 +73,8 @@ export interface ResolveOptions extends ShippedSource, HubOptions {
 type UserFile = Blob | ArrayBuffer | Uint8Array;
 
 const SHIPPED_NAME = /^[\w.-]+$/;
+/** A full commit sha, as a pinned hub revision. */
+const COMMIT = /^[0-9a-f]{40}$/;
 
 /** A model shipped with the app under `public/models/<name>/`. */
 export function shippedModelFiles(name: string, source: ShippedSource): ModelFiles {
@@ -94,11 +96,17 @@ export function shippedModelFiles(name: string, source: ShippedSource): ModelFil
   return fromTransport(name, 'shipped', prefixed(folder, `${name}/`));
 }
 
-/** A Hugging Face hub repo (`org/name`), downloaded on first use and then served from the cache. */
+/**
+ * A Hugging Face hub repo (`org/name`), downloaded on first use and then served from the cache;
+ * cached files of a branch are revalidated with the hub first (hub-source.ts).
+ */
 export function hubModelFiles(repo: string, options: HubOptions = {}): ModelFiles {
   checkRepoId(repo);
   const base = hubRepoUrl(options.hubUrl ?? DEFAULT_HUB_URL, repo, options.revision);
-  return fromTransport(repo, 'hub', httpTransport(base, options.cache ?? defaultFileCache()));
+  // A branch (default "main") moves; a commit sha does not.
+  const revalidate = !COMMIT.test(options.revision ?? 'main');
+  const cache = options.cache ?? defaultFileCache();
+  return fromTransport(repo, 'hub', httpTransport(base, cache, { revalidate }));
 }
 
 /**

@@ -3,6 +3,8 @@
  * HEAD with Content-Length, answers 404 for anything else, and lets a test force a status on a path
  * (for example 500). Bodies go out in small chunks with a pause between them, so a client sees
  * several progress events. Every request is logged, so a test can prove the network was not used.
+ * Each file has an ETag (a checksum of its bytes, as the hub sends one), and `setFile` replaces a
+ * file as a new commit on a branch would.
  */
 import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
@@ -15,6 +17,8 @@ export interface StaticServer {
   readonly requests: string[];
   /** Answer `status` (with an empty body) for `path` from now on. */
   failWith(path: string, status: number): void;
+  /** Serve `bytes` at `path` from now on (a new ETag with new content). */
+  setFile(path: string, bytes: Uint8Array): void;
   close(): Promise<void>;
 }
 
@@ -24,11 +28,12 @@ export async function startStaticServer(
 ): Promise<StaticServer> {
   const requests: string[] = [];
   const forced = new Map<string, number>();
+  const served = new Map(files);
   const server = createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
     requests.push(`${req.method ?? '?'} ${path}`);
     const status = forced.get(path);
-    const body = files.get(path);
+    const body = served.get(path);
     if (status !== undefined || body === undefined) {
       res.writeHead(status ?? 404, { 'content-length': 0 }).end();
       return;
@@ -36,6 +41,7 @@ export async function startStaticServer(
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
       'content-length': body.byteLength,
+      etag: etagOf(body),
     });
     if (req.method === 'HEAD') {
       res.end();
@@ -49,6 +55,7 @@ export async function startStaticServer(
     url: `http://127.0.0.1:${port}`,
     requests,
     failWith: (path, status) => forced.set(path, status),
+    setFile: (path, bytes) => served.set(path, bytes),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
@@ -68,4 +75,11 @@ async function sendInChunks(
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   res.end();
+}
+
+/** A strong ETag from the bytes (FNV-1a over them, and the length). */
+function etagOf(body: Uint8Array): string {
+  let h = 0x811c9dc5;
+  for (const b of body) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return `"${body.byteLength.toString(16)}-${h.toString(16)}"`;
 }
