@@ -19,7 +19,7 @@ export {
   ImageChunk,
   type ModelInputChunk,
 } from './client/types/model-input';
-export { TensorData, type TensorDtype } from './client/types/tensor-data';
+export { TensorData, type TensorDtype, type NestedNumbers } from './client/types/tensor-data';
 export { Datum } from './client/types/datum';
 export { SamplingParams, AdamParams, WandbConfig } from './client/types/params';
 export type { ForwardBackwardOutput } from './client/types/forward-backward-output';

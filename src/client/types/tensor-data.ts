@@ -8,6 +8,9 @@ import { describe as show } from '../describe';
 
 export type TensorDtype = 'int64' | 'float32';
 
+/** A number, or lists of them nested as deep as a shape's rank. */
+export type NestedNumbers = number | NestedNumbers[];
+
 interface TensorLike {
   readonly shape: readonly number[];
   readonly dtype: string;
@@ -70,11 +73,29 @@ export class TensorData {
     return tf.tensor(this.data, [...this.shape], this.dtype === 'int64' ? 'int32' : 'float32') as T;
   }
 
-  tolist(): number[] {
-    return [...this.data];
+  /**
+   * The values nested by `shape`, as numpy's `tolist()` (the Python SDK's `tolist()`): a list per
+   * axis, the number itself for a 0-d shape. Pass the type the shape gives, e.g.
+   * `tolist<number[][]>()`; the default suits the usual 1-D data.
+   */
+  tolist<T extends NestedNumbers = number[]>(): T {
+    return nest(this.data, this.shape, 0, 0) as T;
   }
 
   toJSON() {
     return { data: [...this.data], dtype: this.dtype, shape: [...this.shape] };
   }
+}
+
+/** The block of `data` at `offset` for axes `shape[axis…]`, as nested lists. */
+function nest(
+  data: readonly number[],
+  shape: readonly number[],
+  axis: number,
+  offset: number,
+): NestedNumbers {
+  if (axis === shape.length) return data[offset] as number;
+  const n = shape[axis] as number;
+  const stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  return Array.from({ length: n }, (_, i) => nest(data, shape, axis + 1, offset + i * stride));
 }
