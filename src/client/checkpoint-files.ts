@@ -1,15 +1,21 @@
-/** Turns checkpoint files from the engine into Loops' `CheckpointFilesResponse` with object URLs. */
+/**
+ * Turns checkpoint files from the engine into Loops' `CheckpointFilesResponse` with object URLs,
+ * recorded in `urls` so they are revoked when no longer needed (object-urls.ts).
+ */
 import type { CheckpointFilesResponse } from '../protocol/responses';
 import type { WireCheckpointFile } from '../protocol/wire-types';
+import type { ObjectUrls } from './object-urls';
 
 export function checkpointFilesResponse(
   files: readonly WireCheckpointFile[],
+  urls: ObjectUrls,
 ): CheckpointFilesResponse {
   const presigned = files.map((f) => ({
-    url: URL.createObjectURL(
+    url: urls.create(
       new Blob([f.bytes as BlobPart], {
         type: f.name.endsWith('.json') ? 'application/json' : 'application/octet-stream',
       }),
+      [f.checkpointId, f.checkpointPath],
     ),
     relative_file_name: f.name,
     node_rank: 0,

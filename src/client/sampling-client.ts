@@ -122,7 +122,8 @@ export class SamplingClient {
     return submitted(this.compute_logprobs(...args));
   }
 
-  async get_tokenizer(): Promise<TextTokenizer> {
+  async get_tokenizer(...args: unknown[]): Promise<TextTokenizer> {
+    parseArgs('get_tokenizer', [], args); // no parameters: an argument is a mistake
     this.tokenizer ??= TextTokenizer.fromJson(
       this.info.tokenizer.tokenizerJson,
       this.info.tokenizer.tokenizerConfig,
@@ -130,7 +131,8 @@ export class SamplingClient {
     return this.tokenizer;
   }
 
-  get_base_model(): string {
+  get_base_model(...args: unknown[]): string {
+    parseArgs('get_base_model', [], args); // no parameters: an argument is a mistake
     return this.info.baseModel;
   }
 

@@ -12,8 +12,10 @@ import type {
 } from '../protocol/responses';
 import type { CreateRunRequest, LoadProgress } from '../protocol/wire-types';
 import { parseArgs } from './args';
+import { describe } from './describe';
 import { inProcessLink, workerLink, type EngineLink } from './engine-link';
 import { checkpointFilesResponse } from './checkpoint-files';
+import { ObjectUrls } from './object-urls';
 import { checkCheckpointPath } from './validate';
 import { SamplingClient } from './sampling-client';
 import { TrainingClient } from './training-client';
@@ -61,6 +63,8 @@ export class ServiceClient {
   readonly hub_url: string;
   private readonly link: EngineLink;
   private readonly ready: Promise<BackendReport>;
+  /** Object URLs of checkpoint files handed out so far (revoked on delete and close). */
+  private readonly urls = new ObjectUrls();
   private closed = false;
 
   constructor(options: ServiceClientOptions = {}) {
@@ -168,7 +172,8 @@ export class ServiceClient {
     });
   }
 
-  async get_server_capabilities(): Promise<ServerCapabilities> {
+  async get_server_capabilities(...args: unknown[]): Promise<ServerCapabilities> {
+    parseArgs('get_server_capabilities', [], args); // no parameters: an argument is a mistake
     await this.ensureOpen();
     return this.link.engine.capabilities();
   }
@@ -182,9 +187,12 @@ export class ServiceClient {
   async get_checkpoint_archive_url(...args: unknown[]): Promise<CheckpointFilesResponse> {
     const a = parseArgs('get_checkpoint_archive_url', ['checkpoint_id'], args);
     if (typeof a.checkpoint_id !== 'string')
-      throw new ValidationError('checkpoint_id must be a checkpoint id or path.');
+      throw new ValidationError(
+        `checkpoint_id must be a checkpoint id or path (a string), got ${describe(a.checkpoint_id)}.`,
+      );
     await this.ensureOpen();
-    return checkpointFilesResponse(await this.link.engine.checkpointFiles(a.checkpoint_id));
+    const files = await this.link.engine.checkpointFiles(a.checkpoint_id);
+    return checkpointFilesResponse(files, this.urls);
   }
 
   /**
@@ -217,16 +225,23 @@ export class ServiceClient {
     );
   }
 
-  /** Deletes a checkpoint by id or path. */
-  async delete_checkpoint(checkpoint_id: string): Promise<void> {
+  /** Deletes a checkpoint by id or path; object URLs made for its files are revoked. */
+  async delete_checkpoint(...args: unknown[]): Promise<void> {
+    const a = parseArgs('delete_checkpoint', ['checkpoint_id'], args);
+    if (typeof a.checkpoint_id !== 'string')
+      throw new ValidationError(
+        `checkpoint_id must be a checkpoint id or path (a string), got ${describe(a.checkpoint_id)}.`,
+      );
     await this.ensureOpen();
-    await this.link.engine.deleteCheckpoint(checkpoint_id);
+    await this.link.engine.deleteCheckpoint(a.checkpoint_id);
+    this.urls.revokeFor(a.checkpoint_id);
   }
 
-  /** Ends the engine and frees the GPU; pending ops reject. */
+  /** Ends the engine and frees the GPU; pending ops reject; checkpoint file URLs are revoked. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.urls.revokeAll();
     await this.link.engine.shutdown().catch(() => undefined);
     this.link.close();
   }
@@ -263,7 +278,7 @@ export class ServiceClient {
       request,
       onProgress ? this.link.callback(onProgress) : undefined,
     );
-    return new TrainingClient(this.link, info, this.hub_url, wandb ?? null);
+    return new TrainingClient(this.link, info, this.hub_url, wandb ?? null, this.urls);
   }
 
   private async ensureOpen(): Promise<void> {

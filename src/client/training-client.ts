@@ -15,7 +15,9 @@ import type {
 } from '../protocol/responses';
 import type { RunInfo, WireDatum, WireForwardResult } from '../protocol/wire-types';
 import { parseArgs } from './args';
+import { describe } from './describe';
 import { checkpointFilesResponse } from './checkpoint-files';
+import type { ObjectUrls } from './object-urls';
 import { runCustomLoss, type CustomLossFn } from './custom-loss';
 import type { EngineLink } from './engine-link';
 import { ForwardBackwardFuture, OperationFuture, submitted } from './future';
@@ -48,6 +50,7 @@ export class TrainingClient {
     private info: RunInfo,
     private readonly hubUrl: string,
     wandb: WandbConfig | null,
+    private readonly urls: ObjectUrls,
   ) {
     this.version = info.policyVersion;
     this.metrics = new MetricsLog(info.runId, wandb?.project ?? null, wandb?.name ?? null);
@@ -174,7 +177,8 @@ export class TrainingClient {
     );
   }
 
-  async get_tokenizer(): Promise<TextTokenizer> {
+  async get_tokenizer(...args: unknown[]): Promise<TextTokenizer> {
+    parseArgs('get_tokenizer', [], args); // no parameters: an argument is a mistake
     this.tokenizer ??= TextTokenizer.fromJson(
       this.info.tokenizer.tokenizerJson,
       this.info.tokenizer.tokenizerConfig,
@@ -182,7 +186,8 @@ export class TrainingClient {
     return this.tokenizer;
   }
 
-  get_info(): GetInfoResponse {
+  get_info(...args: unknown[]): GetInfoResponse {
+    parseArgs('get_info', [], args); // no parameters: an argument is a mistake
     return {
       base_model: this.info.baseModel,
       lora_rank: this.info.loraRank,
@@ -191,12 +196,20 @@ export class TrainingClient {
     };
   }
 
-  list_checkpoints(): Promise<Checkpoint[]> {
+  list_checkpoints(...args: unknown[]): Promise<Checkpoint[]> {
+    parseArgs('list_checkpoints', [], args); // no parameters: an argument is a mistake
     return this.link.engine.listCheckpoints(this.run_id);
   }
 
-  async get_checkpoint_archive_url(checkpoint_id: string): Promise<CheckpointFilesResponse> {
-    return checkpointFilesResponse(await this.link.engine.checkpointFiles(checkpoint_id));
+  /** The checkpoint's files as object URLs (revoked by the ServiceClient's delete or close). */
+  async get_checkpoint_archive_url(...args: unknown[]): Promise<CheckpointFilesResponse> {
+    const a = parseArgs('get_checkpoint_archive_url', ['checkpoint_id'], args);
+    if (typeof a.checkpoint_id !== 'string')
+      throw new ValidationError(
+        `checkpoint_id must be a checkpoint id or path (a string), got ${describe(a.checkpoint_id)}.`,
+      );
+    const files = await this.link.engine.checkpointFiles(a.checkpoint_id);
+    return checkpointFilesResponse(files, this.urls);
   }
 
   /** Calls `listener` with each step's metrics; returns an unsubscribe function. */
@@ -213,7 +226,8 @@ export class TrainingClient {
    * does): `RemoteOpError` with `cause_class` `DeviceLostError` once the GPU device is lost, or
    * when the engine has ended.
    */
-  async health(): Promise<{ ok: true; policy_version: number }> {
+  async health(...args: unknown[]): Promise<{ ok: true; policy_version: number }> {
+    parseArgs('health', [], args); // no parameters: an argument is a mistake
     this.checkOpen();
     await this.link.engine.health();
     return { ok: true, policy_version: this.version };

@@ -52,6 +52,8 @@ export class CheckpointLibrary {
       name,
       bytes: bytes.slice(),
       lastModified: stored.meta.created_at,
+      checkpointId: stored.meta.id,
+      checkpointPath: stored.meta.path,
     }));
   }
 

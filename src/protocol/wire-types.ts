@@ -123,6 +123,9 @@ export interface WireCheckpointFile {
   readonly name: string;
   readonly bytes: Uint8Array;
   readonly lastModified: string;
+  /** The checkpoint the file belongs to: its id and its path. */
+  readonly checkpointId: string;
+  readonly checkpointPath: string;
 }
 
 export interface ImportAdapterRequest {
