@@ -89,6 +89,7 @@ export default defineConfig({
       'tests/unit/**/*.test.ts',
       'tests/contract/**/*.test.ts',
       'tests/reliability/**/*.test.ts',
+      'tests/package/**/*.test.ts',
     ],
     environment: 'node',
     testTimeout: 60_000,

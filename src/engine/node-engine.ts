@@ -2,6 +2,7 @@
  * Node only: an engine whose shipped models are read from the package's `public/models` folder
  * (or another folder), for in-process use in scripts, examples and tests.
  */
+import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { nodeFolder } from '../io/node-files';
@@ -9,8 +10,16 @@ import type { CheckpointStore } from '../storage/checkpoint-store';
 import { Engine } from './engine';
 import { parseManifest } from './model-registry';
 
-/** The repository's (or installed package's) `public/models` folder. */
-export const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../public/models/', import.meta.url));
+/**
+ * The `public/models` folder beside this code: the repository's (this file is
+ * src/engine/node-engine.ts) or the installed package's (bundled into dist-lib/node.js).
+ */
+export const DEFAULT_MODELS_DIR = modelsBeside(['../public/models/', '../../public/models/']);
+
+function modelsBeside(candidates: readonly string[]): string {
+  const dirs = candidates.map((c) => fileURLToPath(new URL(c, import.meta.url)));
+  return dirs.find((dir) => existsSync(`${dir}models.json`)) ?? (dirs.at(-1) as string);
+}
 
 export function createNodeEngine(
   options: { modelsDir?: string; store?: CheckpointStore; memoryBudgetBytes?: number } = {},
