@@ -96,11 +96,18 @@ function backward(
 /**
  * TF.js 4.22 keeps one tape (`engine.state.activeTape`). Backprop runs after the outer gradient's
  * tape has closed, so a gradient taken inside a gradFunc starts a new tape in its place and sets it
- * to null when done; the outer pass then fails disposing its own tape. Restore it.
+ * to null when done; the outer pass then fails disposing its own tape. Restore it. A private field:
+ * TF.js is pinned, and tests/unit/tfjs-internals.test.ts fails if it changes.
  */
-function withOuterTapeKept<T>(fn: () => T): T {
+export function withOuterTapeKept<T>(fn: () => T): T {
   const engine = tf.engine() as unknown as { state: { activeTape: unknown } };
   const outer = engine.state.activeTape;
+  if (!Array.isArray(outer)) {
+    throw new Error(
+      `TF.js ${tf.version_core} has no gradient tape at engine.state.activeTape during backprop; ` +
+        'activation checkpointing relies on it (TF.js 4.22). Use the pinned TF.js version.',
+    );
+  }
   try {
     return fn();
   } finally {
