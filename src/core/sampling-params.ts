@@ -25,6 +25,16 @@ export interface SamplingParamsInput {
   readonly stop?: string | readonly string[] | readonly number[] | null;
 }
 
+/** Loops' defaults (shared/LOOPS_API.md, `SamplingParams`; Tinker's): the one source of them. */
+export const SAMPLING_DEFAULTS = Object.freeze({
+  max_tokens: null,
+  temperature: 1.0,
+  top_p: 1.0,
+  top_k: -1,
+  seed: null,
+  stop: null,
+} as const satisfies Required<SamplingParamsInput>);
+
 /** What the chooser needs: the shape of the distribution a token is drawn from. */
 export interface TokenChoiceParams {
   /** Divides the logits before softmax; 0 means greedy (argmax, lowest id on ties). */
@@ -78,7 +88,7 @@ export function normaliseSamplingParams(
 }
 
 function parseMaxTokens(v: number | null | undefined): number | null {
-  if (v === undefined || v === null) return null;
+  if (v === undefined || v === null) return SAMPLING_DEFAULTS.max_tokens;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     throw new ValidationError(
       `sampling_params.max_tokens is ${show(v)}; it must be an integer ≥ 1, or None to run until a stop or the context end.`,
@@ -88,7 +98,7 @@ function parseMaxTokens(v: number | null | undefined): number | null {
 }
 
 function parseTemperature(v: number | null | undefined): number {
-  if (v === undefined || v === null) return 1;
+  if (v === undefined || v === null) return SAMPLING_DEFAULTS.temperature;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
     throw new ValidationError(
       `sampling_params.temperature is ${show(v)}; it must be a finite number ≥ 0 (0 = greedy, 1 = the model's distribution).`,
@@ -98,7 +108,7 @@ function parseTemperature(v: number | null | undefined): number {
 }
 
 function parseTopP(v: number | null | undefined): number {
-  if (v === undefined || v === null) return 1;
+  if (v === undefined || v === null) return SAMPLING_DEFAULTS.top_p;
   if (typeof v !== 'number' || !(v > 0 && v <= 1)) {
     throw new ValidationError(
       `sampling_params.top_p is ${show(v)}; it must be in (0, 1] (1 = off).`,
@@ -108,7 +118,7 @@ function parseTopP(v: number | null | undefined): number {
 }
 
 function parseTopK(v: number | null | undefined, vocabSize: number): number {
-  if (v === undefined || v === null) return -1;
+  if (v === undefined || v === null) return SAMPLING_DEFAULTS.top_k;
   if (typeof v !== 'number' || !Number.isInteger(v) || v === 0 || v < -1) {
     throw new ValidationError(
       `sampling_params.top_k is ${show(v)}; it must be -1 (off) or an integer ≥ 1.`,
@@ -119,7 +129,7 @@ function parseTopK(v: number | null | undefined, vocabSize: number): number {
 }
 
 function parseSeed(v: number | null | undefined): number | null {
-  if (v === undefined || v === null) return null;
+  if (v === undefined || v === null) return SAMPLING_DEFAULTS.seed;
   if (typeof v !== 'number' || !Number.isInteger(v)) {
     throw new ValidationError(
       `sampling_params.seed is ${show(v)}; it must be an integer, or None for a random seed.`,

@@ -1,6 +1,6 @@
 /**
- * Parameter types of the Loops API, with the Loops defaults: `SamplingParams`, `AdamParams`,
- * `WandbConfig`. Constructed from one object of their fields, like Python's keyword constructors:
+ * Parameter types of the Loops API, with the Loops defaults (one source: src/core's
+ * `SAMPLING_DEFAULTS` and `ADAM_DEFAULTS`): `SamplingParams`, `AdamParams`, `WandbConfig`. Constructed from one object of their fields, like Python's keyword constructors:
  * anything but such an object, or an unknown field (a misspelt `max_new_tokens` would otherwise be
  * dropped silently), is a `ValidationError`. Values are checked where they are used (the client
  * validates before submitting).
@@ -8,11 +8,13 @@
 import { ValidationError } from '../../errors/loops-errors';
 import { describe } from '../describe';
 import type { AdamParamsFields, SamplingParamsFields } from '../../protocol/wire-types';
+import { ADAM_DEFAULTS } from '../../core/adam-params';
+import { SAMPLING_DEFAULTS } from '../../core/sampling-params';
 
 export type { AdamParamsFields, SamplingParamsFields };
 
-const SAMPLING_FIELDS = ['max_tokens', 'temperature', 'top_p', 'top_k', 'seed', 'stop'];
-const ADAM_FIELDS = ['learning_rate', 'beta1', 'beta2', 'eps', 'weight_decay', 'grad_clip_norm'];
+const SAMPLING_FIELDS = Object.keys(SAMPLING_DEFAULTS);
+const ADAM_FIELDS = Object.keys(ADAM_DEFAULTS);
 
 /** `fields` must be an object (plain, or an instance of the type) holding only `known` keys. */
 function checkFields(type: string, fields: unknown, known: readonly string[]): void {
@@ -46,12 +48,13 @@ export class SamplingParams {
 
   constructor(fields: Partial<SamplingParamsFields> = {}) {
     checkFields('SamplingParams', fields, SAMPLING_FIELDS);
-    this.max_tokens = fields.max_tokens ?? null;
-    this.temperature = fields.temperature ?? 1.0;
-    this.top_p = fields.top_p ?? 1.0;
-    this.top_k = fields.top_k ?? -1;
-    this.seed = fields.seed ?? null;
-    this.stop = fields.stop ?? null;
+    const d = SAMPLING_DEFAULTS;
+    this.max_tokens = fields.max_tokens ?? d.max_tokens;
+    this.temperature = fields.temperature ?? d.temperature;
+    this.top_p = fields.top_p ?? d.top_p;
+    this.top_k = fields.top_k ?? d.top_k;
+    this.seed = fields.seed ?? d.seed;
+    this.stop = fields.stop ?? d.stop;
   }
 
   toJSON(): SamplingParamsFields {
@@ -78,12 +81,13 @@ export class AdamParams {
 
   constructor(fields: Partial<AdamParamsFields> = {}) {
     checkFields('AdamParams', fields, ADAM_FIELDS);
-    this.learning_rate = fields.learning_rate ?? 1e-4;
-    this.beta1 = fields.beta1 ?? 0.9;
-    this.beta2 = fields.beta2 ?? 0.95;
-    this.eps = fields.eps ?? 1e-12;
-    this.weight_decay = fields.weight_decay ?? 0;
-    this.grad_clip_norm = fields.grad_clip_norm ?? 0;
+    const d = ADAM_DEFAULTS;
+    this.learning_rate = fields.learning_rate ?? d.learning_rate;
+    this.beta1 = fields.beta1 ?? d.beta1;
+    this.beta2 = fields.beta2 ?? d.beta2;
+    this.eps = fields.eps ?? d.eps;
+    this.weight_decay = fields.weight_decay ?? d.weight_decay;
+    this.grad_clip_norm = fields.grad_clip_norm ?? d.grad_clip_norm;
   }
 
   toJSON(): AdamParamsFields {
