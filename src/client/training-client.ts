@@ -13,12 +13,13 @@ import type {
   OptimStepResponse,
   SaveWeightsResponse,
 } from '../protocol/responses';
-import type { RunInfo, WireDatum, WireForwardResult } from '../protocol/wire-types';
+import type { RunInfo, WireDatum } from '../protocol/wire-types';
 import { parseArgs } from './args';
 import { describe } from './describe';
 import { checkpointFilesResponse } from './checkpoint-files';
 import type { ObjectUrls } from './object-urls';
-import { runCustomLoss, type CustomLossFn } from './custom-loss';
+import type { CustomLossFn } from './custom-loss';
+import { submitCustomOp } from './custom-op';
 import type { EngineLink } from './engine-link';
 import { ForwardBackwardFuture, OperationFuture, submitted } from './future';
 import { MetricsLog, type MetricListener, type MetricRecord } from './metrics';
@@ -30,9 +31,8 @@ import {
   checkCheckpointPath,
   checkFloat32Fields,
 } from './validate';
-import type { ForwardBackwardOutput } from './types/forward-backward-output';
+import { forwardBackwardOutput } from './types/forward-backward-output';
 import { AdamParams, type AdamParamsFields, type WandbConfig } from './types/params';
-import { TensorData } from './types/tensor-data';
 
 const FB_ARGS = ['data', 'loss_fn', 'loss_fn_config'];
 
@@ -269,39 +269,29 @@ export class TrainingClient {
     return submitted(this.save_weights_and_get_sampling_client(...args), this.order.whenSent());
   }
 
-  /** The custom op: its future, and when its backward has been sent (it holds later calls till then). */
+  /** The custom op: its future, and when its backward has been sent (custom-op.ts). */
   private custom(args: unknown[]): { future: ForwardBackwardFuture; sent: Promise<void> } {
     const a = parseArgs('forward_backward_custom', ['data', 'loss_fn'], args);
     if (typeof a.loss_fn !== 'function')
       throw new ValidationError(
         'loss_fn must be a function (data, logprobs) => { loss, metrics }.',
       );
-    const lossFn = a.loss_fn as CustomLossFn;
     const { wire } = checkBatch(a.data, 'cross_entropy', null, this.limits(), { anyInputs: true });
     this.checkOpen();
-    let release: () => void = () => undefined;
-    const sent = new Promise<void>((resolve) => (release = resolve));
-    const forward = this.order.submit(() =>
-      this.link.engine.forwardBackward(this.run_id, wire, 'cross_entropy', {}, false),
+    const data = a.data as unknown[];
+    const op = submitCustomOp(
+      this.link,
+      this.order,
+      this.run_id,
+      wire,
+      data,
+      a.loss_fn as CustomLossFn,
     );
-    this.order.hold(sent);
-    const done = forward
-      .then(async (fwd) => {
-        const { loss, metrics, weights } = await runCustomLoss(
-          lossFn,
-          a.data as unknown[],
-          fwd.logprobs,
-        );
-        // Sent directly, not through `order`: every later call is waiting for this one.
-        const backward = this.link.engine.backwardWeighted(this.run_id, wire, weights);
-        release();
-        await backward;
-        const out = { ...fwd, loss, metrics: { ...metrics, 'loss:sum': loss } };
-        this.metrics.accumulate(out.metrics);
-        return toOutput(out, 'custom');
-      })
-      .finally(release);
-    return { future: new ForwardBackwardFuture(done), sent };
+    const done = op.done.then((out) => {
+      this.metrics.accumulate(out.metrics);
+      return forwardBackwardOutput(out, 'custom');
+    });
+    return { future: new ForwardBackwardFuture(done), sent: op.sent };
   }
 
   private forwardOp(method: string, args: unknown[], backward: boolean): ForwardBackwardFuture {
@@ -316,7 +306,7 @@ export class TrainingClient {
       )
       .then((out) => {
         if (backward) this.metrics.accumulate(out.metrics);
-        return toOutput(out, lossFn as string);
+        return forwardBackwardOutput(out, lossFn as string);
       });
     return new ForwardBackwardFuture(done);
   }
@@ -354,17 +344,6 @@ export class TrainingClient {
   private checkOpen(): void {
     if (this.closed) throw new ValidationError('this TrainingClient is closed; create a new one.');
   }
-}
-
-function toOutput(out: WireForwardResult, lossFn: string): ForwardBackwardOutput {
-  return {
-    loss: out.loss,
-    loss_fn_output_type: lossFn,
-    loss_fn_outputs: out.logprobs.map((lp) => ({
-      logprobs: new TensorData({ data: lp, dtype: 'float32' }),
-    })),
-    metrics: out.metrics,
-  };
 }
 
 function transferables(wire: readonly WireDatum[]): ArrayBuffer[] {
