@@ -15,7 +15,7 @@
  * (`navigator.deviceMemory`, GiB, capped at 8 by browsers), or the engine's own figure where it
  * knows better (Node: half of `os.totalmem()`, see node-engine.ts). WebGPU does not report its
  * memory; its budget is the same host figure, and its per-buffer limits bound the largest tensor.
- * The webgpu work extends this module with device budgets (see its README note).
+ * Device budgets for WebGPU are meant to be added here (the webgpu work, issue 13).
  */
 import { ValidationError } from '../errors/loops-errors';
 import type { ModelConfig } from '../model/config';
