@@ -15,7 +15,7 @@ export class SubmitOrder {
   submit<T>(send: () => Promise<T>): Promise<T> {
     const gate = this.gate;
     if (!gate) return send();
-    let result: Promise<T> = Promise.reject(new Error('not sent'));
+    let result: Promise<T> | undefined;
     const sent = gate.then(() => {
       try {
         result = send();
@@ -24,7 +24,7 @@ export class SubmitOrder {
       }
     });
     this.advance(sent);
-    return sent.then(() => result);
+    return sent.then(() => result as Promise<T>);
   }
 
   /** Holds every later call until `released` settles (it must never reject). */
