@@ -27,6 +27,8 @@ export function serviceRoutes(service: TinkerService): Route[] {
         fwd_via_fwdbwd: false,
         sample_no_retries: false,
         create_model_via_load_weights: false,
+        // httpx's own transport: the SDK then needs no pyqwest to talk to this server.
+        use_pyqwest_transport: false,
       }),
     },
     {

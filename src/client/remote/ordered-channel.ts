@@ -29,12 +29,22 @@ export class OrderedChannel {
     body: (seqId: number | undefined) => unknown,
     seq = true,
   ): Promise<Record<string, unknown>> {
+    return this.submit(route, body, seq).then((id) => retrieveResult(this.http, id, route));
+  }
+
+  /** Like `run`, but resolves once the service has the op (its request id), without its result. */
+  submit(
+    route: string,
+    body: (seqId: number | undefined) => unknown,
+    seq = true,
+    retrySeconds?: number,
+  ): Promise<string> {
     const seqId = seq ? this.nextSeq++ : undefined;
     const submitted = this.tail.then(() =>
-      this.http.call<UntypedAPIFuture>('POST', route, body(seqId)),
+      this.http.call<UntypedAPIFuture>('POST', route, body(seqId), { retrySeconds }),
     );
     this.tail = submitted.catch(() => undefined);
-    return submitted.then((future) => retrieveResult(this.http, requestIdOf(future, route), route));
+    return submitted.then((future) => requestIdOf(future, route));
   }
 }
 

@@ -271,9 +271,10 @@ export class RemoteEngine implements EngineApi {
     return sampleResultFromTinker('asample', result, sampler.policyVersion);
   }
 
-  async closeSampler(samplerId: string): Promise<void> {
+  async closeSampler(samplerId: string, retrySeconds?: number): Promise<void> {
     if (!this.samplers.delete(samplerId) || !this.loops) return;
-    await this.http.call('POST', 'loops_web/close_sampler', { sampling_session_id: samplerId });
+    const body = { sampling_session_id: samplerId };
+    await this.http.call('POST', 'loops_web/close_sampler', body, { retrySeconds });
   }
 
   async importAdapter(request: ImportAdapterRequest): Promise<Checkpoint> {
@@ -304,12 +305,17 @@ export class RemoteEngine implements EngineApi {
     return this.http.call<EngineMemory>('GET', 'loops_web/memory');
   }
 
-  /** Frees this session's runs and samplers on the service (best effort) and stops the heartbeat. */
+  /**
+   * Asks the service to free this session's runs and samplers (best effort, without waiting for
+   * it to finish) and stops the heartbeat.
+   */
   async shutdown(): Promise<void> {
     this.stopHeartbeat();
-    const closing = [...this.runs.keys()].map((id) => this.closeRun(id).catch(() => undefined));
+    const runs = [...this.runs.values()];
+    this.runs.clear();
+    const closing = runs.map((run) => run.close(false).catch(() => undefined));
     const samplers = [...this.samplers.keys()].map((id) =>
-      this.closeSampler(id).catch(() => undefined),
+      this.closeSampler(id, 2).catch(() => undefined),
     );
     await Promise.all([...closing, ...samplers]);
   }

@@ -128,13 +128,14 @@ export class RemoteRun {
     return { lora_rank: rank, policy_version: this.policyVersion };
   }
 
-  /** Frees the run on the service, after every op submitted before. */
-  async close(): Promise<void> {
-    await this.channel.run(
-      'unload_model',
-      () => ({ model_id: this.modelId, type: 'unload_model' }),
-      false,
-    );
+  /**
+   * Frees the run on the service, after every op submitted before. `wait` false (the client is
+   * closing): hand the service the request, within a few seconds, and do not wait for the result.
+   */
+  async close(wait = true): Promise<void> {
+    const body = () => ({ model_id: this.modelId, type: 'unload_model' });
+    if (wait) await this.channel.run('unload_model', body, false);
+    else await this.channel.submit('unload_model', body, false, 2);
   }
 }
 
