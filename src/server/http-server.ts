@@ -10,6 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { LoopsError, RemoteOpError, toWireError } from '../errors/loops-errors';
+import { stringifyJson } from '../client/remote/json';
 import { checkRequestBody, hasRequestSchema } from './tinker/check-body';
 
 export interface ServerRequest {
@@ -215,7 +216,7 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
     res.end();
     return;
   }
-  const text = JSON.stringify(body);
+  const text = stringifyJson(body);
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),

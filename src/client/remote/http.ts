@@ -9,6 +9,7 @@
  * put in an error message, never stored.
  */
 import { closedError, httpError, malformedError, unreachableError } from './errors';
+import { stringifyJson } from './json';
 
 export interface RemoteTuning {
   /** How long a request keeps being retried (service unreachable, 408/409/429/5xx); default 120 s. */
@@ -82,7 +83,7 @@ export class TinkerHttp {
       response = await fetch(url, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : stringifyJson(body),
         // Never follow a redirect: the key would go along to wherever it points.
         redirect: 'manual',
         signal: AbortSignal.any([this.closer.signal, AbortSignal.timeout(timeout * 1000)]),
