@@ -3,6 +3,7 @@
 // 408/5xx are asked again, 429 waits, a bare 400 is asked again 3 times, other 4xx fail), failed
 // ops arriving typed, malformed answers, a service that stops answering. Against a real
 // `loops-web serve` process killed mid-op: every pending future settles with a typed error.
+import { inspect } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   RemoteServiceError,
@@ -16,9 +17,11 @@ import {
 } from '../../src/index';
 import { FIXTURE_MODEL, writeFixtureModels } from '../helpers/fixture-model-dir';
 import { fbResult, ok, startFakeTinker, type FakeTinker } from '../helpers/fake-tinker';
+import { registerTestPlacements, testServe } from '../helpers/placements';
 import { spawnServe } from '../helpers/serve-process';
 import { makeDatum } from '../helpers/training-data';
 
+registerTestPlacements();
 const KEY = 'tml-fault-test-key';
 let placements = 0;
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -197,5 +200,44 @@ describe('remote placement: a real loops-web serve killed mid-op', () => {
     });
     // The server printed its address, never its key.
     expect(serve.output()).not.toContain(serve.apiKey);
+  });
+});
+
+describe('remote placement: the API key', () => {
+  it('is sent, and never logged, kept in reach on the client objects, or put in an error', async () => {
+    const { url, apiKey } = testServe();
+    const logged: string[] = [];
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((method) =>
+      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+        logged.push(args.map((a) => inspect(a)).join(' '));
+      }),
+    );
+    const service = new ServiceClient({ engine: 'remote', base_url: url, api_key: apiKey });
+    const wrongKey = new ServiceClient({ engine: 'remote', base_url: url, api_key: 'tml-wrong' });
+    cleanup.push(
+      () => service.close(),
+      () => wrongKey.close(),
+    );
+    try {
+      const tc = await service.create_lora_training_client(FIXTURE_MODEL, 2, 1);
+      expect((await tc.forward_backward([datum])).loss).toBeGreaterThan(0);
+      const failed = (await tc
+        .load_state('tinker://nosuchrun/weights/x')
+        .result()
+        .catch((e: unknown) => e)) as Error;
+      expect(failed).toBeInstanceOf(UnknownCheckpointError);
+      const refused = (await wrongKey.backend().catch((e: unknown) => e)) as Error;
+      expect(refused).toMatchObject({ cause_class: 'AuthenticationError' });
+      const seen = [
+        inspect(service, { depth: 8, showHidden: true }),
+        inspect(tc, { depth: 8, showHidden: true }),
+        `${failed.message} ${failed.stack}`,
+        `${refused.message} ${refused.stack}`,
+        ...logged,
+      ].join('\n');
+      expect(seen).not.toContain(apiKey);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 });
