@@ -1,16 +1,17 @@
 #!/usr/bin/env node
-// The `loops-web` command (`npx loops-web serve --port 8000`). From a built package it runs
-// dist-lib/server/cli.js; in a checkout of the repository it runs the TypeScript sources through tsx.
+// The `loops-web` command (`npx loops-web serve --port 8000`). In a checkout of the repository it
+// runs the TypeScript sources through tsx; from the npm package (no sources) it runs the build,
+// dist-lib/server/cli.js (`npm run build:lib`).
 import { existsSync } from 'node:fs';
 
-const built = new URL('../dist-lib/server/cli.js', import.meta.url);
+const sources = new URL('../src/server/cli.ts', import.meta.url);
 let cli;
-if (existsSync(built)) {
-  cli = await import(built.href);
-} else {
+if (existsSync(sources)) {
   const { register } = await import('tsx/esm/api');
   register();
-  cli = await import('../src/server/cli.ts');
+  cli = await import(sources.href);
+} else {
+  cli = await import(new URL('../dist-lib/server/cli.js', import.meta.url).href);
 }
 try {
   process.exitCode = await cli.main(process.argv.slice(2));
