@@ -80,9 +80,17 @@ export async function main(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const [command, ...rest] = argv;
+  if (
+    command === '--help' ||
+    command === '-h' ||
+    (command === 'serve' && rest.includes('--help'))
+  ) {
+    console.log(USAGE);
+    return 0;
+  }
   if (command !== 'serve') {
     console.error(command ? `unknown command '${command}'\n${USAGE}` : USAGE);
-    return command === '--help' || command === '-h' ? 0 : 2;
+    return 2;
   }
   let options: Partial<ServeOptions>;
   try {
