@@ -175,3 +175,36 @@ describe('stringifyJson', () => {
     expect(Object.is((JSON.parse(text) as { lp: number[] }).lp[0], -0)).toBe(true);
   });
 });
+
+describe('loops-web serve flags', () => {
+  it('read the key from LOOPS_API_KEY, and refuse bad values with the flag named', async () => {
+    const { parseServeArgs } = await import('../../src/server/cli');
+    const o = parseServeArgs(
+      [
+        '--port',
+        '0',
+        '--checkpoint-dir',
+        'memory',
+        '--allow-origin',
+        'http://a',
+        '--allow-origin',
+        'http://b',
+      ],
+      { LOOPS_API_KEY: 'tml-env' },
+    );
+    expect(o).toMatchObject({
+      port: 0,
+      host: '127.0.0.1',
+      apiKey: 'tml-env',
+      checkpointDir: null,
+      allowOrigins: ['http://a', 'http://b'],
+      maxBodyBytes: 64 * 1024 * 1024,
+    });
+    expect(parseServeArgs([], { XDG_CACHE_HOME: '/c' }).checkpointDir).toBe(
+      '/c/loops-web/checkpoints',
+    );
+    expect(() => parseServeArgs(['--port', '70000'], {})).toThrow(/--port 70000/);
+    expect(() => parseServeArgs(['--backend', 'gpu'], {})).toThrow(/--backend gpu must be one of/);
+    expect(() => parseServeArgs(['--verbose'], {})).toThrow(/verbose/);
+  });
+});
