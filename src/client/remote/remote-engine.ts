@@ -20,13 +20,14 @@
  * tokenizers come from `hub_url`, and the Loops-only calls fail with `NotSupportedByService`.
  */
 import { ValidationError } from '../../errors/loops-errors';
-import type { EngineApi, EngineMemory } from '../../protocol/engine-api';
-import type { BackendReport, BackendRequest, SelfCheckResult } from '../../protocol/engine-api';
 import type {
-  CreateModelResponse,
-  CreateSamplingSessionResponse,
-  GetInfoResponse,
-  GetSamplerResponse,
+  BackendReport,
+  BackendRequest,
+  EngineApi,
+  EngineMemory,
+  SelfCheckResult,
+} from '../../protocol/engine-api';
+import type {
   GetServerCapabilitiesResponse,
   TinkerCheckpoint,
   WeightsInfoResponse,
@@ -38,7 +39,6 @@ import type {
   CreateSamplerRequest,
   ImportAdapterRequest,
   LoadProgress,
-  ModelFacts,
   RunInfo,
   SampleRequest,
   SamplerInfo,
@@ -48,64 +48,38 @@ import type {
   WireForwardResult,
   WireSampleResult,
 } from '../../protocol/wire-types';
-import { malformedError, unsupportedError } from './errors';
+import { unsupportedError } from './errors';
 import type { TinkerHttp } from './http';
-import { hubModelFacts, loopsModelFacts } from './model-facts';
-import { requestIdOf } from './ordered-channel';
-import { retrieveResult } from './poll';
 import {
   deleteRemoteCheckpoint,
   listRemoteCheckpoints,
   remoteCheckpointFiles,
 } from './remote-checkpoints';
 import { RemoteRun } from './remote-run';
-import { checkpointFromTinker, sampleResultFromTinker, samplingParamsToTinker } from './wire';
-
-/** The protocol version these requests follow: the Tinker SDK's last all-JSON release. */
-export const TINKER_SDK_VERSION = '0.24.1';
-
-interface RemoteSampler {
-  readonly baseModel: string;
-  readonly policyVersion: number;
-  nextSeq: number;
-}
+import { RemoteSamplers } from './remote-samplers';
+import { RemoteSession, type LoraFlags } from './remote-session';
+import { checkpointFromTinker } from './wire';
 
 export class RemoteEngine implements EngineApi {
   private report: BackendReport | null = null;
-  private sessionId: string | null = null;
-  private loops: GetServerCapabilitiesResponse['loops_web'] | null = null;
-  private heartbeat: ReturnType<typeof setInterval> | null = null;
-  private modelSeq = 0;
-  private samplingSeq = 0;
+  private readonly session: RemoteSession;
+  private readonly samplers: RemoteSamplers;
   private readonly runs = new Map<string, RemoteRun>();
-  private readonly samplers = new Map<string, RemoteSampler>();
-  private readonly facts = new Map<string, Promise<ModelFacts>>();
 
   constructor(
     private readonly http: TinkerHttp,
-    private readonly hubUrl: string,
-  ) {}
+    hubUrl: string,
+  ) {
+    this.session = new RemoteSession(http, hubUrl);
+    this.samplers = new RemoteSamplers(this.session);
+  }
 
   /** Creates the session, starts its heartbeat and reads what the service is. */
   async init(backend: BackendRequest): Promise<BackendReport> {
-    const caps = await this.http.call<GetServerCapabilitiesResponse>(
-      'GET',
-      'get_server_capabilities',
-    );
-    this.loops = caps.loops_web ?? null;
-    const session = await this.http.call<{ session_id?: string }>('POST', 'create_session', {
-      tags: [],
-      user_metadata: {},
-      sdk_version: TINKER_SDK_VERSION,
-      type: 'create_session',
-    });
-    if (typeof session.session_id !== 'string')
-      throw malformedError('create_session', 'an answer without a session_id');
-    this.sessionId = session.session_id;
-    this.startHeartbeat();
+    await this.session.open();
     this.report = {
       // BackendName has no 'remote': a service that does not say which backend it runs is named so.
-      backend: (this.loops?.backend ?? 'remote') as BackendReport['backend'],
+      backend: (this.session.loops?.backend ?? 'remote') as BackendReport['backend'],
       requested: backend,
       adapter: null,
       reason: `a remote service at ${this.http.baseUrl}`,
@@ -146,12 +120,12 @@ export class RemoteEngine implements EngineApi {
         'lora_alpha is not part of the Tinker protocol; a remote service uses its own (32 on loops-web serve). Leave it out.',
       );
     let rank = request.rank;
-    let config = {
+    let baseModel = request.baseModel;
+    let flags: LoraFlags = {
       train_mlp: request.trainMlp,
       train_attn: request.trainAttn,
       train_unembed: request.trainUnembed,
     };
-    let baseModel = request.baseModel;
     if (request.fromState) {
       // As the SDK does (service_client.py create_training_client_from_state): read the
       // checkpoint's LoRA config, make a model of that shape, then load the weights into it.
@@ -160,19 +134,19 @@ export class RemoteEngine implements EngineApi {
       });
       baseModel = info.base_model;
       rank = info.lora_rank ?? rank;
-      config = {
+      flags = {
         train_mlp: info.train_mlp ?? true,
         train_attn: info.train_attn ?? true,
         train_unembed: info.train_unembed ?? true,
       };
     }
-    const modelId = await this.createModel(baseModel, rank, request.seed, config);
-    const run = new RemoteRun(this.http, modelId, baseModel, 1, 0, this.loops !== null);
+    const modelId = await this.session.createModel(baseModel, rank, request.seed, flags);
+    const run = new RemoteRun(this.http, modelId, baseModel, 1, 0, this.session.loops !== null);
     this.runs.set(modelId, run);
     try {
       if (request.fromState)
         await run.loadState(request.fromState.path, request.fromState.withOptimizer);
-      const facts = await this.modelFacts(baseModel, modelId);
+      const facts = await this.session.modelFacts(baseModel, modelId);
       onProgress?.({ phase: 'ready', loaded: 1, total: 1 });
       return {
         ...facts,
@@ -228,57 +202,20 @@ export class RemoteEngine implements EngineApi {
     await run.close();
   }
 
-  async createSampler(request: CreateSamplerRequest): Promise<SamplerInfo> {
-    if (request.kind === 'base') {
-      const id = await this.createSamplingSession({ base_model: request.baseModel });
-      return this.addSampler(id, request.baseModel, 0, null);
-    }
-    if (request.kind === 'checkpoint') return this.samplerFromPath(request.path);
-    return this.withRun(request.runId, async (run) => {
-      if (request.name !== null) {
-        const saved = await run.saveForSampler(request.name, undefined);
-        return this.samplerFromPath(String(saved.path));
-      }
-      const saved = await run.saveForSampler(null, this.samplingSeq++);
-      if (typeof saved.sampling_session_id !== 'string')
-        throw malformedError(
-          'save_weights_for_sampler',
-          'a snapshot without a sampling_session_id',
-        );
-      const version = (saved.policy_version as number | undefined) ?? run.policyVersion;
-      return this.addSampler(saved.sampling_session_id, run.baseModel, version, null);
-    });
+  createSampler(request: CreateSamplerRequest): Promise<SamplerInfo> {
+    return this.samplers.create(request, (runId) => this.run(runId));
   }
 
-  async sample(request: SampleRequest): Promise<WireSampleResult> {
-    const sampler = this.samplers.get(request.samplerId);
-    if (!sampler)
-      throw new ValidationError(
-        `sampler ${request.samplerId} is closed or unknown; create a new SamplingClient.`,
-      );
-    const seqId = sampler.nextSeq++;
-    const future = await this.http.call('POST', 'asample', {
-      num_samples: request.numSamples,
-      prompt: { chunks: [{ tokens: Array.from(request.prompt), type: 'encoded_text' }] },
-      sampling_params: samplingParamsToTinker(request.params),
-      sampling_session_id: request.samplerId,
-      seq_id: seqId,
-      prompt_logprobs: request.includePromptLogprobs,
-      topk_prompt_logprobs: request.topkPromptLogprobs,
-      type: 'sample',
-    });
-    const result = await retrieveResult(this.http, requestIdOf(future, 'asample'), 'asample');
-    return sampleResultFromTinker('asample', result, sampler.policyVersion);
+  sample(request: SampleRequest): Promise<WireSampleResult> {
+    return this.samplers.sample(request);
   }
 
-  async closeSampler(samplerId: string, retrySeconds?: number): Promise<void> {
-    if (!this.samplers.delete(samplerId) || !this.loops) return;
-    const body = { sampling_session_id: samplerId };
-    await this.http.call('POST', 'loops_web/close_sampler', body, { retrySeconds });
+  closeSampler(samplerId: string): Promise<void> {
+    return this.samplers.close(samplerId);
   }
 
   async importAdapter(request: ImportAdapterRequest): Promise<Checkpoint> {
-    if (!this.loops) throw unsupportedError('import_peft_adapter');
+    if (!this.session.loops) throw unsupportedError('import_peft_adapter');
     const stored = await this.http.call<TinkerCheckpoint>('POST', 'loops_web/import_adapter', {
       base_model: request.baseModel,
       name: request.name,
@@ -301,147 +238,42 @@ export class RemoteEngine implements EngineApi {
   }
 
   async memory(): Promise<EngineMemory> {
-    if (!this.loops) throw unsupportedError('memory');
+    if (!this.session.loops) throw unsupportedError('memory');
     return this.http.call<EngineMemory>('GET', 'loops_web/memory');
   }
 
   /**
-   * Asks the service to free this session's runs and samplers (best effort, without waiting for
-   * it to finish) and stops the heartbeat.
+   * Asks the service to free this session's runs and samplers (best effort, giving it 2 s to take
+   * each request, not waiting for it to finish) and stops the heartbeat.
    */
   async shutdown(): Promise<void> {
     this.stopHeartbeat();
     const runs = [...this.runs.values()];
     this.runs.clear();
-    const closing = runs.map((run) => run.close(false).catch(() => undefined));
-    const samplers = [...this.samplers.keys()].map((id) =>
-      this.closeSampler(id, 2).catch(() => undefined),
-    );
-    await Promise.all([...closing, ...samplers]);
+    await Promise.all([
+      ...runs.map((run) => run.close(false).catch(() => undefined)),
+      this.samplers.closeAll(2),
+    ]);
   }
 
   /** Stops the heartbeat (the link is closing). */
   stopHeartbeat(): void {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = null;
+    this.session.stopHeartbeat();
   }
 
-  private startHeartbeat(): void {
-    const beat = () => {
-      void this.http
-        .send(
-          'POST',
-          'session_heartbeat',
-          {
-            session_id: this.sessionId,
-            type: 'session_heartbeat',
-          },
-          { timeoutSeconds: 10 },
-        )
-        .catch(() => undefined);
-    };
-    this.heartbeat = setInterval(beat, this.http.tuning.heartbeatSeconds * 1000);
-    // In Node, a heartbeat alone must not keep a finished script alive.
-    (this.heartbeat as { unref?: () => void }).unref?.();
-  }
-
-  private async createModel(
-    baseModel: string,
-    rank: number,
-    seed: number | null,
-    flags: { train_mlp: boolean; train_attn: boolean; train_unembed: boolean },
-  ): Promise<string> {
-    const future = await this.http.call('POST', 'create_model', {
-      session_id: this.session(),
-      model_seq_id: this.modelSeq++,
-      base_model: baseModel,
-      lora_config: { rank, ...(seed !== null ? { seed } : {}), ...flags },
-      type: 'create_model',
-    });
-    const result = (await retrieveResult(
-      this.http,
-      requestIdOf(future, 'create_model'),
-      'create_model',
-    )) as Partial<CreateModelResponse>;
-    const modelId = result.model_id ?? (future as { model_id?: string }).model_id;
-    if (typeof modelId !== 'string')
-      throw malformedError('create_model', 'a result without a model_id');
-    return modelId;
-  }
-
-  private async createSamplingSession(target: { base_model?: string; model_path?: string }) {
-    const created = await this.http.call<Partial<CreateSamplingSessionResponse>>(
-      'POST',
-      'create_sampling_session',
-      {
-        session_id: this.session(),
-        sampling_session_seq_id: this.samplingSeq++,
-        ...target,
-        type: 'create_sampling_session',
-      },
-    );
-    if (typeof created.sampling_session_id !== 'string')
-      throw malformedError('create_sampling_session', 'an answer without a sampling_session_id');
-    return created.sampling_session_id;
-  }
-
-  private async samplerFromPath(path: string): Promise<SamplerInfo> {
-    const id = await this.createSamplingSession({ model_path: path });
-    const info = await this.http.call<GetSamplerResponse & { policy_version?: number }>(
-      'GET',
-      `samplers/${encodeURIComponent(id)}`,
-    );
-    return this.addSampler(id, info.base_model, info.policy_version ?? 0, path);
-  }
-
-  private async addSampler(
-    id: string,
-    baseModel: string,
-    policyVersion: number,
-    path: string | null,
-  ): Promise<SamplerInfo> {
-    const facts = await this.modelFacts(baseModel, null);
-    this.samplers.set(id, { baseModel, policyVersion, nextSeq: 0 });
-    return { ...facts, samplerId: id, policyVersion, path };
-  }
-
-  /** Facts of `baseModel`, fetched once per client (from loops-web, else from the hub). */
-  private modelFacts(baseModel: string, modelId: string | null): Promise<ModelFacts> {
-    let facts = this.facts.get(baseModel);
-    if (!facts) {
-      facts = this.loops
-        ? loopsModelFacts(this.http, baseModel)
-        : this.tokenizerRepo(modelId, baseModel).then((repo) =>
-            hubModelFacts(this.hubUrl, baseModel, repo),
-          );
-      this.facts.set(baseModel, facts);
-      facts.catch(() => this.facts.delete(baseModel));
-    }
-    return facts;
-  }
-
-  /** The tokenizer's repo as the service names it (`get_info`'s tokenizer_id), else the model's. */
-  private async tokenizerRepo(modelId: string | null, baseModel: string): Promise<string> {
-    if (!modelId) return baseModel;
-    const info = await this.http
-      .call<GetInfoResponse>('POST', 'get_info', { model_id: modelId, type: 'get_info' })
-      .catch(() => null);
-    return info?.model_data?.tokenizer_id?.split(':')[0] || baseModel;
+  private run(runId: string): RemoteRun {
+    const run = this.runs.get(runId);
+    if (!run)
+      throw new ValidationError(`run ${runId} is closed or unknown; create a new TrainingClient.`);
+    return run;
   }
 
   private withRun<T>(runId: string, op: (run: RemoteRun) => Promise<T>): Promise<T> {
-    const run = this.runs.get(runId);
-    if (!run)
-      return Promise.reject(
-        new ValidationError(`run ${runId} is closed or unknown; create a new TrainingClient.`),
-      );
-    return op(run);
-  }
-
-  private session(): string {
-    if (!this.sessionId)
-      throw new ValidationError('the remote session is not open; call init first.');
-    return this.sessionId;
+    try {
+      return op(this.run(runId));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 }
 
