@@ -32,6 +32,9 @@ export interface Reply {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** The pattern of a route under /api/v1/ (`path` is a regular expression source). */
+export const api = (path: string): RegExp => new RegExp(`^/api/v1/${path}$`);
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,

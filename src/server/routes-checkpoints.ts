@@ -6,13 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { LoopsImportAdapterRequest } from '../protocol/tinker-wire';
-import { HttpError, type Route } from './http-server';
+import { HttpError, api, type Route } from './http-server';
 import { enginePath, type CheckpointRef } from './tinker/paths';
 import { tarGz } from './tinker/tar-writer';
 import { tinkerCheckpoint } from './tinker/translate';
 import type { TinkerService } from './tinker-service';
 
-const api = (path: string) => new RegExp(`^/api/v1/${path}$`);
 const ARCHIVE_TTL_MS = 15 * 60_000;
 
 export function checkpointRoutes(service: TinkerService): Route[] {

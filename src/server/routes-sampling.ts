@@ -10,12 +10,10 @@ import { ValidationError } from '../errors/loops-errors';
 import { checkPrompt } from '../client/validate';
 import { SamplingParams } from '../client/types/params';
 import type { CreateSamplingSessionRequest, SampleRequest } from '../protocol/tinker-wire';
-import { HttpError, type Route } from './http-server';
+import { HttpError, api, type Route } from './http-server';
 import { toEnginePath, toTinkerPath } from './tinker/paths';
 import { sampleResponse } from './tinker/translate';
 import type { TinkerService } from './tinker-service';
-
-const api = (path: string) => new RegExp(`^/api/v1/${path}$`);
 
 export function samplingRoutes(service: TinkerService): Route[] {
   const { engine } = service;

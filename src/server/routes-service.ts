@@ -5,10 +5,8 @@
  * tinker 0.24.1: resources/service.py, resources/futures.py, types/client_config_response.py.
  */
 import type { GetServerCapabilitiesResponse } from '../protocol/tinker-wire';
-import { HttpError, type Route } from './http-server';
+import { HttpError, api, type Route } from './http-server';
 import type { TinkerService } from './tinker-service';
-
-const api = (path: string) => new RegExp(`^/api/v1/${path}$`);
 
 export function serviceRoutes(service: TinkerService): Route[] {
   const { engine } = service;

@@ -21,12 +21,10 @@ import type {
   SaveWeightsRequest,
   TinkerForwardBackwardInput,
 } from '../protocol/tinker-wire';
-import { HttpError, type Route, type ServerRequest } from './http-server';
+import { HttpError, api, type Route, type ServerRequest } from './http-server';
 import { parseAnyPath, enginePath, toEnginePath, toTinkerPath } from './tinker/paths';
 import { forwardOutput, weightsInfo } from './tinker/translate';
 import type { ModelRecord, TinkerService } from './tinker-service';
-
-const api = (path: string) => new RegExp(`^/api/v1/${path}$`);
 
 export function trainingRoutes(service: TinkerService): Route[] {
   const { engine } = service;

@@ -15,10 +15,10 @@ import {
   type RemoteTuning,
   type TrainingClient,
 } from '../../src/index';
-import { FIXTURE_MODEL, writeFixtureModels } from '../helpers/fixture-model-dir';
+import { FIXTURE_MODEL } from '../helpers/fixture-model-dir';
 import { fbResult, ok, startFakeTinker, type FakeTinker } from '../helpers/fake-tinker';
 import { registerTestPlacements, testServe } from '../helpers/placements';
-import { spawnServe } from '../helpers/serve-process';
+import { spawnFixtureServe } from '../helpers/serve-process';
 import { makeDatum } from '../helpers/training-data';
 
 registerTestPlacements();
@@ -166,14 +166,7 @@ describe('remote placement: retrieve_future rules', () => {
 
 describe('remote placement: a real loops-web serve killed mid-op', () => {
   it('every pending future settles with APIConnectionError; nothing hangs', async () => {
-    const serve = await spawnServe([
-      '--backend',
-      'cpu',
-      '--models-dir',
-      writeFixtureModels(),
-      '--checkpoint-dir',
-      'memory',
-    ]);
+    const serve = await spawnFixtureServe();
     cleanup.push(() => serve.kill());
     const name = `fault-remote-${placements++}`;
     registerPlacement(name, (o) =>

@@ -3,8 +3,7 @@
 // tests. It is skipped when the run names only test files that cannot use it, so a targeted
 // `npx vitest run tests/unit/foo.test.ts` does not pay for its start.
 import type { TestProject } from 'vitest/node';
-import { writeFixtureModels } from './fixture-model-dir';
-import { spawnServe } from './serve-process';
+import { spawnFixtureServe } from './serve-process';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,14 +22,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('loopsServe', null);
     return async () => undefined;
   }
-  const serve = await spawnServe([
-    '--backend',
-    'cpu',
-    '--models-dir',
-    writeFixtureModels(),
-    '--checkpoint-dir',
-    'memory',
-  ]);
+  const serve = await spawnFixtureServe();
   project.provide('loopsServe', { url: serve.url, apiKey: serve.apiKey });
   return () => serve.stop();
 }

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { writeFixtureModels } from './fixture-model-dir';
 
 const BIN = fileURLToPath(new URL('../../bin/loops-web.js', import.meta.url));
 
@@ -61,4 +62,16 @@ export async function spawnServe(
     stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
   };
+}
+
+/** `loops-web serve` on the fixture model (cpu backend, checkpoints in memory), as tests use it. */
+export function spawnFixtureServe(): Promise<ServeProcess> {
+  return spawnServe([
+    '--backend',
+    'cpu',
+    '--models-dir',
+    writeFixtureModels(),
+    '--checkpoint-dir',
+    'memory',
+  ]);
 }

@@ -2,22 +2,15 @@
  * Checkpoint paths between the protocol and the engine. The engine names checkpoints
  * `idb://loops:<run>/weights/<name>` (its store's form); the protocol names the same checkpoint
  * `tinker://<run>/weights/<name>` (tinker 0.24.1, types/checkpoint.py `ParsedCheckpointTinkerPath`).
- * The server answers with tinker paths and accepts both.
+ * The server answers with tinker paths and accepts both (parsed as the remote placement parses
+ * them, src/client/remote/wire.ts).
  */
+import { parseCheckpointPath, type ParsedPath } from '../../client/remote/wire';
 
-export interface CheckpointRef {
-  readonly runId: string;
-  readonly kind: 'weights' | 'sampler_weights';
-  readonly name: string;
-}
-
-const ANY_PATH = /^(?:tinker:\/\/|idb:\/\/loops:)([^/\s]+)\/(weights|sampler_weights)\/([^/\s]+)$/;
+export type CheckpointRef = ParsedPath;
 
 /** The parts of a tinker:// or idb://loops: path; null when it is neither. */
-export function parseAnyPath(path: string): CheckpointRef | null {
-  const m = ANY_PATH.exec(path);
-  return m ? { runId: m[1]!, kind: m[2] as CheckpointRef['kind'], name: m[3]! } : null;
-}
+export const parseAnyPath = parseCheckpointPath;
 
 export function tinkerPath(ref: CheckpointRef): string {
   return `tinker://${ref.runId}/${ref.kind}/${ref.name}`;
