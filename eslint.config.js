@@ -1,6 +1,7 @@
 // Lint: typescript-eslint's recommended rules, plus the import direction shared/DESIGN.md draws:
 // app → client → protocol ← engine → model/lora/losses/optim/sampling/io/storage/runtime.
-// src/client and src/protocol never load TF.js; src/protocol holds types only.
+// src/client and src/protocol never load TF.js; src/protocol holds types only. src/server (Node,
+// `loops-web serve`) sits on top: it may use the engine and the client's checks; nothing uses it.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
@@ -46,7 +47,7 @@ export default tseslint.config(
           zones: [
             zone(
               'client',
-              ['app', ...engineSide],
+              ['app', 'server', ...engineSide],
               'the client talks to the engine only through src/protocol',
             ),
             zone(
@@ -62,18 +63,20 @@ export default tseslint.config(
                 'sampling',
                 'io',
                 'storage',
+                'server',
               ],
               'src/protocol is types only',
             ),
             ...engineSide.map((dir) =>
-              zone(dir, ['app', 'client'], 'the engine side never imports the page side'),
+              zone(dir, ['app', 'client', 'server'], 'the engine side never imports the page side'),
             ),
+            zone('server', ['app'], 'the server does not import the lab'),
             zone('model', ['engine'], 'models do not know the engine'),
             zone('lora', ['engine'], 'adapters do not know the engine'),
             zone('runtime', ['engine', 'model', 'lora'], 'runtime is below the model'),
             zone(
               'errors',
-              ['app', 'client', 'protocol', ...engineSide],
+              ['app', 'client', 'protocol', 'server', ...engineSide],
               'errors are a leaf module',
             ),
           ],

@@ -92,6 +92,8 @@ export default defineConfig({
       'tests/package/**/*.test.ts',
     ],
     environment: 'node',
+    // One `loops-web serve` process for the contract tests' `test-remote` placement.
+    globalSetup: ['tests/helpers/remote-global-setup.ts'],
     testTimeout: 60_000,
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },

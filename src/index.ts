@@ -12,6 +12,9 @@ export { TrainingClient } from './client/training-client';
 export { SamplingClient } from './client/sampling-client';
 export { OperationFuture, ForwardBackwardFuture, type SubmittedOp } from './client/future';
 export { comlinkLink, inProcessLink, workerLink, type EngineLink } from './client/engine-link';
+export { remoteLink, type RemoteOptions } from './client/remote/remote-link';
+export { RemoteServiceError, type RemoteErrorCategory } from './client/remote/errors';
+export type { RemoteTuning } from './client/remote/http';
 export type { MetricRecord, MetricListener } from './client/metrics';
 export {
   ModelInput,

@@ -64,8 +64,22 @@ export function integerFlag(name: string, text: string | undefined, fallback: nu
   return n;
 }
 
-/** A client whose engine runs in this process, serving the shipped models or those of `modelsDir`. */
-export function nodeService(options: { modelsDir?: string; backend?: string }): ServiceClient {
+/**
+ * A client whose engine runs in this process, serving the shipped models or those of `modelsDir`;
+ * or, when LOOPS_BASE_URL is set, a remote service there (`loops-web serve`, or any Tinker-compatible
+ * one), with LOOPS_API_KEY as its key. Only the ServiceClient's options change; the loop does not.
+ */
+export function nodeService(
+  options: { modelsDir?: string; backend?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): ServiceClient {
+  if (env.LOOPS_BASE_URL) {
+    return new ServiceClient({
+      engine: 'remote',
+      base_url: env.LOOPS_BASE_URL,
+      api_key: env.LOOPS_API_KEY || undefined,
+    });
+  }
   let engine = 'in-process';
   if (options.modelsDir) {
     const dir = resolve(options.modelsDir);

@@ -1,18 +1,25 @@
 /**
  * The lab's shared state and the client calls that change it: one `ServiceClient` (engine in a
- * Worker), the chosen base model and its tokenizer, the current LoRA run (`TrainingClient`), the
+ * Worker, or a remote Tinker-compatible service chosen in the advanced settings), the chosen base model and its tokenizer, the current LoRA run (`TrainingClient`), the
  * prepared data and the loss history. Panels read it and listen for its events ('model', 'run',
  * 'data', 'history', 'checkpoints', 'busy'); they never talk to each other directly.
  * Everything goes through the public client (src/index.ts), as any embedding app would.
  */
-import { ServiceClient, type SamplingClient, type Tokenizer, type TrainingClient } from '../index';
+import {
+  ServiceClient,
+  type BackendReport,
+  type SamplingClient,
+  type ServiceClientOptions,
+  type Tokenizer,
+  type TrainingClient,
+} from '../index';
 import type { Datum } from '../index';
 import { heldoutSplit, sequenceToDatum } from './batching';
 import { parseDataset, type ParsedDataset } from './dataset-parse';
 import { exampleToSequence, type TokenSequence } from './dataset-tokens';
 import { saveLastRun, type DatasetRef, type LossPoint } from './last-run';
 
-export type LabEvent = 'model' | 'run' | 'data' | 'history' | 'checkpoints' | 'busy';
+export type LabEvent = 'model' | 'run' | 'data' | 'history' | 'checkpoints' | 'busy' | 'service';
 
 export interface LoadProgressEvent {
   readonly phase: string;
@@ -47,7 +54,8 @@ const MAX_HELDOUT = 24;
 const SEED = 0;
 
 export class Lab extends EventTarget {
-  readonly service: ServiceClient;
+  /** Replaced by `useService` (a remote service, or back to this tab). */
+  service: ServiceClient;
   modelId: string | null = null;
   tokenizer: Tokenizer | null = null;
   run: TrainingClient | null = null;
@@ -61,10 +69,32 @@ export class Lab extends EventTarget {
 
   constructor(
     readonly hubUrl: string,
-    backend: 'auto' | 'webgpu' | 'wasm' | 'cpu',
+    readonly backend: 'auto' | 'webgpu' | 'wasm' | 'cpu',
   ) {
     super();
     this.service = new ServiceClient({ backend, hub_url: hubUrl });
+  }
+
+  /**
+   * Trains through another ServiceClient from now on (for example `{ engine: 'remote', base_url,
+   * api_key }`, or `{}` for this tab again). The new one must start before the current run is let
+   * go; then the run and its model are closed and panels hear 'service'.
+   */
+  async useService(options: ServiceClientOptions): Promise<BackendReport> {
+    const next = new ServiceClient({ backend: this.backend, ...options, hub_url: this.hubUrl });
+    let report: BackendReport;
+    try {
+      report = await next.backend();
+    } catch (error) {
+      await next.close().catch(() => undefined);
+      throw error;
+    }
+    await this.unload();
+    const previous = this.service;
+    this.service = next;
+    await previous.close().catch(() => undefined);
+    this.emit('service');
+    return report;
   }
 
   on(event: LabEvent, listener: () => void): void {

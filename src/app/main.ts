@@ -13,6 +13,7 @@ import { showBackend, showEngineError } from './engine-status';
 import { Lab } from './lab';
 import { ModelPanel } from './model-panel';
 import { initOffline } from './offline';
+import { initRemoteSettings } from './remote-settings';
 import { initResumeBanner } from './resume-banner';
 import { TrainPanel } from './train-panel';
 import { initTryPanel } from './try-panel';
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     showEngineError(error);
     return;
   }
+  initRemoteSettings(lab);
   const train = new TrainPanel(lab);
   initTryPanel(lab);
   new CheckpointsPanel(lab);

@@ -1,7 +1,8 @@
 /**
  * `ServiceClient`: the entry point of the Loops API. It starts the engine (a Worker in browsers,
- * in-process in Node), creates training and sampling clients, and answers capability and
- * checkpoint queries. shared/LOOPS_API.md, "ServiceClient".
+ * in-process in Node, or a Tinker-compatible service at `base_url` with `engine: 'remote'`),
+ * creates training and sampling clients, and answers capability and checkpoint queries.
+ * shared/LOOPS_API.md, "ServiceClient".
  */
 import { ValidationError } from '../errors/loops-errors';
 import type { BackendReport, BackendRequest } from '../protocol/engine-api';
@@ -16,16 +17,21 @@ import { describe } from './describe';
 import { inProcessLink, workerLink, type EngineLink } from './engine-link';
 import { checkpointFilesResponse } from './checkpoint-files';
 import { ObjectUrls } from './object-urls';
+import { remoteLink, type RemoteOptions } from './remote/remote-link';
 import { checkCheckpointPath } from './validate';
 import { SamplingClient } from './sampling-client';
 import { TrainingClient } from './training-client';
 import type { WandbConfig } from './types/params';
 
-export type Placement = 'worker' | 'in-process' | (string & {});
+export type Placement = 'worker' | 'in-process' | 'remote' | (string & {});
 
 export interface ServiceClientOptions {
   /** Where the engine runs; default 'worker' where Worker exists, else 'in-process'. */
   engine?: Placement;
+  /** With engine 'remote': the Tinker-compatible service's URL, e.g. 'http://127.0.0.1:8000'. */
+  base_url?: string;
+  /** With engine 'remote': the service's key, sent as X-API-Key; never logged or stored. */
+  api_key?: string;
   /** 'auto': a hardware WebGPU adapter, else wasm, else cpu. */
   backend?: BackendRequest;
   /** Where Hugging Face repo ids are fetched from. */
@@ -34,25 +40,23 @@ export interface ServiceClientOptions {
   storage_namespace?: string;
   /** Accepted and ignored for Loops compatibility. */
   training_project_id?: unknown;
-  api_key?: unknown;
-  base_url?: unknown;
   reuse_from_session_id?: unknown;
   availability_model?: unknown;
 }
 
-const OPTION_NAMES = ['engine', 'backend', 'hub_url', 'storage_namespace'];
-const IGNORED_OPTIONS = [
-  'training_project_id',
-  'api_key',
-  'base_url',
-  'reuse_from_session_id',
-  'availability_model',
-];
+const OPTION_NAMES = ['engine', 'backend', 'hub_url', 'storage_namespace', 'base_url', 'api_key'];
+const IGNORED_OPTIONS = ['training_project_id', 'reuse_from_session_id', 'availability_model'];
 
-const placements = new Map<string, () => EngineLink>([['worker', workerLink]]);
+/** How a placement starts its engine; `options` carries base_url, api_key and hub_url. */
+export type PlacementStart = (options: RemoteOptions) => EngineLink;
+
+const placements = new Map<string, PlacementStart>([
+  ['worker', () => workerLink()],
+  ['remote', (options) => remoteLink(options)],
+]);
 
 /** Registers how to start an engine for a placement name (the Node entry registers 'in-process'). */
-export function registerPlacement(name: string, start: () => EngineLink): void {
+export function registerPlacement(name: string, start: PlacementStart): void {
   placements.set(name, start);
 }
 
@@ -83,7 +87,8 @@ export class ServiceClient {
     }
     this.session_id = `session-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
     this.hub_url = (opts.hub_url ?? 'https://huggingface.co').replace(/\/+$/, '');
-    this.link = start();
+    // The key goes to the placement and nowhere else: not a field, not a log line.
+    this.link = start({ base_url: opts.base_url, api_key: opts.api_key, hub_url: this.hub_url });
     this.ready = this.link.engine.init(opts.backend ?? 'auto', {
       storageNamespace: opts.storage_namespace ?? 'loops-web',
     } as never);

@@ -21,6 +21,8 @@ const FLOAT32_MAX = 3.4028234663852886e38;
 const CHECKPOINT_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 const CHECKPOINT_PATH =
   /^idb:\/\/loops:[A-Za-z0-9_-]+\/(weights|sampler_weights)\/[A-Za-z0-9_.-]{1,128}$/;
+/** A remote service's checkpoint path (the Tinker protocol's `tinker://<run>/weights/<name>`). */
+const TINKER_PATH = /^tinker:\/\/[^/\s]+\/(weights|sampler_weights)\/[^/\s]{1,256}$/;
 
 /** Checks a batch for `lossFn` and returns its wire form; nothing is submitted if this throws. */
 export function checkBatch(
@@ -158,14 +160,17 @@ export function checkCheckpointName(method: string, name: unknown): string {
   return name;
 }
 
-/** A checkpoint path (`idb://loops:<run_id>/weights/<name>` or `…/sampler_weights/<name>`). */
+/**
+ * A checkpoint path (`idb://loops:<run_id>/weights/<name>` or `…/sampler_weights/<name>`; from a
+ * remote service, `tinker://<run_id>/weights/<name>` or `…/sampler_weights/<name>`).
+ */
 export function checkCheckpointPath(method: string, path: unknown, field = 'path'): string {
   if (typeof path !== 'string') {
     throw new ValidationError(
       `${method} needs ${field}: a checkpoint path from save_state (idb://loops:<run>/weights/<name>), got ${describe(path)}.`,
     );
   }
-  if (!CHECKPOINT_PATH.test(path)) {
+  if (!CHECKPOINT_PATH.test(path) && !TINKER_PATH.test(path)) {
     throw new ValidationError(
       `${method}: ${field} ${describe(path)} is not a checkpoint path; pass the path save_state or save_weights_for_sampler returned (idb://loops:<run_id>/weights/<name> or …/sampler_weights/<name>).`,
     );

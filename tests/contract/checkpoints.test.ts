@@ -10,7 +10,7 @@ import {
 } from '../../src/index';
 import { parseSafetensorsHeader } from '../../src/io/safetensors';
 import { FIXTURE_MODEL } from '../helpers/fixture-model-dir';
-import { PLACEMENTS, registerTestPlacements } from '../helpers/placements';
+import { PLACEMENTS, checkpointPathOn, registerTestPlacements } from '../helpers/placements';
 import { BATCHES, makeDatum } from '../helpers/training-data';
 
 registerTestPlacements();
@@ -50,7 +50,7 @@ describe.each(PLACEMENTS)('checkpoints over %s', (placement) => {
     const first = await service.create_lora_training_client(FIXTURE_MODEL, 4, 21);
     await train(first, 3);
     const { path } = await first.save_state('half');
-    expect(path).toBe(`idb://loops:${first.run_id}/weights/half`);
+    expect(path).toBe(checkpointPathOn(placement, first.run_id, 'weights', 'half'));
     await train(first, 2, 3); // training that the resumed run must not see
     const resumed = await service.create_training_client_from_state_with_optimizer(path);
     expect(resumed.policy_version).toBe(3);

@@ -11,7 +11,7 @@ import {
   WandbConfig,
 } from '../../src/index';
 import { FIXTURE_MODEL } from '../helpers/fixture-model-dir';
-import { PLACEMENTS, registerTestPlacements } from '../helpers/placements';
+import { PLACEMENTS, checkpointPathOn, registerTestPlacements } from '../helpers/placements';
 import { BATCHES, makeDatum } from '../helpers/training-data';
 
 registerTestPlacements();
@@ -84,7 +84,7 @@ describe.each(PLACEMENTS)('API surface over %s', (placement) => {
     void tc.optim_step(adam);
     const sc = await tc.save_weights_and_get_sampling_client('pinned');
     expect(sc.policy_version).toBe(1);
-    expect(sc.model_path).toBe(`idb://loops:${tc.run_id}/sampler_weights/pinned`);
+    expect(sc.model_path).toBe(checkpointPathOn(placement, tc.run_id, 'sampler_weights', 'pinned'));
     const prompt = makeDatum(9).model_input;
     const before = await sc.compute_logprobs(prompt);
     await tc.forward_backward(BATCHES[1]!);

@@ -10,7 +10,7 @@ import {
   TensorData,
 } from '../../src/index';
 import { FIXTURE_MODEL } from '../helpers/fixture-model-dir';
-import { PLACEMENTS, registerTestPlacements } from '../helpers/placements';
+import { PLACEMENTS, checkpointPathOn, registerTestPlacements } from '../helpers/placements';
 
 registerTestPlacements();
 
@@ -69,7 +69,7 @@ describe.each(PLACEMENTS)('quickstart over %s', (placement) => {
     expect(losses[5]).toBeLessThan((losses[0] as number) * 0.8);
 
     const saved = await tc.save_weights_for_sampler('step-6').result();
-    expect(saved.path).toBe(`idb://loops:${tc.run_id}/sampler_weights/step-6`);
+    expect(saved.path).toBe(checkpointPathOn(placement, tc.run_id, 'sampler_weights', 'step-6'));
     const sc = await tc.create_sampling_client(saved.path);
     const result = await sc.sample({
       prompt: ModelInput.from_ints(prompt),

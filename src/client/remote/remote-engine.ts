@@ -1,0 +1,286 @@
+/**
+ * The engine interface (src/protocol/engine-api.ts) spoken to a Tinker-compatible service over
+ * REST, so `ServiceClient`, `TrainingClient`, `SamplingClient` and their futures work unchanged on
+ * the `remote` placement. A session is created at `init` and kept alive with heartbeats; runs are
+ * Tinker models (run id = model id); samplers are sampling sessions. Ops on a run go out in call
+ * order with `seq_id`s (ordered-channel.ts) and their results are polled (poll.ts).
+ *
+ * The protocol, read from the Python SDK thinking-machines-lab/tinker at 0.24.1 (the last version
+ * whose requests are all JSON; commit 6b02536): src/tinker/resources/{service,models,training,
+ * weights,sampling,futures}.py for the routes, src/tinker/types/*.py for the bodies,
+ * lib/internal_client_holder.py for sessions, heartbeats and counters, lib/api_future_impl.py for
+ * polling, lib/public_interfaces/{service,training,sampling}_client.py for how calls map to
+ * requests. Checked against NovaSky-AI/SkyRL's server (skyrl/tinker/api.py), which answers
+ * create_model with the future and the model id, reports failures as HTTP 400 from retrieve_future,
+ * and runs a model's ops in arrival order.
+ *
+ * Routes under /api/v1/loops_web/ are loops-web's own (tokenizer and model facts, the Loops-only
+ * `init_trainer_server` and `import_peft_adapter`, engine memory); they are used only when the
+ * service says it is loops-web (`loops_web` in get_server_capabilities). Against any other service
+ * tokenizers come from `hub_url`, and the Loops-only calls fail with `NotSupportedByService`.
+ */
+import { ValidationError } from '../../errors/loops-errors';
+import type {
+  BackendReport,
+  BackendRequest,
+  EngineApi,
+  EngineMemory,
+  SelfCheckResult,
+} from '../../protocol/engine-api';
+import type {
+  GetServerCapabilitiesResponse,
+  TinkerCheckpoint,
+  WeightsInfoResponse,
+} from '../../protocol/tinker-wire';
+import type {
+  AdamWire,
+  Checkpoint,
+  CreateRunRequest,
+  CreateSamplerRequest,
+  ImportAdapterRequest,
+  LoadProgress,
+  RunInfo,
+  SampleRequest,
+  SamplerInfo,
+  ServerCapabilitiesWire,
+  WireCheckpointFile,
+  WireDatum,
+  WireForwardResult,
+  WireSampleResult,
+} from '../../protocol/wire-types';
+import { unsupportedError } from './errors';
+import type { TinkerHttp } from './http';
+import {
+  deleteRemoteCheckpoint,
+  listRemoteCheckpoints,
+  remoteCheckpointFiles,
+} from './remote-checkpoints';
+import { RemoteRun } from './remote-run';
+import { RemoteSamplers } from './remote-samplers';
+import { RemoteSession, type LoraFlags } from './remote-session';
+import { checkpointFromTinker } from './wire';
+
+export class RemoteEngine implements EngineApi {
+  private report: BackendReport | null = null;
+  private readonly session: RemoteSession;
+  private readonly samplers: RemoteSamplers;
+  private readonly runs = new Map<string, RemoteRun>();
+
+  constructor(
+    private readonly http: TinkerHttp,
+    hubUrl: string,
+  ) {
+    this.session = new RemoteSession(http, hubUrl);
+    this.samplers = new RemoteSamplers(this.session);
+  }
+
+  /** Creates the session, starts its heartbeat and reads what the service is. */
+  async init(backend: BackendRequest): Promise<BackendReport> {
+    await this.session.open();
+    this.report = {
+      // BackendName has no 'remote': a service that does not say which backend it runs is named so.
+      backend: (this.session.loops?.backend ?? 'remote') as BackendReport['backend'],
+      requested: backend,
+      adapter: null,
+      reason: `a remote service at ${this.http.baseUrl}`,
+    };
+    return this.report;
+  }
+
+  async backendReport(): Promise<BackendReport | null> {
+    return this.report;
+  }
+
+  async selfCheck(): Promise<SelfCheckResult> {
+    throw unsupportedError('selfCheck');
+  }
+
+  async capabilities(): Promise<ServerCapabilitiesWire> {
+    const caps = await this.http.call<GetServerCapabilitiesResponse>(
+      'GET',
+      'get_server_capabilities',
+    );
+    return {
+      supported_models: (caps.supported_models ?? []).map((m) => ({
+        model_name: m.model_name ?? '',
+        max_context_length: m.max_context_length ?? 0,
+        shipped: m.shipped ?? false,
+      })),
+      backend: caps.loops_web?.backend ?? 'remote',
+      adapter: caps.loops_web?.adapter ?? null,
+    };
+  }
+
+  async createRun(
+    request: CreateRunRequest,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<RunInfo> {
+    if (request.loraAlpha !== null)
+      throw new ValidationError(
+        'lora_alpha is not part of the Tinker protocol; a remote service uses its own (32 on loops-web serve). Leave it out.',
+      );
+    let rank = request.rank;
+    let baseModel = request.baseModel;
+    let flags: LoraFlags = {
+      train_mlp: request.trainMlp,
+      train_attn: request.trainAttn,
+      train_unembed: request.trainUnembed,
+    };
+    if (request.fromState) {
+      // As the SDK does (service_client.py create_training_client_from_state): read the
+      // checkpoint's LoRA config, make a model of that shape, then load the weights into it.
+      const info = await this.http.call<WeightsInfoResponse>('POST', 'weights_info', {
+        tinker_path: request.fromState.path,
+      });
+      baseModel = info.base_model;
+      rank = info.lora_rank ?? rank;
+      flags = {
+        train_mlp: info.train_mlp ?? true,
+        train_attn: info.train_attn ?? true,
+        train_unembed: info.train_unembed ?? true,
+      };
+    }
+    const modelId = await this.session.createModel(baseModel, rank, request.seed, flags);
+    const run = new RemoteRun(this.http, modelId, baseModel, 1, 0, this.session.loops !== null);
+    this.runs.set(modelId, run);
+    try {
+      if (request.fromState)
+        await run.loadState(request.fromState.path, request.fromState.withOptimizer);
+      const facts = await this.session.modelFacts(baseModel, modelId);
+      onProgress?.({ phase: 'ready', loaded: 1, total: 1 });
+      return {
+        ...facts,
+        runId: modelId,
+        loraRank: rank,
+        maxSeqLen: Math.min(request.maxSeqLen ?? facts.maxPositions, facts.maxPositions),
+        policyVersion: run.policyVersion,
+      };
+    } catch (error) {
+      await this.closeRun(modelId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  forwardBackward(
+    runId: string,
+    data: WireDatum[],
+    lossFn: string,
+    config: Record<string, number>,
+    backward: boolean,
+  ): Promise<WireForwardResult> {
+    return this.withRun(runId, (run) => run.forwardBackward(data, lossFn, config, backward));
+  }
+
+  backwardWeighted(runId: string, data: WireDatum[], weights: Float32Array[]): Promise<void> {
+    return this.withRun(runId, (run) => run.backwardWeighted(data, weights));
+  }
+
+  optimStep(runId: string, adam: AdamWire): Promise<Record<string, number>> {
+    return this.withRun(runId, (run) => run.optimStep(adam));
+  }
+
+  initTrainerServer(runId: string, rank: number) {
+    return this.withRun(runId, (run) => run.initTrainerServer(rank));
+  }
+
+  saveState(runId: string, name: string): Promise<string> {
+    return this.withRun(runId, (run) => run.saveState(name));
+  }
+
+  loadState(runId: string, path: string, withOptimizer: boolean) {
+    return this.withRun(runId, (run) => run.loadState(path, withOptimizer));
+  }
+
+  saveWeightsForSampler(runId: string, name: string): Promise<string> {
+    return this.withRun(runId, (run) => run.saveWeightsForSampler(name));
+  }
+
+  async closeRun(runId: string): Promise<void> {
+    const run = this.runs.get(runId);
+    if (!run) return;
+    this.runs.delete(runId);
+    await run.close();
+  }
+
+  createSampler(request: CreateSamplerRequest): Promise<SamplerInfo> {
+    return this.samplers.create(request, (runId) => this.run(runId));
+  }
+
+  sample(request: SampleRequest): Promise<WireSampleResult> {
+    return this.samplers.sample(request);
+  }
+
+  closeSampler(samplerId: string): Promise<void> {
+    return this.samplers.close(samplerId);
+  }
+
+  async importAdapter(request: ImportAdapterRequest): Promise<Checkpoint> {
+    if (!this.session.loops) throw unsupportedError('import_peft_adapter');
+    const stored = await this.http.call<TinkerCheckpoint>('POST', 'loops_web/import_adapter', {
+      base_model: request.baseModel,
+      name: request.name,
+      adapter_model: toBase64(request.weights),
+      adapter_config: request.config,
+    });
+    return checkpointFromTinker(stored);
+  }
+
+  listCheckpoints(runId: string | null): Promise<Checkpoint[]> {
+    return listRemoteCheckpoints(this.http, runId);
+  }
+
+  checkpointFiles(idOrPath: string): Promise<WireCheckpointFile[]> {
+    return remoteCheckpointFiles(this.http, idOrPath);
+  }
+
+  deleteCheckpoint(idOrPath: string): Promise<void> {
+    return deleteRemoteCheckpoint(this.http, idOrPath);
+  }
+
+  async memory(): Promise<EngineMemory> {
+    if (!this.session.loops) throw unsupportedError('memory');
+    return this.http.call<EngineMemory>('GET', 'loops_web/memory');
+  }
+
+  /**
+   * Asks the service to free this session's runs and samplers (best effort, giving it 2 s to take
+   * each request, not waiting for it to finish) and stops the heartbeat.
+   */
+  async shutdown(): Promise<void> {
+    this.stopHeartbeat();
+    const runs = [...this.runs.values()];
+    this.runs.clear();
+    await Promise.all([
+      ...runs.map((run) => run.close(false).catch(() => undefined)),
+      this.samplers.closeAll(2),
+    ]);
+  }
+
+  /** Stops the heartbeat (the link is closing). */
+  stopHeartbeat(): void {
+    this.session.stopHeartbeat();
+  }
+
+  private run(runId: string): RemoteRun {
+    const run = this.runs.get(runId);
+    if (!run)
+      throw new ValidationError(`run ${runId} is closed or unknown; create a new TrainingClient.`);
+    return run;
+  }
+
+  private withRun<T>(runId: string, op: (run: RemoteRun) => Promise<T>): Promise<T> {
+    try {
+      return op(this.run(runId));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+}
+
+/** Base64 of bytes, in browsers and Node alike. */
+function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000)
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
