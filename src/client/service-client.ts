@@ -30,6 +30,11 @@ export interface ServiceClientOptions {
   hub_url?: string;
   /** IndexedDB database name for checkpoints. */
   storage_namespace?: string;
+  /**
+   * Threads for the wasm backend (it needs a cross-origin isolated page for more than one);
+   * default: every core up to 4, one fewer above. `backend()` reports what it got.
+   */
+  wasm_threads?: number;
   /** Accepted and ignored for Loops compatibility. */
   training_project_id?: unknown;
   api_key?: unknown;
@@ -38,7 +43,7 @@ export interface ServiceClientOptions {
   availability_model?: unknown;
 }
 
-const OPTION_NAMES = ['engine', 'backend', 'hub_url', 'storage_namespace'];
+const OPTION_NAMES = ['engine', 'backend', 'hub_url', 'storage_namespace', 'wasm_threads'];
 const IGNORED_OPTIONS = [
   'training_project_id',
   'api_key',
@@ -70,6 +75,12 @@ export class ServiceClient {
       [options],
       IGNORED_OPTIONS,
     ) as ServiceClientOptions;
+    const threads = opts.wasm_threads;
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
+      throw new ValidationError(
+        `wasm_threads is ${String(threads)}; it must be an integer from 1 to 256, or left out for the default.`,
+      );
+    }
     const placement = opts.engine ?? (typeof Worker !== 'undefined' ? 'worker' : 'in-process');
     const start = placements.get(placement);
     if (!start) {
@@ -82,6 +93,7 @@ export class ServiceClient {
     this.link = start();
     this.ready = this.link.engine.init(opts.backend ?? 'auto', {
       storageNamespace: opts.storage_namespace ?? 'loops-web',
+      ...(opts.wasm_threads === undefined ? {} : { wasmThreads: opts.wasm_threads }),
     } as never);
     this.ready.catch(() => undefined);
   }
