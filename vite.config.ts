@@ -13,6 +13,11 @@ import { defineConfig } from 'vitest/config';
 import { wasmPthreadWorker } from './scripts/vite/wasm-pthread';
 import { contentSecurityPolicy, parseSources, securityHeaders } from './workers/security-headers';
 
+const TFJS_ALIAS = {
+  find: /^@tensorflow\/tfjs$/,
+  replacement: fileURLToPath(new URL('./src/runtime/tfjs.ts', import.meta.url)),
+};
+
 /** Extra connect-src origins (a hub mirror; the tests' cross-origin hub fixture). */
 const EXTRA_CONNECT = parseSources(process.env.LOOPS_CONNECT_SRC);
 
@@ -46,9 +51,17 @@ export default defineConfig({
   // workers/service-worker.ts reads the extra connect-src origins the build was made with.
   define: { __LOOPS_CONNECT_SRC__: JSON.stringify(EXTRA_CONNECT) },
   resolve: {
-    // examples/embed.html imports the built package by its name, as an app with `npm install
-    // loops-web` would; package.json's `exports` point the name at the same file.
-    alias: { 'loops-web': fileURLToPath(new URL('./dist-lib/index.js', import.meta.url)) },
+    alias: [
+      // examples/embed.html imports the built package by its name, as an app with `npm install
+      // loops-web` would; package.json's `exports` point the name at the same file.
+      {
+        find: 'loops-web',
+        replacement: fileURLToPath(new URL('./dist-lib/index.js', import.meta.url)),
+      },
+      // Browser bundles: TF.js without the parts the engine never uses (src/runtime/tfjs.ts).
+      // Vitest (Node) keeps the package.
+      ...(process.env.VITEST ? [] : [TFJS_ALIAS]),
+    ],
   },
   plugins: [
     wasmPthreadWorker(),
