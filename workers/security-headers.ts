@@ -41,11 +41,12 @@ export interface PolicyOptions {
 /**
  * The Content-Security-Policy: scripts and workers only from the app's origin, WebAssembly
  * compilation allowed ('wasm-unsafe-eval', not 'unsafe-eval': nothing evaluates strings), network
- * to the app and the hub, images from the app and data:/blob: URLs (the loss chart's exports), no
+ * to the app, the hub and the engine's own object URLs (checkpoint files), images from the app and data:/blob: URLs (the loss chart's exports), no
  * plugins, no `<base>` and no form posts elsewhere.
  */
 export function contentSecurityPolicy(options: PolicyOptions = {}): string {
-  const connect = ["'self'", ...HUB_ORIGINS, ...(options.connect ?? [])];
+  // blob: for the object URLs `get_checkpoint_archive_url` hands out, which pages fetch.
+  const connect = ["'self'", 'blob:', ...HUB_ORIGINS, ...(options.connect ?? [])];
   if (options.dev) connect.push('ws:');
   const style = options.dev ? ["'self'", "'unsafe-inline'"] : ["'self'"];
   return [

@@ -12,6 +12,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { defaultThreads, MAX_THREADS } from '../../src/runtime/wasm-threads';
+import { watchCsp } from '../helpers/csp-watch';
 import { startStaticServer } from '../helpers/static-server';
 import { HUB_DIR, HUB_REPO } from '../browser/global-setup';
 
@@ -19,31 +20,6 @@ const devServer = `http://127.0.0.1:${process.env.LOOPS_TEST_PORT ?? 5174}`;
 const hubUrl = `${devServer}/${HUB_DIR}`;
 /** The production build playwright.config.ts makes for the 'app' project. */
 const APP_DIST = 'test-results/app-dist';
-
-interface Violations {
-  /** `securitypolicyviolation` events on the page: "directive blocked-uri". */
-  events: string[];
-  /** Console lines (page and workers) that report a refused load or compile. */
-  console: string[];
-}
-
-/** Starts collecting CSP violations of `page` (before it navigates). */
-async function watchViolations(page: Page): Promise<Violations> {
-  const seen: Violations = { events: [], console: [] };
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) seen.console.push(m.text());
-    else if (m.type() === 'error') console.log(`[page] ${m.text()}`);
-  });
-  await page.exposeFunction('reportViolation', (text: string) => seen.events.push(text));
-  await page.addInitScript(() =>
-    document.addEventListener('securitypolicyviolation', (e) =>
-      (window as unknown as { reportViolation(t: string): void }).reportViolation(
-        `${e.effectiveDirective} ${e.blockedURI}`,
-      ),
-    ),
-  );
-  return seen;
-}
 
 /** The engine's wasm threads row in the lab's engine details. */
 async function threadsRow(page: Page): Promise<string> {
@@ -62,7 +38,10 @@ function expectedThreads(cores: number): number {
 test('production build: isolated, wasm threads, a hub download from another origin, no CSP violation', async ({
   page,
 }) => {
-  const violations = await watchViolations(page);
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.log(`[page] ${m.text()}`);
+  });
+  const violations = await watchCsp(page);
   const hubRequests: string[] = [];
   page.context().on('request', (r) => {
     if (r.url().startsWith(hubUrl)) hubRequests.push(r.url());
@@ -89,7 +68,7 @@ test('production build: isolated, wasm threads, a hub download from another orig
 });
 
 test('dev server: isolated, and the engine runs wasm on threads', async ({ page }) => {
-  const violations = await watchViolations(page);
+  const violations = await watchCsp(page);
   await page.goto(`${devServer}/?backend=wasm`);
   expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);

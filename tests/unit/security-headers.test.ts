@@ -1,7 +1,8 @@
 // The headers every server of the lab sends (workers/security-headers.ts): isolation that lets the
 // wasm backend share memory between threads, and the Content-Security-Policy issue 16 specifies:
 // default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self';
-// connect-src 'self' <hub>; img-src 'self' data: blob:; object-src 'none'.
+// connect-src 'self' <hub>; img-src 'self' data: blob:; object-src 'none'; plus connect-src
+// blob: for the object URLs of checkpoint files the engine hands the page.
 import { describe, expect, it } from 'vitest';
 import {
   contentSecurityPolicy,
@@ -35,7 +36,8 @@ describe('contentSecurityPolicy', () => {
     expect(d.get('default-src')).toEqual(["'self'"]);
     expect(d.get('script-src')).toEqual(["'self'", "'wasm-unsafe-eval'"]);
     expect(d.get('worker-src')).toEqual(["'self'"]);
-    expect(d.get('connect-src')).toEqual(["'self'", ...HUB_ORIGINS]);
+    // blob: too: get_checkpoint_archive_url returns object URLs (LOOPS_API.md) that pages fetch.
+    expect(d.get('connect-src')).toEqual(["'self'", 'blob:', ...HUB_ORIGINS]);
     expect(d.get('img-src')).toEqual(["'self'", 'data:', 'blob:']);
     expect(d.get('object-src')).toEqual(["'none'"]);
     expect(d.get('style-src')).toEqual(["'self'"]);

@@ -14,7 +14,8 @@ import { UNCACHED_B_MIN_BYTES } from '../../src/runtime/wasm-kernels/batch-mat-m
 const MIB = 2 ** 20;
 
 function heapBytes(): number {
-  return (tf.backend() as unknown as BackendWasm).wasm.HEAPU8.length;
+  const { wasm } = tf.backend() as unknown as BackendWasm;
+  return (wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.length;
 }
 
 describe('large B in a wasm product', () => {
