@@ -227,8 +227,8 @@ describe('BatchMatMul kernel', () => {
     expect(route([5, 7], [7, 3], true, true)).toBe('package'); // inner 5 ≠ 3
     expect(route([7, 5], [3, 7], true, true)).toBe('fold');
     expect(route([1, 576], [49152, 576], false, true)).toBe('skinny'); // decode's unembedding
-    expect(route([4, 1, 576], [1536, 576], false, true)).toBe('skinny'); // 4 rows ≤ SKINNY_MAX_ROWS
-    expect(route([5, 1, 576], [1536, 576], false, true)).toBe('swap'); // 5 rows
+    expect(route([8, 1, 576], [1536, 576], false, true)).toBe('skinny'); // 8 rows ≤ SKINNY_MAX_ROWS
+    expect(route([9, 1, 576], [1536, 576], false, true)).toBe('swap'); // 9 rows
     expect(route([1, 576], [49150, 576], false, true)).toBe('swap'); // N not a multiple of 4
     expect(route([1, 570], [49152, 570], false, true)).toBe('swap'); // K not a multiple of 4
     expect(route([576, 1], [49152, 576], true, true)).toBe('fold'); // Aᵀ: not this kernel's
@@ -242,7 +242,7 @@ describe('BatchMatMul kernel', () => {
     expect(route([2, 1, 64, 64], [1, 3, 64, 64])).toBe('package'); // batch 2 vs 3
     expect(planMatMul([2, 3, 5, 7], [7, 4], false, false).outShape).toEqual([2, 3, 5, 4]);
     expect(PER_ITEM_MIN_MACS).toBe(1 << 15);
-    expect(SKINNY_MAX_ROWS).toBe(4);
+    expect(SKINNY_MAX_ROWS).toBe(8);
   });
 
   const cases: (MatMulCase & { aShape: number[]; bShape: number[] })[] = [];
@@ -262,10 +262,10 @@ describe('BatchMatMul kernel', () => {
   const swap = { m: 2, k: 7, n: 40, transposeA: false, transposeB: true, batchB: 1 };
   cases.push({ ...swap, batchA: 1, aShape: [2, 7], bShape: [40, 7] }); // swap, 2-D
   cases.push({ ...swap, batchA: 2, aShape: [2, 1, 2, 7], bShape: [40, 7] }); // swap, folded rows
-  // skinny: K and N multiples of 4, at most 4 rows of A; K of 4 (one f32x4 step) and of 36.
+  // skinny: K and N multiples of 4, at most 8 rows of A; K of 4 (one f32x4 step) and of 36.
   const skinny = { k: 36, n: 44, transposeA: false, transposeB: true, batchB: 1 };
   cases.push({ ...skinny, m: 1, batchA: 1, aShape: [1, 36], bShape: [44, 36] }); // one row (GEMV)
-  cases.push({ ...skinny, m: 2, batchA: 2, aShape: [2, 1, 2, 36], bShape: [44, 36] }); // 4 rows
+  cases.push({ ...skinny, m: 4, batchA: 2, aShape: [2, 1, 4, 36], bShape: [44, 36] }); // 8 rows
   cases.push({ ...skinny, k: 4, m: 3, batchA: 1, aShape: [3, 4], bShape: [44, 4] });
   const big = { m: 40, k: 24, n: 36, transposeA: false }; // 34 560 MACs per item ≥ 2^15
   cases.push({
