@@ -283,40 +283,33 @@ function matmulTable(measured: readonly Measured[]): void {
   section('Backend matmul in its own worker', columns, rows);
 }
 
+/** (measure, rate) pairs of one run; higher is faster (a step's rate is 1 / its time). */
+function rates(r: BenchResult): [string, number][] {
+  return [
+    ...r.training.map((t): [string, number] => [`train ${t.batch}×${t.seq}`, 1 / t.medianStepMs]),
+    ...r.sampling.map((s): [string, number] => [
+      `decode ×${s.numSamples}`,
+      s.decodeTokensPerSecond,
+    ]),
+    ...r.matmul.map((m): [string, number] => [`matmul ${m.size}³`, m.gflops]),
+  ];
+}
+
 /** Each wasm run with more than one thread against the one-thread run of the same invocation. */
 function threadsTable(measured: readonly Measured[]): void {
   const one = measured.find((o) => o.backend === 'wasm' && o.result.backend.wasm?.threads === 1);
   if (!one) return;
-  const many = measured.filter((o) => o.backend === 'wasm' && o !== one);
-  const rows = many.flatMap((o) => [
-    ...o.result.training.map((t) => {
-      const base = one.result.training.find((b) => b.batch === t.batch && b.seq === t.seq);
-      return {
+  const base = new Map(rates(one.result));
+  const rows = measured
+    .filter((o) => o.backend === 'wasm' && o !== one)
+    .flatMap((o) =>
+      rates(o.result).map(([what, rate]) => ({
         run: o.label,
         threads: o.result.backend.wasm?.threads ?? null,
-        what: `train ${t.batch}×${t.seq}`,
-        speedup: base ? base.medianStepMs / t.medianStepMs : null,
-      };
-    }),
-    ...o.result.sampling.map((s) => {
-      const base = one.result.sampling.find((b) => b.numSamples === s.numSamples);
-      return {
-        run: o.label,
-        threads: o.result.backend.wasm?.threads ?? null,
-        what: `decode ×${s.numSamples}`,
-        speedup: base ? s.decodeTokensPerSecond / base.decodeTokensPerSecond : null,
-      };
-    }),
-    ...o.result.matmul.map((r) => {
-      const base = one.result.matmul.find((b) => b.size === r.size);
-      return {
-        run: o.label,
-        threads: o.result.backend.wasm?.threads ?? null,
-        what: `matmul ${r.size}³`,
-        speedup: base ? r.gflops / base.gflops : null,
-      };
-    }),
-  ]);
+        what,
+        speedup: base.has(what) ? rate / (base.get(what) as number) : null,
+      })),
+    );
   const columns = [
     { key: 'run' },
     { key: 'threads', digits: 0 },
