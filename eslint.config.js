@@ -29,6 +29,8 @@ export default tseslint.config(
   { ignores: ['node_modules', 'dist', 'dist-lib', 'test-results', 'playwright-report', 'public'] },
   js.configs.recommended,
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: globals.node } },
+  // The embedding example's page script runs in a browser.
+  { files: ['examples/embed.js'], languageOptions: { globals: globals.browser } },
   ...tseslint.configs.recommended,
   {
     plugins: { 'import-x': importX },

@@ -2,7 +2,9 @@
 // 127.0.0.1. Playwright's own browser download is never used.
 // Two projects, one JSON report: 'browser' (tests/browser: harness pages on the Vite dev server) and
 // 'app' (tests/e2e: the lab as a person uses it, on the production build with its service worker,
-// served by `vite preview`).
+// served by `vite preview`). Both servers send the isolation headers and the CSP
+// (workers/security-headers.ts); the production build's policy also lets it reach the dev server,
+// which serves the hub fixture (test-results/hub) to it as a hub on another origin.
 import { defineConfig } from '@playwright/test';
 
 const port = Number(process.env.LOOPS_TEST_PORT ?? 5174);
@@ -53,6 +55,7 @@ export default defineConfig({
     {
       // The production build (service worker included) into its own folder, then served.
       command: `npx vite build --outDir test-results/app-dist --emptyOutDir && npx vite preview --outDir test-results/app-dist --host 127.0.0.1 --port ${previewPort} --strictPort`,
+      env: { LOOPS_CONNECT_SRC: `http://127.0.0.1:${port}` },
       url: `http://127.0.0.1:${previewPort}/`,
       reuseExistingServer: !process.env.CI,
       timeout: 240_000,

@@ -1,40 +1,76 @@
 // Vite serves the app (index.html) and, in tests, the harness pages under tests/browser/pages.
-// Production builds add a service worker (vite-plugin-pwa, Workbox generateSW) that precaches the
-// app shell, the engine worker with its wasm binaries, the shipped models (public/models) and the
-// demo datasets (public/datasets), so a lab loads with no network after one visit.
+// Every response of the dev server and of `vite preview` carries the cross-origin isolation
+// headers (wasm threads) and the Content-Security-Policy (workers/security-headers.ts).
+// Production builds add a service worker (workers/service-worker.ts, through vite-plugin-pwa's
+// injectManifest) that precaches the app shell, the engine worker with its wasm files, the
+// shipped models (public/models) and the demo datasets (public/datasets), so a lab loads with no
+// network after one visit, and that adds those headers for static hosts that cannot.
 // Vitest reads its Node-side configuration from the `test` block.
 import { fileURLToPath } from 'node:url';
+import type { Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
 import { defineConfig } from 'vitest/config';
+import { wasmPthreadWorker } from './scripts/vite/wasm-pthread';
+import { contentSecurityPolicy, parseSources, securityHeaders } from './workers/security-headers';
+
+const TFJS_ALIAS = {
+  find: /^@tensorflow\/tfjs$/,
+  replacement: fileURLToPath(new URL('./src/runtime/tfjs.ts', import.meta.url)),
+};
+
+/** Extra connect-src origins (a hub mirror; the tests' cross-origin hub fixture). */
+const EXTRA_CONNECT = parseSources(process.env.LOOPS_CONNECT_SRC);
 
 /** Largest file the service worker precaches: the shipped models are a few MiB; the worker ~2.5 MiB. */
 const PRECACHE_LIMIT = 64 * 2 ** 20;
 
 /**
- * Service-worker route handler (serialised into sw.js, so it must not use anything from this
- * module): a cached copy, else the network, else 404 when offline.
+ * The policy as a `<meta>` in the built index.html too: a static host's first visit, before the
+ * service worker adds the header, is then under it as well (workers get theirs from the header).
  */
-async function offlineModelFile({ request }: { request: Request }): Promise<Response> {
-  const hit = await caches.match(request.url, { ignoreSearch: true });
-  if (hit) return request.method === 'HEAD' ? new Response(null, { headers: hit.headers }) : hit;
-  try {
-    return await fetch(request);
-  } catch {
-    return new Response(null, { status: 404, statusText: 'Not in the offline cache' });
-  }
-}
+const cspMeta: Plugin = {
+  name: 'loops-csp-meta',
+  apply: 'build',
+  transformIndexHtml: () => [
+    {
+      tag: 'meta',
+      attrs: {
+        'http-equiv': 'Content-Security-Policy',
+        content: contentSecurityPolicy({ connect: EXTRA_CONNECT }),
+      },
+      injectTo: 'head-prepend',
+    },
+  ],
+};
 
 export default defineConfig({
-  server: { host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
-  worker: { format: 'es' },
+  // Cross-origin isolation (wasm threads) and the Content-Security-Policy on every response.
+  server: { host: '127.0.0.1', headers: securityHeaders({ connect: EXTRA_CONNECT, dev: true }) },
+  preview: { host: '127.0.0.1', headers: securityHeaders({ connect: EXTRA_CONNECT }) },
+  worker: { format: 'es', plugins: () => [wasmPthreadWorker()] },
+  // workers/service-worker.ts reads the extra connect-src origins the build was made with.
+  define: { __LOOPS_CONNECT_SRC__: JSON.stringify(EXTRA_CONNECT) },
   resolve: {
-    // examples/embed.html imports the built package by its name, as an app with `npm install
-    // loops-web` would; package.json's `exports` point the name at the same file.
-    alias: { 'loops-web': fileURLToPath(new URL('./dist-lib/index.js', import.meta.url)) },
+    alias: [
+      // examples/embed.html imports the built package by its name, as an app with `npm install
+      // loops-web` would; package.json's `exports` point the name at the same file.
+      {
+        find: 'loops-web',
+        replacement: fileURLToPath(new URL('./dist-lib/index.js', import.meta.url)),
+      },
+      // Browser bundles: TF.js without the parts the engine never uses (src/runtime/tfjs.ts).
+      // Vitest (Node) keeps the package.
+      ...(process.env.VITEST ? [] : [TFJS_ALIAS]),
+    ],
   },
   plugins: [
+    wasmPthreadWorker(),
+    cspMeta,
     VitePWA({
+      // workers/service-worker.ts: precache + the isolation and policy headers for static hosts.
+      strategies: 'injectManifest',
+      srcDir: 'workers',
+      filename: 'service-worker.ts',
       registerType: 'autoUpdate',
       // src/app/offline.ts registers it (and reports "ready to work offline").
       injectRegister: false,
@@ -47,25 +83,9 @@ export default defineConfig({
         display: 'standalone',
         icons: [{ src: 'favicon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any' }],
       },
-      workbox: {
+      injectManifest: {
         globPatterns: ['**/*.{html,js,css,svg,wasm,json,jsonl,safetensors,md,webmanifest}'],
         maximumFileSizeToCacheInBytes: PRECACHE_LIMIT,
-        // Model and dataset files are fetched with their plain URLs; no cache-busting query.
-        ignoreURLParametersMatching: [/.*/],
-        navigateFallback: 'index.html',
-        // The engine asks whether a model file exists with HEAD (and probes optional files such as
-        // model.safetensors.index.json); precaching answers GET only. These routes answer HEAD from
-        // the caches and, offline, call a shipped-model file the precache lacks absent (404): the
-        // precache lists every file under public/models.
-        runtimeCaching: (['HEAD', 'GET'] as const).map((method) => ({
-          method,
-          urlPattern: ({ url, sameOrigin }: { url: URL; sameOrigin: boolean }) =>
-            sameOrigin && url.pathname.includes('/models/'),
-          handler: offlineModelFile,
-        })),
-        cleanupOutdatedCaches: true,
-        clientsClaim: true,
-        skipWaiting: true,
       },
     }),
   ],

@@ -9,7 +9,11 @@
  * status is 1 only when a backend could not be measured.
  *
  *   node --import tsx bench/chromium.ts [--backends webgpu,wasm,cpu] [--grid 4x64,8x256]
- *     [--steps 3] [--decode 64]
+ *     [--steps 3] [--decode 64] [--wasm-threads auto,1]
+ *
+ * The page is served cross-origin isolated (vite.config.ts's headers), so wasm may run threads;
+ * `--wasm-threads` runs wasm once per entry ('auto': the engine's default count; a number: that
+ * many), one after the other in the same browser, so threads vs one thread is one run's ratio.
  *
  * Without a GPU, Chromium's WebGPU adapter is SwiftShader (Vulkan on the CPU): correct, slow, and
  * the webgpu run is the longest; `--grid 4x64` shortens every run.
@@ -39,9 +43,20 @@ interface Options {
   readonly grid: Shape[];
   readonly steps: number;
   readonly decode: number;
+  /** wasm runs: undefined = the engine's default thread count. */
+  readonly wasmThreads: (number | undefined)[];
+}
+
+/** One measured configuration: a backend, and for wasm a thread count. */
+interface Variant {
+  /** 'webgpu', 'wasm', 'wasm-1t', 'cpu': the table's row name and the results file's suffix. */
+  readonly label: string;
+  readonly backend: BackendName;
+  readonly threads?: number;
 }
 
 interface Outcome {
+  readonly label: string;
   readonly backend: BackendName;
   /** 'ok', or 'failed: <message>'. */
   readonly status: string;
@@ -58,6 +73,7 @@ function parseOptions(argv: string[]): Options {
       grid: { type: 'string', default: '4x64,8x256' },
       steps: { type: 'string', default: '3' },
       decode: { type: 'string', default: '64' },
+      'wasm-threads': { type: 'string', default: 'auto,1' },
     },
   });
   const backends = v.backends.split(',').map((b) => b.trim());
@@ -78,44 +94,67 @@ function parseOptions(argv: string[]): Options {
       seq: int('grid seq', match[2] as string),
     };
   });
+  const wasmThreads = v['wasm-threads']
+    .split(',')
+    .map((t) => (t.trim() === 'auto' ? undefined : int('wasm-threads', t.trim())));
   return {
     backends: backends as BackendName[],
     grid,
     steps: int('steps', v.steps),
     decode: int('decode', v.decode),
+    wasmThreads,
   };
+}
+
+function variants(options: Options): Variant[] {
+  return options.backends.flatMap((backend): Variant[] =>
+    backend === 'wasm'
+      ? options.wasmThreads.map((threads) =>
+          threads === undefined
+            ? { label: 'wasm', backend }
+            : { label: `wasm-${threads}t`, backend, threads },
+        )
+      : [{ label: backend, backend }],
+  );
 }
 
 /** One backend in a fresh context and page; a failure becomes the outcome's status. */
 async function benchBackend(
   browser: Browser,
   url: string,
-  backend: BackendName,
+  variant: Variant,
   options: Options,
 ): Promise<Outcome> {
+  const { label, backend } = variant;
   const t0 = performance.now();
   const seconds = () => (performance.now() - t0) / 1000;
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
     page.setDefaultTimeout(0);
-    page.on('pageerror', (e) => console.error(`[${backend}] page error: ${e.message}`));
+    page.on('pageerror', (e) => console.error(`[${label}] page error: ${e.message}`));
     page.on('console', (m) => {
-      if (m.type() === 'error') console.error(`[${backend}] console: ${m.text()}`);
-      else if (m.text().startsWith('bench: ')) console.log(`${backend}: ${m.text().slice(7)}`);
+      if (m.type() === 'error') console.error(`[${label}] console: ${m.text()}`);
+      else if (m.text().startsWith('bench: ')) console.log(`${label}: ${m.text().slice(7)}`);
     });
     await page.goto(url);
     await page.waitForFunction(() => document.body.dataset.ready === 'true');
-    console.log(`${backend}: page ready after ${seconds().toFixed(1)} s; measuring…`);
-    const benchOptions: BenchOptions = { ...options, matmulSizes: MATMUL_SIZES[backend] };
+    console.log(`${label}: page ready after ${seconds().toFixed(1)} s; measuring…`);
+    const benchOptions: BenchOptions = {
+      grid: options.grid,
+      steps: options.steps,
+      decode: options.decode,
+      matmulSizes: MATMUL_SIZES[backend],
+      ...(variant.threads === undefined ? {} : { wasmThreads: variant.threads }),
+    };
     const result = await page.evaluate(
       ([b, o]) => (window as unknown as { runBench: RunBench }).runBench(b, o),
       [backend, benchOptions] as const,
     );
-    return { backend, status: 'ok', wallSeconds: seconds(), result };
+    return { label, backend, status: 'ok', wallSeconds: seconds(), result };
   } catch (error) {
     const message = (error as Error).message.split('\n')[0] ?? String(error);
-    return { backend, status: `failed: ${message}`, wallSeconds: seconds(), result: null };
+    return { label, backend, status: `failed: ${message}`, wallSeconds: seconds(), result: null };
   } finally {
     await context.close();
   }
@@ -133,9 +172,12 @@ function startTable(outcomes: readonly Outcome[]): void {
   const rows = outcomes.map((o) => {
     const adapter = o.result?.backend.adapter;
     return {
-      backend: o.backend,
+      backend: o.label,
       status: o.status,
       adapter: adapter ? adapter.description || adapter.architecture || adapter.vendor : null,
+      threads: o.result?.backend.wasm?.threads ?? null,
+      binary: o.result?.backend.wasm?.binary ?? null,
+      isolated: o.result ? String(o.result.crossOriginIsolated) : null,
       init: o.result?.initMs ?? null,
       load: o.result?.loadMs ?? null,
       first: o.result?.timeToFirstStepMs ?? null,
@@ -146,6 +188,9 @@ function startTable(outcomes: readonly Outcome[]): void {
     { key: 'backend' },
     { key: 'status' },
     { key: 'adapter', title: 'WebGPU adapter seen' },
+    { key: 'threads', title: 'wasm threads', digits: 0 },
+    { key: 'binary', title: 'wasm binary' },
+    { key: 'isolated', title: 'crossOriginIsolated' },
     { key: 'init', title: 'init ms', digits: 0 },
     { key: 'load', title: 'load ms', digits: 0 },
     { key: 'first', title: 'call → first step done ms', digits: 0 },
@@ -157,7 +202,7 @@ function startTable(outcomes: readonly Outcome[]): void {
 function trainingTable(measured: readonly Measured[]): void {
   const rows = measured.flatMap((o) =>
     o.result.training.map((t) => ({
-      backend: o.backend,
+      backend: o.label,
       shape: `${t.batch}×${t.seq}`,
       step: t.medianStepMs,
       tps: t.tokensPerSecond,
@@ -177,7 +222,7 @@ function trainingTable(measured: readonly Measured[]): void {
 function samplingTable(measured: readonly Measured[]): void {
   const rows = measured.flatMap((o) =>
     o.result.sampling.map((s) => ({
-      backend: o.backend,
+      backend: o.label,
       n: String(s.numSamples),
       prefill: median(s.prefillMs),
       ptps: s.prefillTokensPerSecond,
@@ -201,8 +246,8 @@ function samplingTable(measured: readonly Measured[]): void {
 }
 
 function memoryTable(measured: readonly Measured[]): void {
-  const rows = measured.map(({ backend, result: { memory: m, weights } }) => ({
-    backend,
+  const rows = measured.map(({ label, result: { memory: m, weights } }) => ({
+    backend: label,
     init: mib(m.afterInit.numBytes),
     load: mib(m.afterLoad.numBytes),
     train: mib(m.afterTraining.numBytes),
@@ -223,7 +268,7 @@ function memoryTable(measured: readonly Measured[]): void {
 function matmulTable(measured: readonly Measured[]): void {
   const rows = measured.flatMap((o) =>
     o.result.matmul.map((r) => ({
-      backend: o.backend,
+      backend: o.label,
       size: `${r.size}³`,
       ms: r.medianMs,
       gflops: r.gflops,
@@ -238,10 +283,47 @@ function matmulTable(measured: readonly Measured[]): void {
   section('Backend matmul in its own worker', columns, rows);
 }
 
+/** (measure, rate) pairs of one run; higher is faster (a step's rate is 1 / its time). */
+function rates(r: BenchResult): [string, number][] {
+  return [
+    ...r.training.map((t): [string, number] => [`train ${t.batch}×${t.seq}`, 1 / t.medianStepMs]),
+    ...r.sampling.map((s): [string, number] => [
+      `decode ×${s.numSamples}`,
+      s.decodeTokensPerSecond,
+    ]),
+    ...r.matmul.map((m): [string, number] => [`matmul ${m.size}³`, m.gflops]),
+  ];
+}
+
+/** Each wasm run with more than one thread against the one-thread run of the same invocation. */
+function threadsTable(measured: readonly Measured[]): void {
+  const one = measured.find((o) => o.backend === 'wasm' && o.result.backend.wasm?.threads === 1);
+  if (!one) return;
+  const base = new Map(rates(one.result));
+  const rows = measured
+    .filter((o) => o.backend === 'wasm' && o !== one)
+    .flatMap((o) =>
+      rates(o.result).map(([what, rate]) => ({
+        run: o.label,
+        threads: o.result.backend.wasm?.threads ?? null,
+        what,
+        speedup: base.has(what) ? rate / (base.get(what) as number) : null,
+      })),
+    );
+  const columns = [
+    { key: 'run' },
+    { key: 'threads', digits: 0 },
+    { key: 'what', title: 'measure' },
+    { key: 'speedup', title: `× ${one.label} (1 thread)`, digits: 2 },
+  ];
+  section('wasm: threads against one thread, same run', columns, rows);
+}
+
 function printTables(outcomes: readonly Outcome[]): void {
   const measured = outcomes.filter((o): o is Measured => o.result !== null);
   startTable(outcomes);
   trainingTable(measured);
+  threadsTable(measured);
   samplingTable(measured);
   memoryTable(measured);
   matmulTable(measured);
@@ -271,14 +353,20 @@ async function main(): Promise<void> {
       args: chromiumArgs,
     };
     const url = `http://127.0.0.1:${port}/bench/browser/bench.html`;
-    for (const backend of options.backends) {
-      const outcome = await benchBackend(browser, url, backend, options);
+    for (const variant of variants(options)) {
+      const { label, backend } = variant;
+      const outcome = await benchBackend(browser, url, variant, options);
       outcomes.push(outcome);
-      console.log(`${backend}: ${outcome.status} (${outcome.wallSeconds.toFixed(1)} s)`);
-      const file = writeResults(`chromium-${backend}`, {
+      console.log(`${label}: ${outcome.status} (${outcome.wallSeconds.toFixed(1)} s)`);
+      const file = writeResults(`chromium-${label}`, {
         machine: { ...machineInfo(), backend },
         browser: browserInfo,
-        run: { ...options, model: 'loops-tiny-llama', matmulSizes: MATMUL_SIZES[backend] },
+        run: {
+          ...options,
+          wasmThreads: variant.threads ?? 'auto',
+          model: 'loops-tiny-llama',
+          matmulSizes: MATMUL_SIZES[backend],
+        },
         status: outcome.status,
         wallSeconds: outcome.wallSeconds,
         adapter: outcome.result?.backend ?? null,

@@ -7,13 +7,13 @@ import { createBrowserEngine } from '../src/engine/browser-engine';
 import type { EngineInitOptions } from '../src/engine/engine';
 import { installErrorTransfer } from '../src/errors/comlink-errors';
 import type { BackendRequest } from '../src/runtime/backend';
-import { WASM_PATHS } from '../src/runtime/wasm-urls';
+import { WASM_FILES } from '../src/runtime/wasm-urls';
 
 installErrorTransfer();
 
 const engine = createBrowserEngine(new URL(import.meta.env.BASE_URL, self.location.origin).href);
 const init = engine.init.bind(engine);
 engine.init = (backend: BackendRequest, options: EngineInitOptions = {}) =>
-  init(backend, { wasmPaths: WASM_PATHS, ...options });
+  init(backend, { ...WASM_FILES, ...options });
 
 expose(engine);

@@ -63,6 +63,8 @@ export interface BenchOptions {
   readonly decode: number;
   /** n of the [n, n] · [n, n] matmuls timed in the matmul worker. */
   readonly matmulSizes: readonly number[];
+  /** wasm: threads to ask for (ServiceClient `wasm_threads`); undefined: the engine's default. */
+  readonly wasmThreads?: number;
 }
 
 export interface TrainFigures extends Shape {
@@ -214,10 +216,10 @@ async function weightsSize(): Promise<BenchResult['weights']> {
   return { parameters, float32Bytes: parameters * 4 };
 }
 
-async function matmulRates(backend: BackendName, sizes: readonly number[]) {
+async function matmulRates(backend: BackendName, sizes: readonly number[], threads?: number) {
   const worker = new Worker(new URL('./matmul.worker.ts', import.meta.url), { type: 'module' });
   try {
-    return await wrap<MatmulWorkerApi>(worker).run(backend, sizes, MATMUL_REPS);
+    return await wrap<MatmulWorkerApi>(worker).run(backend, sizes, MATMUL_REPS, threads);
   } finally {
     worker.terminate();
   }
@@ -256,7 +258,12 @@ async function startFigures(service: ServiceClient, first: Shape, vocab: number)
 /** Start, training grid and sampling on one engine; closes it before returning. */
 async function engineFigures(backend: BackendName, options: BenchOptions) {
   const vocab = await modelVocab();
-  const service = new ServiceClient({ engine: 'bench-worker', backend });
+  const threads = options.wasmThreads;
+  const service = new ServiceClient({
+    engine: 'bench-worker',
+    backend,
+    ...(threads === undefined ? {} : { wasm_threads: threads }),
+  });
   try {
     const first = options.grid[0] ?? { batch: 1, seq: PROMPT_TOKENS };
     const { tc, afterInit, afterLoad, ...start } = await startFigures(service, first, vocab);
@@ -289,7 +296,7 @@ async function runBench(backend: BackendName, options: BenchOptions): Promise<Be
     hardwareConcurrency: navigator.hardwareConcurrency,
     userAgent: navigator.userAgent,
     weights: await weightsSize(),
-    matmul: await matmulRates(backend, options.matmulSizes),
+    matmul: await matmulRates(backend, options.matmulSizes, options.wasmThreads),
   };
 }
 

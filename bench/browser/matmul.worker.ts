@@ -7,15 +7,20 @@
  */
 import { expose } from 'comlink';
 import { selectBackend, type BackendName } from '../../src/runtime/backend';
-import { WASM_PATHS } from '../../src/runtime/wasm-urls';
+import { WASM_FILES } from '../../src/runtime/wasm-urls';
 import { matmulRate, type MatmulRate } from '../lib/matmul-rate';
 
 export type { MatmulRate };
 
 const api = {
-  /** Selects `backend` in this worker, then measures each size in turn. */
-  async run(backend: BackendName, sizes: readonly number[], reps: number): Promise<MatmulRate[]> {
-    await selectBackend(backend, { wasmPaths: WASM_PATHS });
+  /** Selects `backend` in this worker (wasm: on `threads`), then measures each size in turn. */
+  async run(
+    backend: BackendName,
+    sizes: readonly number[],
+    reps: number,
+    threads?: number,
+  ): Promise<MatmulRate[]> {
+    await selectBackend(backend, { ...WASM_FILES, wasmThreads: threads });
     const rates: MatmulRate[] = [];
     for (const size of sizes) rates.push(await matmulRate(size, reps));
     return rates;

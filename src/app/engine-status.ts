@@ -1,6 +1,6 @@
 /**
  * The header badges: which backend the engine got (WebGPU, wasm or cpu) on which adapter, and why
- * when it fell back, with the details (adapter, limits) one click away; and whether the app is
+ * when it fell back, with the details (adapter, limits, wasm threads) one click away; and whether the app is
  * available offline (service worker ready).
  */
 import type { BackendReport } from '../index';
@@ -23,12 +23,20 @@ export function showBackend(report: BackendReport): void {
     ['WebGPU adapter', adapter ?? 'none'],
     ['Why', report.reason ?? 'a hardware WebGPU adapter: training runs on the GPU'],
   ];
+  if (report.wasm) rows.push(['wasm threads', describeThreads(report.wasm)]);
   const maxBuffer = report.adapter?.limits['maxBufferSize'];
   if (maxBuffer) rows.push(['Largest GPU buffer', `${Math.round(maxBuffer / 2 ** 20)} MiB`]);
   byId('engine-details').replaceChildren(
     ...rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]),
   );
   document.body.dataset['backend'] = report.backend;
+}
+
+/** "2 of 2 cores (threaded-simd)", and why when it runs fewer. */
+function describeThreads(wasm: NonNullable<BackendReport['wasm']>): string {
+  const cores = wasm.cores === null ? '' : ` of ${wasm.cores} cores`;
+  const why = wasm.reason ? `: ${wasm.reason}` : '';
+  return `${wasm.threads}${cores} (${wasm.binary} binary)${why}`;
 }
 
 export function showEngineError(error: unknown): void {

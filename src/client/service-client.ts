@@ -38,13 +38,26 @@ export interface ServiceClientOptions {
   hub_url?: string;
   /** IndexedDB database name for checkpoints. */
   storage_namespace?: string;
+  /**
+   * Threads for the wasm backend (it needs a cross-origin isolated page for more than one);
+   * default: every core up to 4, one fewer above. `backend()` reports what it got.
+   */
+  wasm_threads?: number;
   /** Accepted and ignored for Loops compatibility. */
   training_project_id?: unknown;
   reuse_from_session_id?: unknown;
   availability_model?: unknown;
 }
 
-const OPTION_NAMES = ['engine', 'backend', 'hub_url', 'storage_namespace', 'base_url', 'api_key'];
+const OPTION_NAMES = [
+  'engine',
+  'backend',
+  'hub_url',
+  'storage_namespace',
+  'base_url',
+  'api_key',
+  'wasm_threads',
+];
 const IGNORED_OPTIONS = ['training_project_id', 'reuse_from_session_id', 'availability_model'];
 
 /** How a placement starts its engine; `options` carries base_url, api_key and hub_url. */
@@ -78,6 +91,12 @@ export class ServiceClient {
       [options],
       IGNORED_OPTIONS,
     ) as ServiceClientOptions;
+    const threads = opts.wasm_threads;
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
+      throw new ValidationError(
+        `wasm_threads is ${String(threads)}; it must be an integer from 1 to 256, or left out for the default.`,
+      );
+    }
     const placement = opts.engine ?? (typeof Worker !== 'undefined' ? 'worker' : 'in-process');
     const start = placements.get(placement);
     if (!start) {
@@ -91,6 +110,7 @@ export class ServiceClient {
     this.link = start({ base_url: opts.base_url, api_key: opts.api_key, hub_url: this.hub_url });
     this.ready = this.link.engine.init(opts.backend ?? 'auto', {
       storageNamespace: opts.storage_namespace ?? 'loops-web',
+      ...(opts.wasm_threads === undefined ? {} : { wasmThreads: opts.wasm_threads }),
     } as never);
     this.ready.catch(() => undefined);
   }

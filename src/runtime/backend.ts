@@ -14,6 +14,14 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { WebGPUUnavailableError, ValidationError } from '../errors/loops-errors';
 import { watchDeviceLoss } from './device-lost';
 import { registerWasmKernels } from './wasm-kernels';
+import {
+  currentScope,
+  planThreads,
+  redirectPthreadWorkers,
+  requestThreads,
+  threadsReport,
+  type WasmThreadsReport,
+} from './wasm-threads';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 export type BackendRequest = BackendName | 'auto' | 'webgl';
@@ -46,11 +54,18 @@ export interface BackendReport {
   readonly adapter: AdapterReport | null;
   /** Why the choice differs from a hardware WebGPU adapter, in words; null when it does not. */
   readonly reason: string | null;
+  /** On wasm: its threads and binary, and why it runs fewer threads; null on other backends. */
+  readonly wasm: WasmThreadsReport | null;
 }
 
-/** Options for wasm: where its `.wasm` binaries are served (a URL map in browsers). */
+/** Options for wasm: where its files are served (browsers) and how many threads it may run. */
 export interface BackendOptions {
+  /** The `.wasm` binaries: a folder URL or a map from the package's file names to URLs. */
   readonly wasmPaths?: string | Record<string, string>;
+  /** The same-origin pthread script (runtime/wasm-threads.ts says why TF.js's own is not used). */
+  readonly wasmPthreadUrl?: string;
+  /** Threads for wasm; default: every core up to 4, one fewer above (needs cross-origin isolation). */
+  readonly wasmThreads?: number;
 }
 
 let gpu: { adapter: GPUAdapter; device: GPUDevice } | null = null;
@@ -73,17 +88,19 @@ export async function selectBackend(
       `backend '${String(requested)}' is not one of ${BACKEND_REQUESTS.join(', ')}; pick one of those.`,
     );
   }
+  checkThreads(options.wasmThreads);
   if (options.wasmPaths !== undefined) setWasmPaths(options.wasmPaths);
+  if (options.wasmPthreadUrl !== undefined) redirectPthreadWorkers(options.wasmPthreadUrl);
   const adapter = await probeAdapter();
 
   if (requested === 'webgpu') {
     if (!adapter) throw unavailable('this context exposes no WebGPU adapter');
     await activate('webgpu');
-    return { backend: 'webgpu', requested, adapter, reason: null };
+    return { backend: 'webgpu', requested, adapter, reason: null, wasm: null };
   }
   if (requested === 'auto' && adapter && !adapter.isSoftware) {
     await activate('webgpu');
-    return { backend: 'webgpu', requested, adapter, reason: null };
+    return { backend: 'webgpu', requested, adapter, reason: null, wasm: null };
   }
   const reason =
     requested === 'auto'
@@ -97,9 +114,9 @@ export async function selectBackend(
   const failures: string[] = [];
   for (const name of fallbacks) {
     try {
-      await activate(name);
+      const wasm = await activate(name, options.wasmThreads);
       const why = failures.length ? `${reason}; ${failures.join('; ')}` : reason;
-      return { backend: name, requested, adapter, reason: why };
+      return { backend: name, requested, adapter, reason: why, wasm };
     } catch (error) {
       failures.push(`${name} failed to start (${(error as Error).message})`);
     }
@@ -107,15 +124,32 @@ export async function selectBackend(
   throw new Error(`no TF.js backend could start: ${failures.join('; ')}`);
 }
 
-async function activate(name: BackendName): Promise<void> {
+/** Starts `name`; on wasm, with its threads, and resolves with what it runs on. */
+async function activate(name: BackendName, threads?: number): Promise<WasmThreadsReport | null> {
   if (name === 'webgpu') registerOwnWebGpu();
-  if (name === 'wasm') registerWasmKernels();
-  const ok = await tf.setBackend(name);
-  await tf.ready();
+  const plan = name === 'wasm' ? planThreads(threads, currentScope()) : null;
+  if (plan) registerWasmKernels();
+  const restore = plan ? requestThreads(plan) : () => undefined;
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(name);
+    await tf.ready();
+  } finally {
+    restore();
+  }
   if (!ok || tf.getBackend() !== name) {
     if (name === 'webgpu') throw unavailable('the webgpu backend failed to initialise');
     throw new Error(`backend ${name} did not initialise (TF.js is on ${tf.getBackend()})`);
   }
+  return plan ? threadsReport(plan, threads, currentScope()) : null;
+}
+
+function checkThreads(threads: number | undefined): void {
+  if (threads === undefined || (Number.isInteger(threads) && threads >= 1 && threads <= 256))
+    return;
+  throw new ValidationError(
+    `wasmThreads is ${String(threads)}; it must be an integer from 1 to 256 (or left out for the default).`,
+  );
 }
 
 function registerOwnWebGpu(): void {

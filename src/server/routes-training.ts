@@ -111,6 +111,7 @@ export function trainingRoutes(service: TinkerService): Route[] {
             model_id: model.modelId,
             type: 'load_weights',
             policy_version: r.policy_version,
+            lora_rank: r.lora_rank,
           };
         });
       },

@@ -1,6 +1,7 @@
 // Worker + comlink + TF.js backends end to end in Chromium: the engine worker selects a backend,
 // reports the adapter, runs a matmul and tf.grad, and the page compares with a float64 reference.
 import { expect, test, type Page } from '@playwright/test';
+import { defaultThreads, MAX_THREADS } from '../../src/runtime/wasm-threads';
 
 interface CheckResult {
   report: {
@@ -14,6 +15,13 @@ interface CheckResult {
       limits: Record<string, number>;
     } | null;
     reason: string | null;
+    wasm: {
+      threads: number;
+      binary: string;
+      crossOriginIsolated: boolean;
+      cores: number | null;
+      reason: string | null;
+    } | null;
   };
   computedOn: string;
   leakedTensors: number;
@@ -66,12 +74,52 @@ test('webgpu backend in a worker: adapter, matmul and gradient match the CPU ref
   expectAgreement(result);
 });
 
-test('wasm backend in a worker: matmul and gradient match the CPU reference', async ({ page }) => {
+test('wasm backend in a worker: threads, matmul and gradient match the CPU reference', async ({
+  page,
+}) => {
   await open(page);
   const result = await check(page, 'wasm');
-  console.log(`wasm errors: ${JSON.stringify(result.errors)}`);
+  console.log(
+    `wasm: ${JSON.stringify(result.report.wasm)}; errors ${JSON.stringify(result.errors)}`,
+  );
   expect(result.report.backend).toBe('wasm');
   expect(result.computedOn).toBe('wasm');
+  // The dev server isolates the page (vite.config.ts), so the threaded binary runs on the default
+  // count: every core up to 4, one fewer above, at most TF.js's 8.
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  expect(result.report.wasm).toEqual({
+    threads: Math.min(defaultThreads(cores), MAX_THREADS),
+    binary: 'threaded-simd',
+    crossOriginIsolated: true,
+    cores,
+    reason: null,
+  });
+  expectAgreement(result);
+});
+
+test('wasm without cross-origin isolation: one thread, the SIMD binary, and why', async ({
+  page,
+}) => {
+  // A host that sends no isolation headers: the same pages, with COOP and COEP taken out.
+  await page.route('**/*', async (route) => {
+    const response = await route.fetch();
+    const headers = { ...response.headers() };
+    delete headers['cross-origin-opener-policy'];
+    delete headers['cross-origin-embedder-policy'];
+    await route.fulfill({ response, headers });
+  });
+  await open(page);
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
+  const result = await check(page, 'wasm');
+  expect(result.report.backend).toBe('wasm');
+  expect(result.report.wasm).toMatchObject({
+    threads: 1,
+    binary: 'simd',
+    crossOriginIsolated: false,
+  });
+  expect(result.report.wasm?.reason).toMatch(
+    /not cross-origin isolated.*Cross-Origin-Embedder-Policy/,
+  );
   expectAgreement(result);
 });
 

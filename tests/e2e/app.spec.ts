@@ -6,6 +6,7 @@
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { strFromU8, unzipSync } from 'fflate';
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { watchCsp } from '../helpers/csp-watch';
 
 // A few quick steps in CI. Making the README screenshot (LOOPS_UPDATE_SCREENSHOT=1), the run uses
 // the page's default learning rate and 40 steps, enough for the tuned answers to take the format.
@@ -45,6 +46,8 @@ test('a class fine-tunes the shipped model, offline after the first visit', asyn
   page.on('console', (m) => {
     if (m.type() === 'error') console.log(`[page] ${m.text()}`);
   });
+  // The whole run happens under the app's Content-Security-Policy (workers/security-headers.ts).
+  const csp = await watchCsp(page);
 
   // 1. Load: the default (shipped) model is selected and ready without a download.
   await page.goto('/');
@@ -93,7 +96,10 @@ test('a class fine-tunes the shipped model, offline after the first visit', asyn
   expect(longestFrameMs).toBeLessThan(500);
   // Pause holds between steps; Resume goes on.
   await page.getByRole('button', { name: 'Pause' }).click();
-  await expect(page.locator('body')).toHaveAttribute('data-train-state', 'paused');
+  // Pause takes effect when the running step ends, however long the machine's load makes it.
+  await expect(page.locator('body')).toHaveAttribute('data-train-state', 'paused', {
+    timeout: 60_000,
+  });
   const pausedAt = await page.locator('#stat-step').textContent();
   await page.waitForTimeout(1500);
   await expect(page.locator('#stat-step')).toHaveText(pausedAt ?? '');
@@ -194,4 +200,5 @@ test('a class fine-tunes the shipped model, offline after the first visit', asyn
   mark('offline');
   await snap(page, info, '06-offline');
   await context.setOffline(false);
+  expect(csp).toEqual({ events: [], console: [] });
 });

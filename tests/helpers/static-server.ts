@@ -1,6 +1,7 @@
 /**
  * A tiny HTTP file server on 127.0.0.1 for tests: serves `files` (URL path → bytes) for GET and
- * HEAD with Content-Length, answers 404 for anything else, and lets a test force a status on a path
+ * HEAD with Content-Length and a Content-Type by extension (and nothing else: no isolation or
+ * policy headers, as a plain static host), answers 404 for anything else, and lets a test force a status on a path
  * (for example 500). Bodies go out in small chunks with a pause between them, so a client sees
  * several progress events. Every request is logged, so a test can prove the network was not used.
  * Each file has an ETag (a checksum of its bytes, as the hub sends one), and `setFile` replaces a
@@ -39,7 +40,7 @@ export async function startStaticServer(
       return;
     }
     res.writeHead(200, {
-      'content-type': 'application/octet-stream',
+      'content-type': contentType(path),
       'content-length': body.byteLength,
       etag: etagOf(body),
     });
@@ -62,6 +63,23 @@ export async function startStaticServer(
         server.close((error) => (error ? reject(error) : resolve()));
       }),
   };
+}
+
+const TYPES: Readonly<Record<string, string>> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript',
+  mjs: 'text/javascript',
+  css: 'text/css',
+  json: 'application/json',
+  webmanifest: 'application/manifest+json',
+  svg: 'image/svg+xml',
+  wasm: 'application/wasm',
+};
+
+/** What a plain static host answers as Content-Type, by extension (a folder: its index.html). */
+function contentType(path: string): string {
+  const extension = path.endsWith('/') ? 'html' : (path.split('.').pop() ?? '');
+  return TYPES[extension] ?? 'application/octet-stream';
 }
 
 async function sendInChunks(

@@ -6,6 +6,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmKernels } from '../../src/runtime/wasm-kernels';
 import { PER_ITEM_MIN_MACS, planMatMul } from '../../src/runtime/wasm-kernels/batch-mat-mul';
+import { SKINNY_MAX_ROWS, skinnyGemm } from '../../src/runtime/wasm-kernels/skinny-gemm';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ValidationError } from '../../src/errors/loops-errors';
 import { expectNoLeaks, seededArray } from '../helpers/tf-node';
 import { maxRelError } from '../reference/self-check';
@@ -224,7 +226,12 @@ describe('BatchMatMul kernel', () => {
       planMatMul(a, b, tA, tB).route;
     expect(route([5, 7], [7, 3], true, true)).toBe('package'); // inner 5 ≠ 3
     expect(route([7, 5], [3, 7], true, true)).toBe('fold');
-    expect(route([1, 576], [49152, 576], false, true)).toBe('swap'); // decode's unembedding
+    expect(route([1, 576], [49152, 576], false, true)).toBe('skinny'); // decode's unembedding
+    expect(route([8, 1, 576], [1536, 576], false, true)).toBe('skinny'); // 8 rows ≤ SKINNY_MAX_ROWS
+    expect(route([9, 1, 576], [1536, 576], false, true)).toBe('swap'); // 9 rows
+    expect(route([1, 576], [49150, 576], false, true)).toBe('swap'); // N not a multiple of 4
+    expect(route([1, 570], [49152, 570], false, true)).toBe('swap'); // K not a multiple of 4
+    expect(route([576, 1], [49152, 576], true, true)).toBe('fold'); // Aᵀ: not this kernel's
     expect(route([4, 64, 576], [1536, 576], false, true)).toBe('swap'); // 256·2112 < 1536·576
     expect(route([2048, 576], [576, 576], false, true)).toBe('fold'); // 2048·1152 > 576²
     expect(route([1, 576], [576, 49152], false, false)).toBe('fold'); // no Bᵀ to avoid
@@ -235,6 +242,7 @@ describe('BatchMatMul kernel', () => {
     expect(route([2, 1, 64, 64], [1, 3, 64, 64])).toBe('package'); // batch 2 vs 3
     expect(planMatMul([2, 3, 5, 7], [7, 4], false, false).outShape).toEqual([2, 3, 5, 4]);
     expect(PER_ITEM_MIN_MACS).toBe(1 << 15);
+    expect(SKINNY_MAX_ROWS).toBe(8);
   });
 
   const cases: (MatMulCase & { aShape: number[]; bShape: number[] })[] = [];
@@ -254,6 +262,11 @@ describe('BatchMatMul kernel', () => {
   const swap = { m: 2, k: 7, n: 40, transposeA: false, transposeB: true, batchB: 1 };
   cases.push({ ...swap, batchA: 1, aShape: [2, 7], bShape: [40, 7] }); // swap, 2-D
   cases.push({ ...swap, batchA: 2, aShape: [2, 1, 2, 7], bShape: [40, 7] }); // swap, folded rows
+  // skinny: K and N multiples of 4, at most 8 rows of A; K of 4 (one f32x4 step) and of 36.
+  const skinny = { k: 36, n: 44, transposeA: false, transposeB: true, batchB: 1 };
+  cases.push({ ...skinny, m: 1, batchA: 1, aShape: [1, 36], bShape: [44, 36] }); // one row (GEMV)
+  cases.push({ ...skinny, m: 4, batchA: 2, aShape: [2, 1, 4, 36], bShape: [44, 36] }); // 8 rows
+  cases.push({ ...skinny, k: 4, m: 3, batchA: 1, aShape: [3, 4], bShape: [44, 4] });
   const big = { m: 40, k: 24, n: 36, transposeA: false }; // 34 560 MACs per item ≥ 2^15
   cases.push({
     ...big,
@@ -299,6 +312,42 @@ describe('BatchMatMul kernel', () => {
       expect((tf.backend() as unknown as { numDataIds(): number }).numDataIds()).toBe(dataIds);
     },
   );
+});
+
+describe('skinny kernel (our SIMD A·Bᵀ)', () => {
+  /** C = A·Bᵀ by the kernel itself; null when it declined. */
+  async function skinny(m: number, n: number, k: number): Promise<number[] | null> {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as unknown as BackendWasm;
+    const a = tf.tensor(seededArray(m * k, 31), [m, k]);
+    const b = tf.tensor(seededArray(n * k, 32), [n, k]);
+    const out = backend.makeOutput([m, n], 'float32');
+    const ran = skinnyGemm(backend, a, b, out, m, n, k);
+    const c = tf.engine().makeTensorFromTensorInfo(out);
+    const values = ran ? Array.from(await c.data()) : null;
+    tf.dispose([a, b, c]);
+    return values;
+  }
+
+  it('runs here (Node has wasm SIMD) and matches float64 for K from one f32x4 step up', async () => {
+    for (const [m, n, k] of [
+      [1, 4, 4],
+      [1, 8, 36],
+      [3, 12, 8],
+      [4, 44, 576],
+    ] as const) {
+      const got = await skinny(m, n, k);
+      expect(got, `${m}×${k} · ${n}×${k}ᵀ`).not.toBeNull();
+      const c = { m, n, k, batchA: 1, batchB: 1, transposeA: false, transposeB: true };
+      const ref = referenceMatMul(c, seededArray(m * k, 31), seededArray(n * k, 32));
+      expect(maxRelError(got!, ref)).toBeLessThan(1e-4); // as the routes above: float32 sums
+    }
+  });
+
+  it('declines K or N that is not a multiple of 4, writing nothing', async () => {
+    expect(await skinny(1, 6, 8)).toBeNull();
+    expect(await skinny(1, 8, 6)).toBeNull();
+  });
 });
 
 describe('op families: forward and gradient on wasm equal cpu', () => {

@@ -73,5 +73,12 @@ export async function remoteCheckpointFiles(
   } catch (error) {
     throw malformedError(route, `an archive that is not a tar (${(error as Error).message})`);
   }
-  return files.map((f) => ({ name: f.name, bytes: f.bytes, lastModified }));
+  // The service names a checkpoint by its path alone.
+  return files.map((f) => ({
+    name: f.name,
+    bytes: f.bytes,
+    lastModified,
+    checkpointId: idOrPath,
+    checkpointPath: idOrPath,
+  }));
 }

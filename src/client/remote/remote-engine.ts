@@ -83,12 +83,18 @@ export class RemoteEngine implements EngineApi {
       requested: backend,
       adapter: null,
       reason: `a remote service at ${this.http.baseUrl}`,
+      wasm: null,
     };
     return this.report;
   }
 
   async backendReport(): Promise<BackendReport | null> {
     return this.report;
+  }
+
+  /** The service answers (a failing heartbeat or request surfaces here as its typed error). */
+  async health(): Promise<void> {
+    await this.http.call('GET', 'healthz');
   }
 
   async selfCheck(): Promise<SelfCheckResult> {
@@ -142,6 +148,7 @@ export class RemoteEngine implements EngineApi {
     }
     const modelId = await this.session.createModel(baseModel, rank, request.seed, flags);
     const run = new RemoteRun(this.http, modelId, baseModel, 1, 0, this.session.loops !== null);
+    run.loraRank = rank;
     this.runs.set(modelId, run);
     try {
       if (request.fromState)
@@ -208,6 +215,19 @@ export class RemoteEngine implements EngineApi {
 
   sample(request: SampleRequest): Promise<WireSampleResult> {
     return this.samplers.sample(request);
+  }
+
+  /** Tinker's compute_logprobs: a one-token sample with the prompt's log-probs. */
+  async computeLogprobs(samplerId: string, prompt: Int32Array): Promise<(number | null)[]> {
+    const result = await this.samplers.sample({
+      samplerId,
+      prompt,
+      numSamples: 1,
+      params: { max_tokens: 1, temperature: 1, top_p: 1, top_k: -1, seed: 0, stop: null },
+      includePromptLogprobs: true,
+      topkPromptLogprobs: 0,
+    });
+    return result.prompt_logprobs ?? [];
   }
 
   closeSampler(samplerId: string): Promise<void> {

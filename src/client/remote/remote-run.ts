@@ -16,6 +16,8 @@ export class RemoteRun {
   private readonly channel: OrderedChannel;
   /** Optimiser steps as of the last result seen (the service's count when it sends one). */
   policyVersion: number;
+  /** The adapter's rank as of the last op that set it (create, init_trainer_server, load). */
+  loraRank = 0;
 
   constructor(
     http: TinkerHttp,
@@ -103,18 +105,25 @@ export class RemoteRun {
   async loadState(
     path: string,
     withOptimizer: boolean,
-  ): Promise<{ path: string; policy_version: number }> {
+  ): Promise<{ path: string; policy_version: number; lora_rank: number }> {
     const result = (await this.channel.run('load_weights', (seq_id) => ({
       model_id: this.modelId,
       seq_id,
       path,
       optimizer: withOptimizer,
       type: 'load_weights',
-    }))) as Partial<LoadWeightsResponse>;
+    }))) as Partial<LoadWeightsResponse> & { lora_rank?: number };
     // loops-web says which step the run is at now; another service does not, and a load without
     // the optimizer starts the step count over.
     this.policyVersion = result.policy_version ?? (withOptimizer ? this.policyVersion : 0);
-    return { path: result.path ?? path, policy_version: this.policyVersion };
+    // loops-web says which rank the checkpoint brought (load_state may change it); another
+    // service keeps the run's.
+    this.loraRank = result.lora_rank ?? this.loraRank;
+    return {
+      path: result.path ?? path,
+      policy_version: this.policyVersion,
+      lora_rank: this.loraRank,
+    };
   }
 
   async initTrainerServer(rank: number): Promise<{ lora_rank: number; policy_version: number }> {
@@ -125,6 +134,7 @@ export class RemoteRun {
       seq_id,
     }));
     this.policyVersion = (result.policy_version as number | undefined) ?? 0;
+    this.loraRank = rank;
     return { lora_rank: rank, policy_version: this.policyVersion };
   }
 

@@ -9,8 +9,10 @@
  *
  * Rewrites, exact up to float32 summation order:
  *   Aᵀ·B = (Aᵀ)·B, A·Bᵀ = A·(Bᵀ)          transposes materialised by the wasm Transpose kernel;
- *   A·Bᵀ = (B·Aᵀ)ᵀ                          'swap' when A has few rows next to B (decoding, short
- *                                           batches): transposes A and the output, never B;
+ *   A·Bᵀ, A of at most SKINNY_MAX_ROWS rows 'skinny': our SIMD kernel reads B once, no copies
+ *                                           (decoding one token per sequence; skinny-gemm.ts);
+ *   A·Bᵀ = (B·Aᵀ)ᵀ                          'swap' when A has few rows next to B (short batches):
+ *                                           transposes A and the output, never B;
  *   [...b, M, K]·[K, N] = [(b·M), K]·[K, N]  leading batch folded into rows when B is shared;
  *   [b, M, K]·[b, K, N]                     one XNNPACK product per batch item, copied in and out.
  * Small batched products (below PER_ITEM_MIN_MACS per item) and broadcasts other than "B shared"
@@ -18,7 +20,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { asWasmBackend, copyElements, withShape } from './wasm-heap';
+import { SKINNY_MAX_ROWS, skinnyGemm } from './skinny-gemm';
+import { aliasOf, asWasmBackend, copyElements, releaseAlias, withShape } from './wasm-heap';
 
 export const BATCH_MAT_MUL = 'BatchMatMul';
 
@@ -29,6 +32,15 @@ export const BATCH_MAT_MUL = 'BatchMatMul';
  */
 export const PER_ITEM_MIN_MACS = 1 << 15;
 
+/**
+ * A caller's B of at least this many bytes goes to XNNPACK under a transient id (wasm-heap.ts,
+ * `aliasOf`), so the packed copy XNNPACK makes of it is freed after the call instead of cached
+ * for the life of B: weights are packed again on every use (about one copy of B per product),
+ * and the heap no longer holds a second copy of every frozen weight. Smaller B (LoRA factors,
+ * attention blocks) keep the cache.
+ */
+export const UNCACHED_B_MIN_BYTES = 1 << 18;
+
 /** How a product is computed after the transposes are materialised. */
 export interface MatMulPlan {
   readonly m: number;
@@ -38,10 +50,10 @@ export interface MatMulPlan {
   readonly batchB: number;
   readonly outShape: number[];
   /**
-   * 'fold': one 2-D product; 'swap': one 2-D product computed as (B·Aᵀ)ᵀ; 'per-item': one per
-   * batch item; 'package': leave it to the package.
+   * 'fold': one 2-D product; 'skinny': A·Bᵀ by skinny-gemm.ts; 'swap': one 2-D product computed
+   * as (B·Aᵀ)ᵀ; 'per-item': one per batch item; 'package': leave it to the package.
    */
-  readonly route: 'fold' | 'swap' | 'per-item' | 'package';
+  readonly route: 'fold' | 'skinny' | 'swap' | 'per-item' | 'package';
 }
 
 /** Plans C = op(A)·op(B) for shapes A, B (rank ≥ 2); `package` for anything it does not cover. */
@@ -66,8 +78,12 @@ export function planMatMul(
     return { ...base, route: 'package' };
   }
   const planned = { ...base, outShape: [...outer, m, n] };
-  if (batchB === 1)
-    return { ...planned, route: swapPays(batchA * m, kA, n, transposeA, transposeB) };
+  if (batchB === 1) {
+    const rows = batchA * m;
+    const skinny = !transposeA && transposeB && rows <= SKINNY_MAX_ROWS && kA % 4 === 0;
+    if (skinny && n % 4 === 0) return { ...planned, route: 'skinny' };
+    return { ...planned, route: swapPays(rows, kA, n, transposeA, transposeB) };
+  }
   const sameBatch = batchA === batchB || batchA === 1;
   const bigEnough = m * kA * n >= PER_ITEM_MIN_MACS;
   return { ...planned, route: sameBatch && bigEnough ? 'per-item' : 'package' };
@@ -100,9 +116,16 @@ export function makeBatchMatMul(original: tf.KernelFunc): tf.KernelFunc {
     const plan = planMatMul(a.shape, b.shape, transposeA, transposeB);
     if (plan.route === 'package') return original(args);
     const wasm = asWasmBackend(args.backend, BATCH_MAT_MUL);
-    if (plan.route === 'swap') return swapped(wasm, a, b, plan, original);
+    if (plan.route === 'skinny') {
+      const out = wasm.makeOutput(plan.outShape, 'float32'); // [...batchA, M, N]
+      if (skinnyGemm(wasm, a, b, out, plan.batchA * plan.m, plan.n, plan.k)) return out;
+      wasm.disposeData(out.dataId); // no wasm SIMD here: XNNPACK's swapped product instead
+    }
+    if (plan.route === 'swap' || plan.route === 'skinny')
+      return swapped(wasm, a, b, plan, original);
     const a2 = transposeA ? transposeLastTwo(wasm, a) : a; // [...batchA, M, K]
-    const b2 = transposeB ? transposeLastTwo(wasm, b) : b; // [...batchB, K, N]
+    const uncached = !transposeB && tf.util.sizeFromShape(b.shape) * 4 >= UNCACHED_B_MIN_BYTES;
+    const b2 = transposeB ? transposeLastTwo(wasm, b) : uncached ? aliasOf(wasm, b) : b; // [...batchB, K, N]
     const product = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo =>
       original({
         inputs: { a: x, b: y },
@@ -114,7 +137,8 @@ export function makeBatchMatMul(original: tf.KernelFunc): tf.KernelFunc {
         ? foldRows(a2, b2, plan, product)
         : perItem(wasm, a2, b2, plan, product);
     if (a2 !== a) wasm.disposeData(a2.dataId);
-    if (b2 !== b) wasm.disposeData(b2.dataId);
+    if (uncached) releaseAlias(wasm, b2);
+    else if (b2 !== b) wasm.disposeData(b2.dataId);
     return { ...out, shape: plan.outShape };
   };
 }

@@ -64,3 +64,22 @@ function heapBytes(backend: BackendWasm): Uint8Array {
 export function withShape(info: tf.TensorInfo, shape: number[]): tf.TensorInfo {
   return { dataId: info.dataId, dtype: info.dtype, shape };
 }
+
+/**
+ * A second tensor id over `info`'s buffer (no copy, no new reference), for one kernel call. The
+ * package's BatchMatMul keeps an XNNPACK operator, with a packed copy of B as large as B, cached
+ * on B's id until that id is disposed; called with a frozen weight as B (∂x = ∂y·W in every
+ * backward pass) that is one more copy of every weight held for good, the whole model's size
+ * again in the 4 GiB heap. Under a transient id the copy goes with `releaseAlias`.
+ */
+export function aliasOf(backend: BackendWasm, info: tf.TensorInfo): tf.TensorInfo {
+  return backend.makeOutput([...info.shape], info.dtype, byteOffset(backend, info));
+}
+
+/** Forgets an `aliasOf` id and what the package cached on it; the buffer stays its owner's. */
+export function releaseAlias(backend: BackendWasm, alias: tf.TensorInfo): void {
+  const data = backend.dataIdMap.get(alias.dataId);
+  if (!data) return;
+  backend.wasm.tfjs.disposeData(data.id); // runs the package's disposal callbacks (operators)
+  backend.dataIdMap.delete(alias.dataId);
+}

@@ -2,7 +2,7 @@
 // wasm) in this page: logits, target log-probs and LoRA gradients must agree.
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendRequest } from '../../../src/runtime/backend';
-import { WASM_PATHS } from '../../../src/runtime/wasm-urls';
+import { WASM_FILES } from '../../../src/runtime/wasm-urls';
 import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS } from '../../../src/model/weight-names';
 import { TINY_MODEL_NAMES, type TinyModelName } from '../../helpers/tiny-models';
 import { engineFixture, relativeError } from '../../helpers/model-fixtures';
@@ -60,7 +60,7 @@ async function runModelParity(backend: BackendRequest) {
   for (const name of TINY_MODEL_NAMES) {
     await selectBackend('cpu');
     const cpu = await run(name);
-    const report = await selectBackend(backend, { wasmPaths: WASM_PATHS });
+    const report = await selectBackend(backend, WASM_FILES);
     const startTensors = tf.memory().numTensors;
     const other = await run(name);
     // Leaks are counted over a second, identical run: a backend's first use may create lasting

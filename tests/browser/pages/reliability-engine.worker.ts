@@ -6,7 +6,7 @@ import { createBrowserEngine } from '../../../src/engine/browser-engine';
 import type { EngineInitOptions } from '../../../src/engine/engine';
 import { installErrorTransfer } from '../../../src/errors/comlink-errors';
 import { currentGpuDevice, type BackendRequest } from '../../../src/runtime/backend';
-import { WASM_PATHS } from '../../../src/runtime/wasm-urls';
+import { WASM_FILES } from '../../../src/runtime/wasm-urls';
 
 installErrorTransfer();
 
@@ -15,7 +15,7 @@ const init = engine.init.bind(engine);
 
 const hooks = {
   init: (backend: BackendRequest, options: EngineInitOptions = {}) =>
-    init(backend, { wasmPaths: WASM_PATHS, ...options }),
+    init(backend, { ...WASM_FILES, ...options }),
   /** Destroys the webgpu backend's device, as a driver reset would; false when there is none. */
   destroyDevice(): boolean {
     const device = currentGpuDevice();
