@@ -11,6 +11,7 @@ import { heldoutSplit, sequenceToDatum } from './batching';
 import { parseDataset, type ParsedDataset } from './dataset-parse';
 import { exampleToSequence, type TokenSequence } from './dataset-tokens';
 import { saveLastRun, type DatasetRef, type LossPoint } from './last-run';
+import { FRESH, describeRun, type RunOrigin, type RunView } from './run-state';
 
 export type LabEvent = 'model' | 'run' | 'data' | 'history' | 'checkpoints' | 'busy';
 
@@ -51,6 +52,8 @@ export class Lab extends EventTarget {
   modelId: string | null = null;
   tokenizer: Tokenizer | null = null;
   run: TrainingClient | null = null;
+  /** Where the current run's adapter came from (run-state.ts words it). */
+  origin: RunOrigin = FRESH;
   source: DataSource | null = null;
   data: PreparedData | null = null;
   history: LossPoint[] = [];
@@ -93,7 +96,7 @@ export class Lab extends EventTarget {
       seed: SEED,
       on_progress: onProgress,
     });
-    await this.adopt(run, []);
+    await this.adopt(run, [], FRESH);
   }
 
   /** A fresh adapter on the current model (the chart starts over). */
@@ -102,10 +105,14 @@ export class Lab extends EventTarget {
     await this.loadModel(this.modelId, rank);
   }
 
-  /** Continues from a `save_state` checkpoint, optimizer state included when it has one. */
+  /**
+   * Continues from a `save_state` checkpoint (or an imported adapter, `origin` says which),
+   * optimizer state included when it has one.
+   */
   async restore(
     path: string,
     history: readonly LossPoint[],
+    origin: RunOrigin,
     onProgress?: (p: LoadProgressEvent) => void,
   ): Promise<void> {
     let run: TrainingClient;
@@ -120,7 +127,25 @@ export class Lab extends EventTarget {
     await this.adopt(
       run,
       history.filter((p) => p.step <= run.policy_version),
+      origin,
     );
+  }
+
+  /** The current run in words (status, Start label, rank lock, headings). */
+  view(): RunView {
+    const run = this.run;
+    const info = run?.get_info();
+    return describeRun({
+      run:
+        run && info
+          ? { step: run.policy_version, rank: info.lora_rank, model: info.base_model }
+          : null,
+      origin: this.origin,
+      data:
+        this.data && this.source
+          ? { label: this.source.label, trainable: this.data.train.length }
+          : null,
+    });
   }
 
   /** The base model with no adapter, for "Try it" (made once per model). */
@@ -217,6 +242,7 @@ export class Lab extends EventTarget {
   private async unload(): Promise<void> {
     const [run, sampler] = [this.run, this.baseSampler];
     this.run = null;
+    this.origin = FRESH;
     this.baseSampler = null;
     this.modelId = null;
     this.tokenizer = null;
@@ -227,11 +253,12 @@ export class Lab extends EventTarget {
   }
 
   /** Makes `run` current; closes the previous run (after, so shared weights stay loaded). */
-  private async adopt(run: TrainingClient, history: LossPoint[]): Promise<void> {
+  private async adopt(run: TrainingClient, history: LossPoint[], origin: RunOrigin): Promise<void> {
     const previous = this.run;
     const model = run.get_info().base_model;
     const modelChanged = model !== this.modelId;
     this.run = run;
+    this.origin = origin;
     this.history = [...history];
     if (modelChanged) {
       const oldSampler = this.baseSampler;

@@ -46,7 +46,15 @@ export function initLossChart(lab: Lab): void {
     legend: { live: false },
   };
   const plot = new uPlot(options, chartColumns(lab.history), box);
-  byId('chart-empty').hidden = lab.history.length > 0;
+  // With no points there is nothing to draw: no grid, no axis (uPlot keeps the last run's scale,
+  // which read as a stale step range), only the sentence saying where the curve will appear.
+  const showEmpty = () => {
+    const empty = lab.history.length === 0;
+    byId('chart-empty').hidden = !empty;
+    plot.root.style.visibility = empty ? 'hidden' : '';
+    box.dataset['empty'] = String(empty);
+  };
+  showEmpty();
 
   let queued = false;
   const redraw = () => {
@@ -59,7 +67,7 @@ export function initLossChart(lab: Lab): void {
       box.dataset['points'] = String(lab.history.filter((p) => p.train !== null).length);
       // The numbers behind the curve, for tests and for anyone inspecting the page.
       box.dataset['history'] = JSON.stringify(lab.history);
-      byId('chart-empty').hidden = lab.history.length > 0;
+      showEmpty();
     });
   };
   lab.on('history', redraw);
