@@ -10,10 +10,14 @@ import type { Datum } from '../index';
 import { heldoutSplit, sequenceToDatum } from './batching';
 import { parseDataset, type ParsedDataset } from './dataset-parse';
 import { exampleToSequence, type TokenSequence } from './dataset-tokens';
-import { saveLastRun, type DatasetRef, type LossPoint } from './last-run';
+import { saveLastRun, type DatasetRef, type LossPoint, type RewardPoint } from './last-run';
 import { FRESH, describeRun, type RunOrigin, type RunView } from './run-state';
 
-export type LabEvent = 'model' | 'run' | 'data' | 'history' | 'checkpoints' | 'busy';
+export type LabEvent =
+  'model' | 'run' | 'data' | 'history' | 'checkpoints' | 'busy' | 'mode' | 'rl-history';
+
+/** Supervised fine-tuning on examples, or reinforcement learning from a reward. */
+export type TrainMode = 'sft' | 'rl';
 
 export interface LoadProgressEvent {
   readonly phase: string;
@@ -57,6 +61,9 @@ export class Lab extends EventTarget {
   source: DataSource | null = null;
   data: PreparedData | null = null;
   history: LossPoint[] = [];
+  mode: TrainMode = 'sft';
+  /** The RL reward curve of the current run (RL mode). */
+  rlHistory: RewardPoint[] = [];
   maxLength = 128;
   /** True while a training session or a model load holds the engine. */
   busy = false;
@@ -215,6 +222,23 @@ export class Lab extends EventTarget {
     this.emit('history');
   }
 
+  setMode(mode: TrainMode): void {
+    if (mode === this.mode) return;
+    this.mode = mode;
+    this.emit('mode');
+  }
+
+  addRewardPoint(point: RewardPoint): void {
+    this.rlHistory.push(point);
+    this.emit('rl-history');
+  }
+
+  /** Puts back a resumed run's reward curve (after `restore`). */
+  setRewardHistory(points: readonly RewardPoint[]): void {
+    this.rlHistory = [...points];
+    this.emit('rl-history');
+  }
+
   /** `save_state(name)`; remembers it as the last run for the resume offer after a reload. */
   async saveCheckpoint(name: string): Promise<string> {
     const run = this.requireRun();
@@ -228,6 +252,7 @@ export class Lab extends EventTarget {
       rank: run.get_info().lora_rank,
       dataset: this.source?.ref ?? null,
       history: this.history,
+      rl: this.rlHistory.length > 0 ? { history: this.rlHistory } : undefined,
     });
     this.emit('checkpoints');
     return path;
@@ -260,6 +285,7 @@ export class Lab extends EventTarget {
     this.run = run;
     this.origin = origin;
     this.history = [...history];
+    this.rlHistory = [];
     if (modelChanged) {
       const oldSampler = this.baseSampler;
       this.baseSampler = null;
@@ -272,5 +298,6 @@ export class Lab extends EventTarget {
     this.prepare();
     this.emit('run');
     this.emit('history');
+    this.emit('rl-history');
   }
 }

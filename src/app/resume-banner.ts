@@ -38,6 +38,10 @@ export async function initResumeBanner(lab: Lab, data: DataPanel): Promise<void>
     try {
       const name = record.statePath.slice(record.statePath.lastIndexOf('/') + 1);
       await lab.restore(record.statePath, record.history, { kind: 'restored', name });
+      if (record.rl) {
+        lab.setRewardHistory(record.rl.history);
+        lab.setMode('rl');
+      }
       if (record.dataset) await data.use(record.dataset);
       banner.hidden = true;
       byId('train-panel').focus();
