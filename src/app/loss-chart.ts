@@ -11,7 +11,7 @@ import type { LossPoint } from './last-run';
 
 const HEIGHT = 260;
 /** Whole-step tick spacings for the x axis. */
-const STEP_TICKS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000];
+export const STEP_TICKS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000];
 
 /** uPlot's columns: steps, train losses, held-out losses (null where not measured). */
 export function chartColumns(

@@ -8,10 +8,9 @@ import uPlot from 'uplot';
 import { byId } from './dom';
 import type { Lab } from './lab';
 import type { RewardPoint } from './last-run';
+import { STEP_TICKS } from './loss-chart';
 
 const HEIGHT = 240;
-/** Whole-step tick spacings. */
-const STEP_TICKS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000];
 
 /** uPlot's columns: steps, mean − std, mean, mean + std, loss per token. */
 export function rewardColumns(points: readonly RewardPoint[]): uPlot.AlignedData {

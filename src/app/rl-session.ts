@@ -13,6 +13,7 @@ import {
   type RlStepResult,
   type RlStepSettings,
 } from '../recipes/rl-step';
+import { PauseGate } from './pause-gate';
 
 export type RlState = 'running' | 'paused' | 'done' | 'stopped' | 'failed';
 
@@ -35,9 +36,7 @@ export interface RlSessionOptions {
 }
 
 export class RlSession {
-  private pauseRequested = false;
-  private stopRequested = false;
-  private wake: (() => void) | null = null;
+  private readonly gate = new PauseGate((state) => this.setState(state));
   private current: RlState = 'running';
 
   constructor(
@@ -58,7 +57,7 @@ export class RlSession {
     const { steps, firstStep, prompts, settings } = this.options;
     try {
       for (let index = 0; index < steps;) {
-        if (await this.shouldStop()) return this.finish('stopped');
+        if (await this.gate.shouldStop()) return this.finish('stopped');
         const started = performance.now();
         let result: RlStepResult;
         try {
@@ -74,7 +73,7 @@ export class RlSession {
         } catch (error) {
           if (!isRewardFailure(error)) throw error;
           this.listener.onRewardError?.((error as Error).message);
-          this.pauseRequested = true;
+          this.gate.pause();
           continue; // the same step again after Resume (or the end after Stop)
         }
         this.listener.onStep?.(result, (performance.now() - started) / 1000);
@@ -88,27 +87,15 @@ export class RlSession {
   }
 
   pause(): void {
-    if (this.current === 'running') this.pauseRequested = true;
+    if (this.current === 'running') this.gate.pause();
   }
 
   resume(): void {
-    this.pauseRequested = false;
-    this.wake?.();
+    this.gate.resume();
   }
 
   stop(): void {
-    this.stopRequested = true;
-    this.wake?.();
-  }
-
-  private async shouldStop(): Promise<boolean> {
-    if (this.pauseRequested && !this.stopRequested) {
-      this.setState('paused');
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = null;
-      if (!this.stopRequested) this.setState('running');
-    }
-    return this.stopRequested;
+    this.gate.stop();
   }
 
   private finish(state: RlState): RlState {
