@@ -55,6 +55,8 @@ export class RlPanel {
   private state: RlState | 'idle' = 'idle';
   private latest: HTMLElement | null = null;
   private compare: HTMLElement | null = null;
+  /** Pause pressed before the session's first step (while the "before" answers are sampled). */
+  private pauseEarly = false;
 
   constructor(private readonly lab: Lab) {
     for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="train-mode"]'))
@@ -64,7 +66,10 @@ export class RlPanel {
     });
     byId('rl-loss').addEventListener('change', () => this.showLossSettings(true));
     this.start.addEventListener('click', () => void this.runSession());
-    this.pause.addEventListener('click', () => this.session?.pause());
+    this.pause.addEventListener('click', () => {
+      if (this.session) this.session.pause();
+      else this.pauseEarly = true;
+    });
     this.resume.addEventListener('click', () => {
       setStatus(this.status, 'Resuming…');
       this.session?.resume();
@@ -171,6 +176,7 @@ export class RlPanel {
             ),
         },
       );
+      if (this.pauseEarly) this.session.pause();
       setStatus(this.status, `RL with ${this.rewards.describe()}: sampling step ${firstStep + 1}…`);
       const ended = await this.session.run();
       setStatus(this.status, 'Sampling “after” answers…');
@@ -188,6 +194,7 @@ export class RlPanel {
       setStatus(this.status, `RL failed: ${messageOf(error)}`, 'error');
     } finally {
       this.session = null;
+      this.pauseEarly = false;
       // The session's callbacks change the state: TypeScript cannot see that here.
       const state = this.state as RlState | 'idle';
       if (state === 'running' || state === 'paused') this.state = 'stopped';

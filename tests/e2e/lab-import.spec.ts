@@ -57,7 +57,7 @@ async function openWithData(page: Page, steps: number): Promise<void> {
   await page.getByLabel(/Or paste JSONL/).fill(DATA);
   await page.getByRole('button', { name: 'Use this text' }).click();
   await expect(page.locator('#data-summary')).toContainText('10 chat examples');
-  await page.getByLabel('Learning rate').fill('0.01');
+  await page.getByLabel('Learning rate', { exact: true }).fill('0.01');
   await page.getByLabel('Batch size').fill('16');
   await page.getByLabel('Max length (tokens)').fill('64');
   await page.getByLabel('Max length (tokens)').dispatchEvent('change');

@@ -1,5 +1,5 @@
 // RL mode in the lab (issue 18), on the production build with the shipped model on wasm, kept short
-// (G = 4, 2 prompts a step, 8 tokens): a menu reward ("contains whale") runs 3 steps with a pause
+// (G = 4, 2 prompts a step, 8 tokens): a menu reward ("contains whale") runs 3 steps after a pause
 // and a resume, draws the reward curve, fills the completions table (rewards 0 or 1, advantages
 // centred within the group) and the before/after table, saves a checkpoint that downloads as a
 // PEFT zip and resumes after a reload in RL mode. Then code rewards: one that loops forever is
@@ -24,7 +24,7 @@ async function ready(page: Page): Promise<void> {
 async function settings(page: Page, steps: number): Promise<void> {
   await page.getByLabel('Samples per prompt (G)').fill('4');
   await page.getByLabel('Prompts per step').fill('2');
-  await page.locator('#rl-max').fill('8');
+  await page.getByLabel('Max tokens per answer').fill('8');
   await page.getByLabel('RL steps').fill(String(steps));
 }
 
@@ -64,12 +64,15 @@ test('RL mode: a menu reward trains with its curve and tables; broken code rewar
     await page.getByLabel('Term 1 weight').dispatchEvent('change');
   }
 
+  // Pause at once (it holds before the first step), then Resume.
   await page.getByRole('button', { name: 'Start RL' }).click();
-  await expect(page.locator('#rl-chart')).toHaveAttribute('data-points', '1', { timeout: 180_000 });
   await page.getByRole('button', { name: 'Pause' }).click();
   await expect(page.locator('body')).toHaveAttribute('data-rl-state', 'paused', {
     timeout: 120_000,
   });
+  await expect(page.locator('#rl-chart')).toHaveAttribute('data-points', '0');
+  await page.waitForTimeout(1000);
+  await expect(page.locator('#rl-chart')).toHaveAttribute('data-points', '0');
   await page.getByRole('button', { name: 'Resume' }).click();
   await expect(page.locator('#rl-status')).toContainText(`Finished at RL step ${STEPS}`, {
     timeout: MEASURE ? 1_800_000 : 240_000,
