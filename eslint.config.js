@@ -1,5 +1,5 @@
 // Lint: typescript-eslint's recommended rules, plus the import direction shared/DESIGN.md draws:
-// app → client → protocol ← engine → model/lora/losses/optim/sampling/io/storage/runtime.
+// app → recipes → client → protocol ← engine → model/lora/losses/optim/sampling/io/storage/runtime.
 // src/client and src/protocol never load TF.js; src/protocol holds types only. src/server (Node,
 // `loops-web serve`) sits on top: it may use the engine and the client's checks; nothing uses it.
 import js from '@eslint/js';
@@ -77,6 +77,11 @@ export default tseslint.config(
             zone('lora', ['engine'], 'adapters do not know the engine'),
             zone('runtime', ['engine', 'model', 'lora'], 'runtime is below the model'),
             zone(
+              'recipes',
+              ['app', ...engineSide],
+              'recipes are flat loops over the public client (src/index), shared by examples/ and the app',
+            ),
+            zone(
               'errors',
               ['app', 'client', 'protocol', 'server', ...engineSide],
               'errors are a leaf module',
@@ -87,7 +92,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/client/**', 'src/protocol/**', 'src/app/**'],
+    files: ['src/client/**', 'src/protocol/**', 'src/app/**', 'src/recipes/**'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -102,6 +102,8 @@ export default defineConfig({
       '@huggingface/tokenizers',
       '@huggingface/jinja',
       'idb-keyval',
+      'quickjs-emscripten-core',
+      '@jitl/quickjs-singlefile-browser-release-sync',
     ],
   },
   test: {

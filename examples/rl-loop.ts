@@ -4,22 +4,18 @@
  *
  * The task: public/datasets/whale-sentences.prompts.jsonl ("Write a sentence about the sea."),
  * scored by examples/lib/reward.ts (½ for mentioning a whale, ½ for ending with a period). Each
- * step takes a snapshot of the current policy (`save_weights_and_get_sampling_client`), samples a
- * group of G completions per prompt (stopping at `<|im_end|>` or EOS), rewards them and centres the
- * rewards within the group, A_g = r_g − mean(r) (no division by the std). Groups whose rewards are
- * all equal carry no signal and are skipped. Each completion becomes an `importance_sampling`
- * datum exactly as §9.3 builds it: model_input = prompt + completion[:-1]; over the prompt's
- * positions target 0, sampler logprob 0 and advantage 0 (so they add nothing to
- * L = −Σ exp(lp − q)·A); over the completion, its tokens, the sampler's logprobs and A.
- * `forward_backward(…, 'importance_sampling')` and `optim_step` are submitted back to back.
+ * step is `rlStep` (src/recipes/rl-step.ts, the same code the lab's RL mode runs): snapshot the
+ * policy, sample a group of G completions per prompt, reward them, centre the rewards within the
+ * group (A_g = r_g − mean(r)), skip all-equal groups, build the §9.3 `importance_sampling` datums,
+ * and submit `forward_backward` and `optim_step` back to back.
  *
  * In Node:  node --import tsx examples/rl-loop.ts [--model loops-tiny-llama] [--steps 20]
  *           [--group 8] [--batch 4] [--rank 8] [--lr 2e-3] [--models-dir <dir>]
  * In the app: `runRlLoop({ service, loadText: (f) => fetch('/datasets/' + f).then((r) => r.text()) })`.
  */
-import { AdamParams, Datum, EncodedTextChunk, SamplingParams } from '../src/index';
+import { AdamParams } from '../src/index';
 import type { ServiceClient } from '../src/index';
-import { generationPrompt, stopTokenIds } from './lib/chat-datum';
+import { rlStep, type RlLoss } from '../src/recipes/rl-step';
 import { readPromptLines } from './lib/jsonl';
 import type { TextLoader } from './lib/jsonl';
 import { isMainModule } from './lib/main-module';
@@ -54,6 +50,10 @@ export interface RlLoopOptions {
   readonly promptLimit?: number;
   /** The reward of a completion's text; default the demo task's, `whaleSentenceReward`. */
   readonly reward?: (completion: string) => number;
+  /** The policy loss; default 'importance_sampling' (the recipe's). */
+  readonly lossFn?: RlLoss;
+  /** Its settings (`clip_low_threshold`…, `beta`); default none. */
+  readonly lossConfig?: Readonly<Record<string, number>>;
 }
 
 export interface RlStep {
@@ -99,6 +99,8 @@ export const RL_DEFAULTS = Object.freeze({
   seed: 0,
   promptLimit: Infinity,
   reward: whaleSentenceReward,
+  lossFn: 'importance_sampling' as RlLoss,
+  lossConfig: {} as Readonly<Record<string, number>>,
 });
 
 /** The recipe. Returns the per-step figures it printed; closes the training client it made. */
@@ -132,94 +134,40 @@ export async function runRlLoop(
     );
 
     const steps: RlStep[] = [];
+    const settings = {
+      groupSize: o.groupSize,
+      batchSize: o.batchSize,
+      maxTokens: o.maxTokens,
+      temperature: o.temperature,
+      seed: o.seed,
+      lossFn: o.lossFn,
+      lossConfig: o.lossConfig,
+      adam,
+    };
+    const reward = (_prompt: string, texts: readonly string[]) => texts.map((t) => o.reward(t));
     for (let step = 0; step < o.steps; step++) {
-      // Sample G completions of each prompt from a snapshot of the current policy.
-      const sampler = await tc.save_weights_and_get_sampling_client();
-      const batch = Array.from(
-        { length: Math.min(o.batchSize, prompts.length) },
-        (_, j) => prompts[(step * o.batchSize + j) % prompts.length] as string,
-      );
-      const requests = batch.map((prompt, j) => {
-        const input = generationPrompt(tokenizer, [{ role: 'user', content: prompt }]);
-        const params = new SamplingParams({
-          max_tokens: o.maxTokens,
-          temperature: o.temperature,
-          stop: stopTokenIds(tokenizer),
-          seed: (o.seed * 100_003 + step) * 1000 + j,
-        });
-        return { input, future: sampler.sample(input, o.groupSize, params) };
-      });
-
-      // Reward, centre within each group, and build the importance-sampling datums.
-      const datums: Datum[] = [];
-      const scores: RewardParts[] = [];
-      const allRewards: number[] = [];
-      const lengths: number[] = [];
-      let skippedGroups = 0;
-      let sample = '';
-      for (const { input, future } of requests) {
-        const result = await future;
-        const texts = result.sequences.map((s) =>
-          tokenizer.decode([...s.tokens], { skip_special_tokens: true }),
-        );
-        sample ||= texts[0] ?? '';
-        scores.push(...texts.map(scoreWhaleSentence));
-        lengths.push(...result.sequences.map((s) => s.tokens.length));
-        const rewards = texts.map((text) => o.reward(text));
-        allRewards.push(...rewards);
-        const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
-        const advantages = rewards.map((r) => r - mean);
-        if (advantages.every((a) => a === 0)) {
-          skippedGroups += 1;
-          continue;
-        }
-        result.sequences.forEach((s, g) => {
-          if (s.tokens.length === 0) return; // nothing generated (the context was full)
-          const ob = input.length - 1;
-          const modelInput = input.append(new EncodedTextChunk({ tokens: s.tokens.slice(0, -1) }));
-          const advantage = advantages[g] as number;
-          datums.push(
-            new Datum({
-              model_input: modelInput,
-              loss_fn_inputs: {
-                target_tokens: [...new Array<number>(ob).fill(0), ...s.tokens],
-                logprobs: [...new Array<number>(ob).fill(0), ...s.logprobs],
-                advantages: [
-                  ...new Array<number>(ob).fill(0),
-                  ...new Array<number>(modelInput.length - ob).fill(advantage),
-                ],
-              },
-            }),
-          );
-        });
-      }
-      await sampler.close();
-
-      // One policy update on every datum of the step.
-      if (datums.length > 0) {
-        const fbFuture = tc.forward_backward(datums, 'importance_sampling');
-        const optFuture = tc.optim_step(adam);
-        await fbFuture;
-        await optFuture;
-      }
+      // Sample, score, centre within each group, train: src/recipes/rl-step.ts, shared with the lab.
+      const result = await rlStep(tc, tokenizer, prompts, step, settings, reward);
+      const samples = result.groups.flatMap((g) => g.samples);
+      const scores = samples.map((s) => scoreWhaleSentence(s.text));
       const share = (f: (s: RewardParts) => number) =>
         scores.reduce((a, s) => a + f(s), 0) / Math.max(1, scores.length);
       const record: RlStep = {
-        step: step + 1,
-        meanReward: allRewards.reduce((a, b) => a + b, 0) / Math.max(1, allRewards.length),
+        step: result.step,
+        meanReward: result.meanReward,
         whaleShare: share((s) => Number(s.mentionsWhale)),
         periodShare: share((s) => Number(s.endsWithPeriod)),
-        meanTokens: lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length),
-        skippedGroups,
-        datums: datums.length,
-        sample: sample.trim(),
+        meanTokens: result.meanTokens,
+        skippedGroups: result.skippedGroups,
+        datums: result.datums,
+        sample: (samples[0]?.text ?? '').trim(),
       };
       steps.push(record);
       callbacks.onStep?.(record);
       log(
         `step ${record.step}/${o.steps}: mean reward ${record.meanReward.toFixed(3)} ` +
           `(whale ${(100 * record.whaleShare).toFixed(0)}%, period ${(100 * record.periodShare).toFixed(0)}%), ` +
-          `${record.meanTokens.toFixed(1)} tokens, ${record.datums} datums, ${skippedGroups} groups skipped` +
+          `${record.meanTokens.toFixed(1)} tokens, ${record.datums} datums, ${record.skippedGroups} groups skipped` +
           ` | ${JSON.stringify(record.sample.slice(0, 80))}`,
       );
     }

@@ -15,23 +15,11 @@ import { Datum, ModelInput, ValidationError } from '../../src/index';
 import type { ForwardBackwardOutput, Tokenizer } from '../../src/index';
 import type { ChatMessage } from './jsonl';
 
+// One definition for the examples and the lab (src/recipes/chat.ts).
+import { generationPrompt, stopTokenIds } from '../../src/recipes/chat';
+export { generationPrompt, stopTokenIds };
+
 const IGNORE = -100;
-
-/** The ids that end an assistant turn: `<|im_end|>` when the vocabulary has it, and EOS. */
-export function stopTokenIds(tokenizer: Tokenizer): number[] {
-  const ids = [tokenizer.tokenToId('<|im_end|>'), tokenizer.eosTokenId];
-  return [...new Set(ids.filter((id): id is number => typeof id === 'number'))];
-}
-
-/** The prompt that asks the model for the next assistant message after `messages`. */
-export function generationPrompt(
-  tokenizer: Tokenizer,
-  messages: readonly ChatMessage[],
-): ModelInput {
-  return ModelInput.from_ints(
-    tokenizer.apply_chat_template(messages, { add_generation_prompt: true, tokenize: true }),
-  );
-}
 
 /**
  * A cross-entropy `Datum` (`target_tokens`, `weights`) for a conversation ending with an

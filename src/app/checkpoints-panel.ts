@@ -7,6 +7,7 @@
 import type { Checkpoint } from '../index';
 import { byId, downloadBytes, el, messageOf, setStatus } from './dom';
 import type { Lab } from './lab';
+import type { RunOrigin } from './run-state';
 import { adapterZip, readAdapterUpload } from './peft-zip';
 import { formatBytes } from './train-stats';
 
@@ -73,17 +74,18 @@ export class CheckpointsPanel {
       if (del.dataset['armed'] === 'true') await this.remove(c);
       else armDelete(del, c.checkpoint_id);
     });
-    const imported = c.run_id.startsWith('imported-');
+    const imported = isImported(c);
     return el(
       'tr',
       { class: c.run_id === this.lab.run?.run_id ? 'current' : undefined, 'data-path': c.path },
       el(
         'td',
-        {},
+        { class: 'name' },
         c.checkpoint_id,
-        imported ? el('span', { class: 'tag', text: ' imported' }) : null,
+        imported ? el('span', { class: 'tag', text: 'imported' }) : null,
       ),
-      el('td', { text: String(c.step) }),
+      // An imported adapter's step is the one its file recorded; "–" when it recorded none.
+      el('td', { text: imported && c.step === 0 ? '–' : String(c.step) }),
       el('td', {}, el('time', { datetime: c.created_at, text: short(new Date(c.created_at)) })),
       el('td', { text: formatBytes(c.size_bytes) }),
       el(
@@ -130,11 +132,23 @@ export class CheckpointsPanel {
     this.lab.setBusy(true);
     setStatus(this.status, `Restoring “${c.checkpoint_id}”…`);
     const history = c.run_id === this.lab.run?.run_id ? this.lab.history : [];
-    await this.guarded(
-      `Restored “${c.checkpoint_id}” at step ${c.step}; Continue training to go on.`,
-      () => this.lab.restore(c.path, history),
-    );
-    this.lab.setBusy(false);
+    const origin: RunOrigin = isImported(c)
+      ? { kind: 'imported', name: c.checkpoint_id, stepsBefore: c.step > 0 ? c.step : null }
+      : { kind: 'restored', name: c.checkpoint_id };
+    try {
+      await this.lab.restore(c.path, history, origin);
+      // The run's words are run-state.ts's, as in the training panel.
+      setStatus(this.status, `Restored ${this.lab.view().summary}.`, 'ok');
+    } catch (error) {
+      setStatus(
+        this.status,
+        `Could not restore “${c.checkpoint_id}”: ${messageOf(error)}`,
+        'error',
+      );
+    } finally {
+      this.lab.setBusy(false);
+    }
+    await this.refresh();
   }
 
   private async remove(c: Checkpoint): Promise<void> {
@@ -185,6 +199,11 @@ export class CheckpointsPanel {
       });
     });
   }
+}
+
+/** Imported adapters live in runs the engine names `imported-…`. */
+function isImported(c: Checkpoint): boolean {
+  return c.run_id.startsWith('imported-');
 }
 
 /** First click arms the button for four seconds; a second click deletes. */

@@ -17,9 +17,14 @@ import type { Datum } from '../index';
 import { heldoutSplit, sequenceToDatum } from './batching';
 import { parseDataset, type ParsedDataset } from './dataset-parse';
 import { exampleToSequence, type TokenSequence } from './dataset-tokens';
-import { saveLastRun, type DatasetRef, type LossPoint } from './last-run';
+import { saveLastRun, type DatasetRef, type LossPoint, type RewardPoint } from './last-run';
+import { FRESH, describeRun, type RunOrigin, type RunView } from './run-state';
 
-export type LabEvent = 'model' | 'run' | 'data' | 'history' | 'checkpoints' | 'busy' | 'service';
+export type LabEvent =
+  'model' | 'run' | 'data' | 'history' | 'checkpoints' | 'busy' | 'service' | 'mode' | 'rl-history';
+
+/** Supervised fine-tuning on examples, or reinforcement learning from a reward. */
+export type TrainMode = 'sft' | 'rl';
 
 export interface LoadProgressEvent {
   readonly phase: string;
@@ -59,9 +64,14 @@ export class Lab extends EventTarget {
   modelId: string | null = null;
   tokenizer: Tokenizer | null = null;
   run: TrainingClient | null = null;
+  /** Where the current run's adapter came from (run-state.ts words it). */
+  origin: RunOrigin = FRESH;
   source: DataSource | null = null;
   data: PreparedData | null = null;
   history: LossPoint[] = [];
+  mode: TrainMode = 'sft';
+  /** The RL reward curve of the current run (RL mode). */
+  rlHistory: RewardPoint[] = [];
   maxLength = 128;
   /** True while a training session or a model load holds the engine. */
   busy = false;
@@ -123,7 +133,7 @@ export class Lab extends EventTarget {
       seed: SEED,
       on_progress: onProgress,
     });
-    await this.adopt(run, []);
+    await this.adopt(run, [], FRESH);
   }
 
   /** A fresh adapter on the current model (the chart starts over). */
@@ -132,10 +142,14 @@ export class Lab extends EventTarget {
     await this.loadModel(this.modelId, rank);
   }
 
-  /** Continues from a `save_state` checkpoint, optimizer state included when it has one. */
+  /**
+   * Continues from a `save_state` checkpoint (or an imported adapter, `origin` says which),
+   * optimizer state included when it has one.
+   */
   async restore(
     path: string,
     history: readonly LossPoint[],
+    origin: RunOrigin,
     onProgress?: (p: LoadProgressEvent) => void,
   ): Promise<void> {
     let run: TrainingClient;
@@ -150,7 +164,25 @@ export class Lab extends EventTarget {
     await this.adopt(
       run,
       history.filter((p) => p.step <= run.policy_version),
+      origin,
     );
+  }
+
+  /** The current run in words (status, Start label, rank lock, headings). */
+  view(): RunView {
+    const run = this.run;
+    const info = run?.get_info();
+    return describeRun({
+      run:
+        run && info
+          ? { step: run.policy_version, rank: info.lora_rank, model: info.base_model }
+          : null,
+      origin: this.origin,
+      data:
+        this.data && this.source
+          ? { label: this.source.label, trainable: this.data.train.length }
+          : null,
+    });
   }
 
   /** The base model with no adapter, for "Try it" (made once per model). */
@@ -220,6 +252,23 @@ export class Lab extends EventTarget {
     this.emit('history');
   }
 
+  setMode(mode: TrainMode): void {
+    if (mode === this.mode) return;
+    this.mode = mode;
+    this.emit('mode');
+  }
+
+  addRewardPoint(point: RewardPoint): void {
+    this.rlHistory.push(point);
+    this.emit('rl-history');
+  }
+
+  /** Puts back a resumed run's reward curve (after `restore`). */
+  setRewardHistory(points: readonly RewardPoint[]): void {
+    this.rlHistory = [...points];
+    this.emit('rl-history');
+  }
+
   /** `save_state(name)`; remembers it as the last run for the resume offer after a reload. */
   async saveCheckpoint(name: string): Promise<string> {
     const run = this.requireRun();
@@ -233,6 +282,7 @@ export class Lab extends EventTarget {
       rank: run.get_info().lora_rank,
       dataset: this.source?.ref ?? null,
       history: this.history,
+      rl: this.rlHistory.length > 0 ? { history: this.rlHistory } : undefined,
     });
     this.emit('checkpoints');
     return path;
@@ -247,6 +297,7 @@ export class Lab extends EventTarget {
   private async unload(): Promise<void> {
     const [run, sampler] = [this.run, this.baseSampler];
     this.run = null;
+    this.origin = FRESH;
     this.baseSampler = null;
     this.modelId = null;
     this.tokenizer = null;
@@ -257,12 +308,14 @@ export class Lab extends EventTarget {
   }
 
   /** Makes `run` current; closes the previous run (after, so shared weights stay loaded). */
-  private async adopt(run: TrainingClient, history: LossPoint[]): Promise<void> {
+  private async adopt(run: TrainingClient, history: LossPoint[], origin: RunOrigin): Promise<void> {
     const previous = this.run;
     const model = run.get_info().base_model;
     const modelChanged = model !== this.modelId;
     this.run = run;
+    this.origin = origin;
     this.history = [...history];
+    this.rlHistory = [];
     if (modelChanged) {
       const oldSampler = this.baseSampler;
       this.baseSampler = null;
@@ -275,5 +328,6 @@ export class Lab extends EventTarget {
     this.prepare();
     this.emit('run');
     this.emit('history');
+    this.emit('rl-history');
   }
 }

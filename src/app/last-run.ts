@@ -14,6 +14,16 @@ export interface LossPoint {
   readonly heldout: number | null;
 }
 
+/** RL chart points: the step's mean reward, its spread and the policy loss per token. */
+export interface RewardPoint {
+  readonly step: number;
+  readonly mean: number;
+  readonly std: number;
+  readonly loss: number | null;
+  /** Wall-clock seconds the step took (sampling, scoring, update). */
+  readonly seconds?: number;
+}
+
 export type DatasetRef =
   | { readonly source: 'demo'; readonly id: string }
   | { readonly source: 'text'; readonly name: string; readonly text: string };
@@ -28,6 +38,8 @@ export interface LastRun {
   readonly rank: number;
   readonly dataset: DatasetRef | null;
   readonly history: readonly LossPoint[];
+  /** Present when the run was trained in RL mode: its reward curve. */
+  readonly rl?: { readonly history: readonly RewardPoint[] };
 }
 
 /** Pasted data bigger than this is not kept (localStorage holds a few MB per origin). */
@@ -66,7 +78,21 @@ export function loadLastRun(store: KeyValueStore): LastRun | null {
   if (!isCount(value['step']) || !isCount(value['rank'])) return null;
   if (!Array.isArray(value['history']) || !value['history'].every(isPoint)) return null;
   const dataset = isDatasetRef(value['dataset']) ? value['dataset'] : null;
-  return { ...(value as unknown as LastRun), dataset };
+  const rlHistory = isRecord(value['rl']) ? value['rl']['history'] : undefined;
+  const rl =
+    Array.isArray(rlHistory) && rlHistory.every(isRewardPoint) ? { history: rlHistory } : undefined;
+  return { ...(value as unknown as LastRun), dataset, rl };
+}
+
+function isRewardPoint(p: unknown): p is RewardPoint {
+  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  return (
+    isRecord(p) &&
+    isCount(p['step']) &&
+    num(p['mean']) &&
+    num(p['std']) &&
+    (p['loss'] === null || num(p['loss']))
+  );
 }
 
 function isPoint(p: unknown): p is LossPoint {

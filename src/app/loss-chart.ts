@@ -11,7 +11,7 @@ import type { LossPoint } from './last-run';
 
 const HEIGHT = 260;
 /** Whole-step tick spacings for the x axis. */
-const STEP_TICKS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000];
+export const STEP_TICKS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000];
 
 /** uPlot's columns: steps, train losses, held-out losses (null where not measured). */
 export function chartColumns(
@@ -46,7 +46,15 @@ export function initLossChart(lab: Lab): void {
     legend: { live: false },
   };
   const plot = new uPlot(options, chartColumns(lab.history), box);
-  byId('chart-empty').hidden = lab.history.length > 0;
+  // With no points there is nothing to draw: no grid, no axis (uPlot keeps the last run's scale,
+  // which read as a stale step range), only the sentence saying where the curve will appear.
+  const showEmpty = () => {
+    const empty = lab.history.length === 0;
+    byId('chart-empty').hidden = !empty;
+    plot.root.style.visibility = empty ? 'hidden' : '';
+    box.dataset['empty'] = String(empty);
+  };
+  showEmpty();
 
   let queued = false;
   const redraw = () => {
@@ -59,7 +67,7 @@ export function initLossChart(lab: Lab): void {
       box.dataset['points'] = String(lab.history.filter((p) => p.train !== null).length);
       // The numbers behind the curve, for tests and for anyone inspecting the page.
       box.dataset['history'] = JSON.stringify(lab.history);
-      byId('chart-empty').hidden = lab.history.length > 0;
+      showEmpty();
     });
   };
   lab.on('history', redraw);

@@ -1,12 +1,14 @@
 /**
  * The lab's entry: reads the page's parameters, starts the engine through the public client and
- * wires the five panels (model, data, train, try it, checkpoints) to one shared `Lab`.
+ * wires the five panels (model, data, train, try it, checkpoints) to one shared `Lab`. The train
+ * panel has two modes: supervised (train-panel.ts) and reinforcement learning (rl-panel.ts).
  *
  * Parameters: `?backend=webgpu|wasm|cpu` (default auto), `?hub=<url>` (Hugging Face hub or a local
  * mirror), `?model=<id>` (a model to select and load first).
  */
 import './style.css';
 import './panels.css';
+import './rl.css';
 import { CheckpointsPanel } from './checkpoints-panel';
 import { initDataPanel } from './data-panel';
 import { showBackend, showEngineError } from './engine-status';
@@ -15,6 +17,7 @@ import { ModelPanel } from './model-panel';
 import { initOffline } from './offline';
 import { initRemoteSettings } from './remote-settings';
 import { initResumeBanner } from './resume-banner';
+import { RlPanel } from './rl-panel';
 import { TrainPanel } from './train-panel';
 import { initTryPanel } from './try-panel';
 
@@ -39,6 +42,7 @@ async function main(): Promise<void> {
   }
   initRemoteSettings(lab);
   const train = new TrainPanel(lab);
+  new RlPanel(lab);
   initTryPanel(lab);
   new CheckpointsPanel(lab);
   const data = await initDataPanel(lab);

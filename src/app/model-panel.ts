@@ -111,13 +111,19 @@ export class ModelPanel {
     this.progress.hidden = false;
     this.progress.value = 0;
     setStatus(this.status, `Loading ${id}…`);
+    // Progress events cross from the worker on their own channel and may land after the load
+    // has resolved: once it has, they are stale and must not cover the "Ready" line.
+    let loading = true;
     try {
-      await this.lab.loadModel(id, this.options.rank(), (p) =>
-        showProgress(p, this.progress, this.status),
-      );
+      await this.lab.loadModel(id, this.options.rank(), (p) => {
+        if (loading) showProgress(p, this.progress, this.status);
+      });
+      loading = false;
+      setStatus(this.status, readyText(this.lab), 'ok');
       if (this.models.find((m) => m.id === id)?.source === 'hub') this.cached.add(id);
       this.render(id);
     } catch (error) {
+      loading = false;
       setStatus(this.status, refusal(id, error), 'error');
     } finally {
       this.progress.hidden = true;

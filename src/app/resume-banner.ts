@@ -36,7 +36,12 @@ export async function initResumeBanner(lab: Lab, data: DataPanel): Promise<void>
     text.textContent = `Restoring ${record.baseModel} at step ${record.step}…`;
     lab.setBusy(true);
     try {
-      await lab.restore(record.statePath, record.history);
+      const name = record.statePath.slice(record.statePath.lastIndexOf('/') + 1);
+      await lab.restore(record.statePath, record.history, { kind: 'restored', name });
+      if (record.rl) {
+        lab.setRewardHistory(record.rl.history);
+        lab.setMode('rl');
+      }
       if (record.dataset) await data.use(record.dataset);
       banner.hidden = true;
       byId('train-panel').focus();

@@ -11,6 +11,7 @@ import { AdamParams } from '../index';
 import type { Datum } from '../index';
 import { BatchSchedule, batchTokens, meanNll, weightedNll } from './batching';
 import { SpeedMeter, type SpeedReport } from './train-stats';
+import { PauseGate } from './pause-gate';
 
 interface LogprobsOutput {
   readonly loss_fn_outputs: readonly { readonly logprobs: { readonly data: ArrayLike<number> } }[];
@@ -61,9 +62,7 @@ export interface LoopListener {
 export type LoopState = 'running' | 'paused' | 'done' | 'stopped' | 'failed';
 
 export class TrainLoop {
-  private pauseRequested = false;
-  private stopRequested = false;
-  private wake: (() => void) | null = null;
+  private readonly gate = new PauseGate((state) => this.setState(state));
   private current: LoopState = 'running';
 
   constructor(
@@ -89,7 +88,7 @@ export class TrainLoop {
     try {
       await this.evaluate();
       for (let index = 1; index <= steps; index++) {
-        if (await this.shouldStop()) return this.finish('stopped');
+        if (await this.gate.shouldStop()) return this.finish('stopped');
         const started = performance.now();
         const batch = schedule.batchAt(this.port.policy_version).map((i) => this.train[i] as Datum);
         const fb = this.port.forward_backward(batch, 'cross_entropy');
@@ -121,18 +120,16 @@ export class TrainLoop {
 
   /** Asks the loop to wait after the step in flight. */
   pause(): void {
-    if (this.current === 'running') this.pauseRequested = true;
+    if (this.current === 'running') this.gate.pause();
   }
 
   resume(): void {
-    this.pauseRequested = false;
-    this.wake?.();
+    this.gate.resume();
   }
 
   /** Asks the loop to end after the step in flight (or at once when paused). */
   stop(): void {
-    this.stopRequested = true;
-    this.wake?.();
+    this.gate.stop();
   }
 
   /** Mean held-out NLL over every held-out datum, in batches of the training batch size. */
@@ -153,16 +150,6 @@ export class TrainLoop {
     }
     if (weight > 0)
       this.listener.onEval?.({ step: this.port.policy_version, heldoutLoss: nll / weight });
-  }
-
-  private async shouldStop(): Promise<boolean> {
-    if (this.pauseRequested && !this.stopRequested) {
-      this.setState('paused');
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = null;
-      if (!this.stopRequested) this.setState('running');
-    }
-    return this.stopRequested;
   }
 
   private finish(state: LoopState): LoopState {

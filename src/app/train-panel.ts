@@ -2,7 +2,9 @@
  * Panel 3, training: the settings (rank, learning rate, steps, batch size, max length), the
  * Start / Pause / Resume / Stop / New run buttons, progress with step, tokens/s and time left, and
  * the live loss chart. The loop itself is train-loop.ts; when a session ends the run is saved as
- * `step-<n>` so that a reload can resume it.
+ * `step-<n>` so that a reload can resume it. The rank box shows the current adapter's rank; while
+ * that adapter is fresh and untrained, changing the box replaces it with one of the new rank
+ * (run-state.ts), and no other path ever swaps the adapter under the person's feet.
  */
 import { byId, messageOf, numberValue, setStatus } from './dom';
 import type { Lab } from './lab';
@@ -28,6 +30,10 @@ export class TrainPanel {
   private readonly status = byId('train-status');
   private loop: TrainLoop | null = null;
   private state: LoopState | 'idle' = 'idle';
+  /** How the last session ended, shown until the run changes; null: the run's own words. */
+  private outcome: { text: string; tone: 'ok' | 'error' } | null = null;
+  /** A rank change being applied (a fresh adapter of the new rank). */
+  private rankChange: Promise<void> | null = null;
 
   constructor(private readonly lab: Lab) {
     lab.setMaxLength(numberValue(this.maxIn, 128));
@@ -40,6 +46,7 @@ export class TrainPanel {
       setStatus(this.status, 'Stopping after this step…');
     });
     this.fresh.addEventListener('click', () => void this.newRun());
+    this.rankIn.addEventListener('change', () => void this.applyRank());
     for (const event of ['run', 'data', 'busy', 'history'] as const)
       lab.on(event, () => this.sync());
     lab.on('run', () => this.onRunChanged());
@@ -50,6 +57,30 @@ export class TrainPanel {
   /** The rank a fresh adapter gets. */
   rank(): number {
     return numberValue(this.rankIn, 8);
+  }
+
+  /**
+   * Makes the fresh, untrained adapter match the rank box (a new adapter of that rank). Anything
+   * else (a trained, restored or imported adapter) keeps its rank: the box is locked then.
+   */
+  private applyRank(): Promise<void> {
+    this.rankChange ??= (async () => {
+      const lab = this.lab;
+      const wanted = this.rank();
+      const run = lab.run;
+      if (!run || lab.busy || !lab.view().rankEditable || run.get_info().lora_rank === wanted)
+        return;
+      lab.setBusy(true);
+      try {
+        setStatus(this.status, `Making a fresh rank-${wanted} adapter…`);
+        await lab.newRun(wanted);
+      } catch (error) {
+        this.outcome = { text: `Could not change the rank: ${messageOf(error)}`, tone: 'error' };
+      } finally {
+        lab.setBusy(false);
+      }
+    })().finally(() => (this.rankChange = null));
+    return this.rankChange;
   }
 
   private settings(): TrainSettings {
@@ -66,14 +97,13 @@ export class TrainPanel {
   /** One training session: the loop, then a `step-<n>` checkpoint. */
   private async runSession(): Promise<void> {
     const lab = this.lab;
+    // A rank typed into the box of a fresh adapter is applied first (the click blurred the box).
+    await this.applyRank();
     const data = lab.data;
-    if (!lab.run || !data) return;
+    if (!lab.run || !data || lab.busy) return;
     try {
       lab.setBusy(true);
-      if (lab.run.policy_version === 0 && lab.run.get_info().lora_rank !== this.rank()) {
-        setStatus(this.status, `Making a rank-${this.rank()} adapter…`);
-        await lab.newRun(this.rank());
-      }
+      this.outcome = null;
       const run = lab.requireRun();
       this.loop = new TrainLoop(run, data.train, data.heldout, this.settings(), {
         onStep: (e) => this.onStep(e),
@@ -88,10 +118,11 @@ export class TrainPanel {
       const name = `step-${run.policy_version}`;
       await lab.saveCheckpoint(name);
       const verb = ended === 'done' ? 'Finished' : 'Stopped';
-      setStatus(this.status, `${verb} at step ${run.policy_version}; saved as “${name}”.`, 'ok');
+      const text = `${verb} at step ${run.policy_version}; saved as “${name}”.`;
+      this.outcome = { text, tone: 'ok' };
     } catch (error) {
       this.state = 'failed';
-      setStatus(this.status, `Training failed: ${messageOf(error)}`, 'error');
+      this.outcome = { text: `Training failed: ${messageOf(error)}`, tone: 'error' };
     } finally {
       this.loop = null;
       if (this.state === 'running' || this.state === 'paused') this.state = 'stopped';
@@ -104,11 +135,8 @@ export class TrainPanel {
     this.lab.setBusy(true);
     try {
       await this.lab.newRun(this.rank());
-      this.state = 'idle';
-      this.progress.value = 0;
-      setStatus(this.status, 'New run: a fresh adapter (the model is unchanged until you train).');
     } catch (error) {
-      setStatus(this.status, `Could not start a new run: ${messageOf(error)}`, 'error');
+      this.outcome = { text: `Could not start a new run: ${messageOf(error)}`, tone: 'error' };
     } finally {
       this.lab.setBusy(false);
     }
@@ -133,29 +161,34 @@ export class TrainPanel {
     this.sync();
   }
 
+  /** A new run (fresh, restored, imported): its own words, its rank in the box, no old outcome. */
   private onRunChanged(): void {
     if (this.loop) return;
     this.state = 'idle';
+    this.outcome = null;
     this.progress.value = 0;
     const run = this.lab.run;
-    if (run && run.policy_version > 0)
-      setStatus(this.status, `Run at step ${run.policy_version}. Continue training, or try it.`);
+    if (run) this.rankIn.value = String(run.get_info().lora_rank);
+    this.sync();
   }
 
-  /** Buttons, inputs and figures from the current state. */
+  /** Buttons, inputs, figures and the status line from the current state. */
   private sync(): void {
     const { run, data, busy, history } = this.lab;
-    const trained = (run?.policy_version ?? 0) > 0;
+    const view = this.lab.view();
     const active = this.state === 'running' || this.state === 'paused';
     this.start.disabled = active || busy || !run || !data || data.train.length === 0;
-    this.start.textContent = trained ? 'Continue training' : 'Start';
+    this.start.textContent = view.startLabel;
     this.pause.disabled = this.state !== 'running';
     this.resume.disabled = this.state !== 'paused';
     this.stop.disabled = !active;
-    this.fresh.disabled = active || busy || !trained;
-    this.rankIn.disabled = trained || active;
-    byId('rank-note').hidden = !trained;
-    if (run && trained && !active) this.rankIn.value = String(run.get_info().lora_rank);
+    this.fresh.disabled = active || busy || !run || view.rankEditable;
+    this.rankIn.disabled = active || busy || !view.rankEditable;
+    byId('rank-note').hidden = view.rankEditable;
+    if (!active && !busy) {
+      if (this.outcome) setStatus(this.status, this.outcome.text, this.outcome.tone);
+      else setStatus(this.status, view.status);
+    }
     byId('stat-step').textContent = String(run?.policy_version ?? 0);
     const latest = (key: 'train' | 'heldout') =>
       [...history]

@@ -24,9 +24,7 @@ export function initTryPanel(lab: Lab): void {
 
   const sync = () => {
     go.disabled = running || !lab.run;
-    byId('try-tuned-h').textContent = lab.run
-      ? `Tuned adapter (step ${lab.run.policy_version})`
-      : 'Tuned adapter';
+    byId('try-tuned-h').textContent = lab.view().tunedHeading;
   };
 
   lab.on('data', () => {

@@ -31,7 +31,11 @@ export class CheckpointLibrary {
           seed: 0,
           policyVersion: 0,
         };
-        const stored = await buildCheckpoint(source, 'trainer', request.name, null);
+        const built = await buildCheckpoint(source, 'trainer', request.name, null);
+        // The checkpoint's step is the one the adapter's file records (ours write it; 0 when
+        // absent). It brings no optimizer state, so a run restored from it starts at policy
+        // version 0 either way.
+        const stored = { ...built, meta: { ...built.meta, step: peft.step ?? 0 } };
         await this.ctx.checkpoints().put(stored);
         return stored.meta;
       } finally {

@@ -44,6 +44,7 @@ export async function buildCheckpoint(
     alpha: cfg.alpha,
     targets: cfg.targets,
     factors: await source.adapter.toArrays(),
+    step: source.policyVersion,
   });
   const files: Record<string, Uint8Array> = {
     [ADAPTER_WEIGHTS]: peft.weights,

@@ -7,7 +7,12 @@ import type * as tf from '@tensorflow/tfjs';
 import { TextTokenizer } from '../core/tokenizer';
 import { UnsupportedModelError } from '../errors/loops-errors';
 import { parseModelConfig, type ModelConfig } from '../model/config';
-import { resolveModel, type ModelFiles, type ShippedSource } from '../io/model-source';
+import {
+  parseJsonFile,
+  resolveModel,
+  type ModelFiles,
+  type ShippedSource,
+} from '../io/model-source';
 import type { FileCache } from '../io/file-cache';
 import { GENERATION_CONFIG, withGenerationConfig } from '../io/generation-config';
 import { loadWeights } from '../io/weights-loader';
@@ -122,26 +127,30 @@ export class ModelRegistry {
 
 /**
  * Reads config (with `generation_config.json`'s EOS ids when the model has one), tokenizer and
- * weights from any model source.
+ * weights from any model source. Each file is requested once: an optional or probed file is read
+ * straight away (absent = a 404), never asked about with a HEAD first and then fetched again.
  */
 export async function loadModelFiles(
   files: ModelFiles,
   onProgress?: (p: LoadProgress) => void,
 ): Promise<LoadedModel> {
   let config = parseModelConfig(await files.json('config.json'), `${files.id}/config.json`);
-  if (await files.has(GENERATION_CONFIG)) {
+  const generation = await files.read(GENERATION_CONFIG);
+  if (generation) {
     const source = `${files.id}/${GENERATION_CONFIG}`;
-    config = withGenerationConfig(config, await files.json(GENERATION_CONFIG), source);
+    config = withGenerationConfig(config, parseJsonFile(generation, source), source);
   }
-  if (!(await files.has('tokenizer.json'))) {
+  const tokenizerJson = await files.read('tokenizer.json');
+  if (!tokenizerJson) {
     throw new UnsupportedModelError(
       `${files.id} has no tokenizer.json; the engine needs one to encode text.`,
     );
   }
+  const tokenizerConfig = await files.read('tokenizer_config.json');
   const tokenizer: TokenizerFiles = {
-    tokenizerJson: await files.json('tokenizer.json'),
-    tokenizerConfig: (await files.has('tokenizer_config.json'))
-      ? await files.json('tokenizer_config.json')
+    tokenizerJson: parseJsonFile(tokenizerJson, `${files.id}/tokenizer.json`),
+    tokenizerConfig: tokenizerConfig
+      ? parseJsonFile(tokenizerConfig, `${files.id}/tokenizer_config.json`)
       : {},
   };
   // Built (and so checked) before any weight is read: a malformed tokenizer.json is an
@@ -149,10 +158,22 @@ export async function loadModelFiles(
   const textTokenizer = TextTokenizer.fromJson(tokenizer.tokenizerJson, tokenizer.tokenizerConfig);
   const download = (p: { file: string; loaded: number; total: number | null }) =>
     onProgress?.({ phase: 'download', file: p.file, loaded: p.loaded, total: p.total });
+  // The weight loader asks whether a file exists before reading it: answer by reading it, and
+  // hand those bytes to the read that follows.
+  const fetched = new Map<string, Promise<Uint8Array | undefined>>();
+  const fetchOnce = (file: string) => {
+    let bytes = fetched.get(file);
+    if (!bytes) fetched.set(file, (bytes = files.read(file, download)));
+    return bytes;
+  };
   const weights = await loadWeights({
     config,
-    readFile: (file) => files.bytes(file, download),
-    hasFile: (file) => files.has(file),
+    readFile: async (file) => {
+      const bytes = await fetchOnce(file);
+      fetched.delete(file);
+      return bytes ?? files.bytes(file, download); // absent: bytes() throws the typed error
+    },
+    hasFile: async (file) => (await fetchOnce(file)) !== undefined,
     limits: currentGpuDevice()?.limits ?? null,
     onProgress: (p) =>
       onProgress?.({ phase: 'weights', file: p.tensor, loaded: p.loaded, total: p.total }),

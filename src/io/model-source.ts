@@ -37,6 +37,11 @@ export interface ModelFiles {
    * an `UnsupportedModelError` naming where it was looked for.
    */
   bytes(file: string, onProgress?: ProgressCallback): Promise<Uint8Array>;
+  /**
+   * The bytes of `file`, or `undefined` when it is absent: one request (a GET answered 404), for a
+   * file the caller will read when it exists. `has` then `bytes` would ask twice.
+   */
+  read(file: string, onProgress?: ProgressCallback): Promise<Uint8Array | undefined>;
   /** `file` parsed as UTF-8 JSON; malformed content is an `InvalidFileError`. */
   json(file: string): Promise<unknown>;
 }
@@ -170,11 +175,15 @@ export function fromTransport(
     id,
     kind,
     bytes,
+    read: async (file, onProgress) => {
+      checkFileName(file);
+      return transport.read(file, onProgress);
+    },
     has: async (file) => {
       checkFileName(file);
       return transport.exists(file);
     },
-    json: async (file) => parseJson(await bytes(file), transport.locate(file)),
+    json: async (file) => parseJsonFile(await bytes(file), transport.locate(file)),
   };
 }
 
@@ -199,7 +208,8 @@ function checkFileName(file: string): void {
   }
 }
 
-function parseJson(bytes: Uint8Array, where: string): unknown {
+/** `bytes` parsed as UTF-8 JSON; malformed content is an `InvalidFileError` naming `where`. */
+export function parseJsonFile(bytes: Uint8Array, where: string): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (error) {

@@ -10,6 +10,11 @@
  * rank R = max r_m, A_m padded with zero rows and B_m with zero columns to R (B·A unchanged), and
  * B_m scaled by (alpha_m / r_m) / (lora_alpha / r), the adapter's scale being lora_alpha / r. The
  * outputs are exactly PEFT's; the padded components have zero gradient and stay zero in training.
+ *
+ * The optimiser step an adapter was saved at travels in the safetensors header's `__metadata__`
+ * (`"loops_web.step": "6"`), not in adapter_config.json: PEFT before 0.14 refuses a config with a
+ * key it does not know ("unexpected keyword argument"), while every safetensors reader ignores
+ * metadata it does not know. Adapters from elsewhere have no step; `step` is then null.
  */
 import { InvalidFileError } from '../errors/loops-errors';
 import type { ModelConfig } from '../model/config';
@@ -28,6 +33,8 @@ import { writeSafetensors } from './safetensors-writer';
 
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG = 'adapter_config.json';
+/** The `__metadata__` key of adapter_model.safetensors holding the step it was saved at. */
+export const STEP_METADATA_KEY = 'loops_web.step';
 
 export interface PeftAdapterData {
   readonly rank: number;
@@ -35,6 +42,8 @@ export interface PeftAdapterData {
   readonly targets: readonly ProjectionName[];
   /** Factors by module path in the checkpoint's naming (as the model's weights are keyed). */
   readonly factors: ReadonlyMap<string, { readonly a: Float32Array; readonly b: Float32Array }>;
+  /** Optimiser steps the adapter was trained for, when its file says (ours do); else null. */
+  readonly step?: number | null;
 }
 
 export function writePeftAdapter(
@@ -66,7 +75,10 @@ export function writePeftAdapter(
     use_rslora: false,
     inference_mode: true,
   };
-  return { weights: writeSafetensors(tensors), config };
+  const metadata: Record<string, string> = { format: 'pt' };
+  if (data.step !== undefined && data.step !== null)
+    metadata[STEP_METADATA_KEY] = String(data.step);
+  return { weights: writeSafetensors(tensors, metadata), config };
 }
 
 const KEY = /^base_model\.model\.(.+)\.lora_([AB])\.weight$/;
@@ -124,7 +136,13 @@ export function readPeftAdapter(
       );
     }
   }
-  return uniform(modules, rank, alpha, targets);
+  return { ...uniform(modules, rank, alpha, targets), step: stepOf(header.metadata) };
+}
+
+/** The step in the metadata, when it is a whole number ≥ 0; anything else is ignored (null). */
+function stepOf(metadata: Readonly<Record<string, string>>): number | null {
+  const text = metadata[STEP_METADATA_KEY];
+  return text !== undefined && /^\d{1,9}$/.test(text) ? Number(text) : null;
 }
 
 /**

@@ -107,6 +107,11 @@ describe.each(PLACEMENTS)('checkpoints over %s', (placement) => {
     expect(names).toContain('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight');
     expect(names).toContain('base_model.model.lm_head.lora_B.weight');
     expect(names.some((n) => n.includes('mlp'))).toBe(false);
+    // The step it was saved at (2 optimiser steps above) rides in the safetensors metadata.
+    expect(parseSafetensorsHeader(weights).metadata).toEqual({
+      format: 'pt',
+      'loops_web.step': '2',
+    });
     const config = JSON.parse(
       new TextDecoder().decode(await fetchBytes(byName.get('adapter_config.json')!.url)),
     );
@@ -125,7 +130,10 @@ describe.each(PLACEMENTS)('checkpoints over %s', (placement) => {
       adapter_config: JSON.stringify(config),
       name: 'from-peft',
     });
+    // It keeps the step its file records, and brings no optimizer: a run from it starts at 0.
+    expect(imported).toMatchObject({ step: 2, target: 'trainer', lora_adapter_config: { r: 2 } });
     const fromImport = await service.create_training_client_from_state(imported.path);
+    expect(fromImport.policy_version).toBe(0);
     expect(await probe(fromImport)).toEqual(await probe(tc));
     const sc = await service.create_sampling_client({ model_path: imported.path });
     const lp = await sc.compute_logprobs(makeDatum(77).model_input);

@@ -68,7 +68,7 @@ test('a class fine-tunes the shipped model, offline after the first visit', asyn
   await page.getByLabel('LoRA rank').fill(String(RANK));
   await page.getByLabel('Steps', { exact: true }).fill(String(STEPS));
   if (!SCREENSHOT_RUN) {
-    await page.getByLabel('Learning rate').fill('0.01');
+    await page.getByLabel('Learning rate', { exact: true }).fill('0.01');
     await page.getByLabel('Max length (tokens)').fill('64');
     await page.getByLabel('Max length (tokens)').dispatchEvent('change');
   }

@@ -280,3 +280,37 @@ describe('shipped source', () => {
     expect(() => resolveModel('not-shipped', options)).toThrow(ValidationError);
   });
 });
+
+describe('loading a hub model', () => {
+  it('requests each file once, with a GET (no HEAD probe before the read)', async () => {
+    // Chromium logged each HEAD probe as a cancelled request when the GET of the same URL
+    // followed it at once; a load must not ask for any file twice.
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const { loadModelFiles } = await import('../../src/engine/model-registry');
+    await (await import('../helpers/tf-node')).useCpuBackend();
+    const { writeFixtureModelTo } = await import('../helpers/fixture-model-dir');
+    const dir = await mkdtemp(join(tmpdir(), 'hub-once-'));
+    writeFixtureModelTo(dir);
+    const served = new Map(
+      readdirSync(dir).map((f) => [`${HUB}/${f}`, new Uint8Array(readFileSync(join(dir, f)))]),
+    );
+    const server = await startStaticServer(served);
+    try {
+      const files = hubModelFiles('acme/tiny', {
+        hubUrl: server.url,
+        cache: new MemoryFileCache(),
+      });
+      const loaded = await loadModelFiles(files);
+      for (const t of loaded.weights.values()) t.dispose();
+      expect([...server.requests].sort()).toEqual(
+        ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']
+          .filter((f) => served.has(`${HUB}/${f}`))
+          .map((f) => `GET ${HUB}/${f}`)
+          .sort(),
+      );
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
