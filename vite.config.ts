@@ -6,12 +6,26 @@
 // shipped models (public/models) and the demo datasets (public/datasets), so a lab loads with no
 // network after one visit, and that adds those headers for static hosts that cannot.
 // Vitest reads its Node-side configuration from the `test` block.
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
 import { defineConfig } from 'vitest/config';
 import { wasmPthreadWorker } from './scripts/vite/wasm-pthread';
 import { contentSecurityPolicy, parseSources, securityHeaders } from './workers/security-headers';
+
+// WebGPU tests in Node run TF.js's webgpu backend on Dawn (the `webgpu` package) over the
+// SwiftShader Vulkan driver that Debian's Chromium ships. The dynamic loader reads
+// LD_LIBRARY_PATH only when a process starts, so it is set here, before Vitest forks its workers
+// (tests/helpers/webgpu-node.ts).
+const CHROMIUM_LIBS = dirname(realChromium(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'));
+if (process.env.VITEST && existsSync(`${CHROMIUM_LIBS}/libvulkan.so.1`)) {
+  process.env.LD_LIBRARY_PATH = [CHROMIUM_LIBS, process.env.LD_LIBRARY_PATH]
+    .filter(Boolean)
+    .join(':');
+  process.env.VK_DRIVER_FILES ??= `${CHROMIUM_LIBS}/vk_swiftshader_icd.json`;
+}
 
 const TFJS_ALIAS = {
   find: /^@tensorflow\/tfjs$/,
@@ -121,3 +135,14 @@ export default defineConfig({
     outputFile: { json: 'test-results/vitest.json' },
   },
 });
+
+/** Debian's /usr/bin/chromium is a shell script; its libraries live in /usr/lib/chromium. */
+function realChromium(path: string): string {
+  const libs = '/usr/lib/chromium/chromium';
+  if (existsSync(libs) && path === '/usr/bin/chromium') return libs;
+  try {
+    return realpathSync(path);
+  } catch {
+    return libs;
+  }
+}
