@@ -6,12 +6,24 @@ import type { TextTokenizer } from '../core/tokenizer';
 import { ValidationError } from '../errors/loops-errors';
 import type { LoraAdapter } from '../lora/adapter';
 import { CausalLM } from '../model/causal-lm';
+import type { ModelConfig } from '../model/config';
 import { LmDecoder } from '../model/lm-decoder';
 import { promptLogprobs, topkPromptLogprobs } from '../model/prompt-scoring';
-import { decode } from '../sampling/decode-loop';
+import { decode, sequencesWithNoRoom } from '../sampling/decode-loop';
 import { normaliseSamplingParams } from '../core/sampling-params';
 import type { SampleRequest, WireSampleResult } from '../protocol/wire-types';
 import type { LoadedModel } from './model-registry';
+
+/**
+ * A sample request whose prompt fills the context (no room to generate) and that asks for the
+ * prompt's log-probs: it is answered with those and empty sequences (stop_reason 'length') rather
+ * than refused, as Tinker's compute_logprobs is a 1-token sample with prompt_logprobs
+ * (docs/API.md). Without prompt log-probs such a prompt stays a ValidationError (decode-loop.ts).
+ */
+export function onlyScoresFullPrompt(config: ModelConfig, request: SampleRequest): boolean {
+  const scores = request.includePromptLogprobs || request.topkPromptLogprobs > 0;
+  return scores && request.prompt.length === config.maxPositions;
+}
 
 export class Sampler {
   readonly model: CausalLM;
@@ -32,13 +44,11 @@ export class Sampler {
       vocabSize: this.base.config.vocabSize,
       eosTokenIds: this.base.config.eosTokenIds,
     });
-    const sequences = await decode(
-      new LmDecoder(this.model),
-      prompt,
-      request.numSamples,
-      params,
-      (ids) => this.tokenizer.decode(ids),
-    );
+    const sequences = onlyScoresFullPrompt(this.base.config, request)
+      ? sequencesWithNoRoom(this.base.config, prompt, request.numSamples)
+      : await decode(new LmDecoder(this.model), prompt, request.numSamples, params, (ids) =>
+          this.tokenizer.decode(ids),
+        );
     return {
       sequences,
       policy_version: this.policyVersion,

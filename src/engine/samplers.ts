@@ -21,7 +21,7 @@ import { promptForwardBytes, samplingBytes, topkPromptBytes } from './memory-bud
 import type { LoadedModel } from './model-registry';
 import { modelFacts } from './model-facts';
 import type { Runs } from './runs';
-import { Sampler } from './sampler';
+import { Sampler, onlyScoresFullPrompt } from './sampler';
 
 export class Samplers {
   private readonly samplers = new Map<string, Sampler>();
@@ -87,9 +87,27 @@ export class Samplers {
 
   /**
    * The KV cache of num_samples × (prompt + generated − 1) positions (the last token is never fed
-   * back), and the top-k pairs, must each fit the memory budget (memory-budget.ts).
+   * back), or the prompt's forward alone when a full prompt is only scored, and the top-k pairs
+   * must each fit the memory budget (memory-budget.ts).
    */
   private checkSampleMemory(config: ModelConfig, request: SampleRequest): void {
+    const P = request.prompt.length;
+    if (onlyScoresFullPrompt(config, request)) {
+      // Nothing is generated (sampler.ts): no KV cache, only the prompt's forward.
+      this.ctx.checkMemory('sample', promptForwardBytes(config, P), 'score a shorter prompt.');
+    } else {
+      this.checkKvCacheMemory(config, request);
+    }
+    if (request.topkPromptLogprobs > 0) {
+      this.ctx.checkMemory(
+        'sample',
+        topkPromptBytes(config, P, request.topkPromptLogprobs),
+        'ask for fewer topk_prompt_logprobs, or score a shorter prompt.',
+      );
+    }
+  }
+
+  private checkKvCacheMemory(config: ModelConfig, request: SampleRequest): void {
     const P = request.prompt.length;
     const room = Math.max(1, config.maxPositions - P);
     const generated = Math.min(request.params.max_tokens ?? room, room);
@@ -98,13 +116,6 @@ export class Samplers {
       samplingBytes(config, request.numSamples, P, P + generated - 1),
       'use fewer num_samples or a smaller max_tokens (or several sample calls).',
     );
-    if (request.topkPromptLogprobs > 0) {
-      this.ctx.checkMemory(
-        'sample',
-        topkPromptBytes(config, P, request.topkPromptLogprobs),
-        'ask for fewer topk_prompt_logprobs, or score a shorter prompt.',
-      );
-    }
   }
 
   /** Runs `op` in the sampler's queue slot; an unknown sampler rejects at once. */

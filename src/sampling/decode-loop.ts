@@ -8,7 +8,8 @@
  * limit is min(max_tokens, G) (max_tokens unset = G). The g-th token is drawn from the logits of
  * the (g−1)-th, so g tokens cost one prefill and g − 1 steps, and the last token is never fed back:
  * the model never sees more than maxPositions − 1 positions. A prompt that leaves no room is a
- * ValidationError before anything runs.
+ * ValidationError before anything runs; a request that only wants such a prompt scored gets empty
+ * sequences from `sequencesWithNoRoom` instead (the sampler decides which).
  *
  * Batching: a sequence that has finished keeps its slot; it is fed its own last token as padding
  * and its logits row is ignored, so the batch shape never changes. Sequence i draws from random
@@ -112,6 +113,29 @@ function advance(
   else if (s.tokens.length >= limit) s.stopReason = 'length';
 }
 
+/**
+ * The sequences of a request whose prompt fills the context (P = maxPositions) and that only wants
+ * the prompt scored (prompt logprobs): nothing fits after the prompt, so each of the `numSamples`
+ * is empty and stopped on length. The prompt gets `decode`'s checks, less the room to generate.
+ */
+export function sequencesWithNoRoom(
+  model: Pick<DecodeModel, 'vocabSize' | 'maxPositions'>,
+  prompt: readonly number[],
+  numSamples: number,
+): DecodedSequence[] {
+  checkPromptAndCount(model, prompt, numSamples);
+  if (prompt.length !== model.maxPositions) {
+    throw new RangeError(
+      `sequencesWithNoRoom: the prompt has ${prompt.length} tokens, not the context's ${model.maxPositions}.`,
+    );
+  }
+  return Array.from({ length: numSamples }, () => ({
+    tokens: [],
+    logprobs: [],
+    stop_reason: 'length' as const,
+  }));
+}
+
 /** Validates the call; returns how many tokens each sequence may generate. */
 function checkInputs(
   model: DecodeModel,
@@ -119,6 +143,23 @@ function checkInputs(
   numSamples: number,
   params: DecodeParams,
 ): number {
+  checkPromptAndCount(model, prompt, numSamples);
+  const room = model.maxPositions - prompt.length;
+  if (room < 1) {
+    throw new ValidationError(
+      `prompt has ${prompt.length} tokens and the model allows ${model.maxPositions} positions, ` +
+        `leaving no room to generate; shorten the prompt to at most ${model.maxPositions - 1} tokens.`,
+    );
+  }
+  return params.maxTokens === null ? room : Math.min(params.maxTokens, room);
+}
+
+/** num_samples ≥ 1, and a prompt of at least one token, each in the vocabulary. */
+function checkPromptAndCount(
+  model: Pick<DecodeModel, 'vocabSize'>,
+  prompt: readonly number[],
+  numSamples: number,
+): void {
   if (!Number.isInteger(numSamples) || numSamples < 1) {
     throw new ValidationError(`num_samples is ${numSamples}; it must be an integer ≥ 1.`);
   }
@@ -134,14 +175,6 @@ function checkInputs(
       );
     }
   });
-  const room = model.maxPositions - prompt.length;
-  if (room < 1) {
-    throw new ValidationError(
-      `prompt has ${prompt.length} tokens and the model allows ${model.maxPositions} positions, ` +
-        `leaving no room to generate; shorten the prompt to at most ${model.maxPositions - 1} tokens.`,
-    );
-  }
-  return params.maxTokens === null ? room : Math.min(params.maxTokens, room);
 }
 
 function checkLength(logits: Float32Array, expected: number, where: string): void {

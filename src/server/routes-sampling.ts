@@ -81,10 +81,17 @@ export function samplingRoutes(service: TinkerService): Route[] {
           );
         const s = service.sampler(b.sampling_session_id);
         const id = service.once(`${s.id}#${b.seq_id ?? req.digest}`, req.digest, async () => {
+          // A prompt may fill the context when only its log-probs are wanted (compute_logprobs is
+          // a 1-token sample with prompt_logprobs): the engine answers with empty sequences.
+          const scores = (b.prompt_logprobs ?? false) || (b.topk_prompt_logprobs ?? 0) > 0;
           const prompt = checkPrompt(b.prompt, {
             vocabSize: s.vocabSize,
-            maxSeqLen: s.maxPositions,
+            maxSeqLen: scores ? Infinity : s.maxPositions,
           });
+          if (prompt.length > s.maxPositions)
+            throw new ValidationError(
+              `prompt has ${prompt.length} tokens; the model's context is ${s.maxPositions}. Shorten it.`,
+            );
           const numSamples = b.num_samples ?? 1;
           if (numSamples < 1 || numSamples > 1024)
             throw new ValidationError(

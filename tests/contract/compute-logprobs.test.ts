@@ -2,9 +2,10 @@
 // null (shared/LOOPS_API.md, "SamplingClient"). Nothing is generated, so a prompt may fill the
 // whole context, and it costs one forward over the prompt.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Datum, ModelInput, ServiceClient } from '../../src/index';
+import { Datum, ModelInput, ServiceClient, ValidationError } from '../../src/index';
 import { CausalLM } from '../../src/model/causal-lm';
-import { FIXTURE_CONFIG, FIXTURE_MODEL } from '../helpers/fixture-model-dir';
+import { createNodeEngine } from '../../src/engine/node-engine';
+import { FIXTURE_CONFIG, FIXTURE_MODEL, writeFixtureModels } from '../helpers/fixture-model-dir';
 import { PLACEMENTS, registerTestPlacements } from '../helpers/placements';
 
 registerTestPlacements();
@@ -59,5 +60,46 @@ it('compute_logprobs costs one forward over the prompt (in-process, where the mo
     hidden.mockRestore();
     await sc.close();
     await service.close();
+  }
+});
+
+// Tinker's compute_logprobs is a 1-token sample with prompt_logprobs, and the remote placement
+// sends exactly that; so a sample request may fill the context when it asks for the prompt's
+// log-probs, and is then answered with them and empty sequences (docs/API.md).
+it('a sample request that fills the context: prompt log-probs and empty sequences, else a ValidationError', async () => {
+  const engine = createNodeEngine({ modelsDir: writeFixtureModels() });
+  await engine.init('cpu', { storageNamespace: 'logprobs-engine' } as never);
+  const { samplerId } = await engine.createSampler({
+    kind: 'base',
+    baseModel: FIXTURE_MODEL,
+    hubUrl: '',
+  });
+  const params = { max_tokens: 1, temperature: 1, top_p: 1, top_k: -1, seed: 0, stop: null };
+  const request = (includePromptLogprobs: boolean, topkPromptLogprobs: number) => ({
+    samplerId,
+    prompt: Int32Array.from(prompt),
+    numSamples: 2,
+    params,
+    includePromptLogprobs,
+    topkPromptLogprobs,
+  });
+  try {
+    const scored = await engine.sample(request(true, 0));
+    expect(scored.sequences).toEqual([
+      { tokens: [], logprobs: [], stop_reason: 'length' },
+      { tokens: [], logprobs: [], stop_reason: 'length' },
+    ]);
+    const direct = await engine.computeLogprobs(samplerId, Int32Array.from(prompt));
+    expect(scored.prompt_logprobs).toEqual(direct);
+    const topk = await engine.sample(request(false, 3));
+    expect(topk.sequences.every((q) => q.tokens.length === 0)).toBe(true);
+    expect(topk.topk_prompt_logprobs).toHaveLength(T);
+    await expect(engine.sample(request(false, 0))).rejects.toThrow(ValidationError);
+    await expect(engine.sample(request(false, 0))).rejects.toThrow(/leaving no room to generate/);
+    const tooLong = { ...request(true, 0), prompt: Int32Array.from([...prompt, 5]) };
+    await expect(engine.sample(tooLong)).rejects.toThrow(ValidationError);
+  } finally {
+    await engine.closeSampler(samplerId);
+    await engine.shutdown();
   }
 });

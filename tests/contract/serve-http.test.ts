@@ -4,7 +4,7 @@
 // arrives early waits its turn; a resend gets its first future; a reused seq_id is refused).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server/serve';
-import { FIXTURE_MODEL, writeFixtureModels } from '../helpers/fixture-model-dir';
+import { FIXTURE_CONFIG, FIXTURE_MODEL, writeFixtureModels } from '../helpers/fixture-model-dir';
 import { makeDatum } from '../helpers/training-data';
 
 const KEY = 'tml-http-test';
@@ -96,6 +96,48 @@ describe('loops-web serve over HTTP', () => {
     await expect(startServer({ port: 0, host: '0.0.0.0', apiKey: null })).rejects.toThrow(
       /without an API key/,
     );
+  });
+
+  it('scores a prompt that fills the context when asample asks for prompt_logprobs', async () => {
+    // compute_logprobs is a 1-token asample with prompt_logprobs (Tinker's sampling_client.py).
+    const session = await call('create_session', {
+      tags: [],
+      user_metadata: {},
+      sdk_version: '0.24.1',
+      type: 'create_session',
+    });
+    const created = await call('create_sampling_session', {
+      session_id: session.json.session_id,
+      sampling_session_seq_id: 0,
+      base_model: FIXTURE_MODEL,
+    });
+    const samplingSessionId = created.json.sampling_session_id;
+    const T = FIXTURE_CONFIG.max_position_embeddings; // 128: no room to generate after it
+    const sample = async (tokens: number[], seq: number, prompt_logprobs: boolean) =>
+      result(
+        (
+          await call('asample', {
+            sampling_session_id: samplingSessionId,
+            seq_id: seq,
+            prompt: { chunks: [{ tokens, type: 'encoded_text' }] },
+            num_samples: 1,
+            sampling_params: { max_tokens: 1, temperature: 1 },
+            prompt_logprobs,
+          })
+        ).json.request_id,
+      );
+    const full = Array.from({ length: T }, (_, i) => 5 + i);
+    const scored = await sample(full, 0, true);
+    expect(scored.sequences).toEqual([{ tokens: [], logprobs: [], stop_reason: 'length' }]);
+    expect(scored.prompt_logprobs).toHaveLength(T);
+    expect(await sample(full, 1, false)).toMatchObject({
+      error_class: 'ValidationError',
+      error: /leaving no room to generate/,
+    });
+    expect(await sample([...full, 5], 2, true)).toMatchObject({
+      error_class: 'ValidationError',
+      error: `prompt has ${T + 1} tokens; the model's context is ${T}. Shorten it.`,
+    });
   });
 
   it('runs a model’s ops in seq_id order, resends get their future, reuse is refused', async () => {
