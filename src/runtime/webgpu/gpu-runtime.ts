@@ -72,24 +72,45 @@ function pipelineFor(backend: BackendInternals, kernel: GpuKernel): GPUComputePi
  */
 export async function precompile(kernels: readonly GpuKernel[]): Promise<void> {
   const backend = requireWebgpuBackend();
+  await Promise.all(kernels.map((kernel) => compileAsync(backend, kernel)));
+}
+
+function compileAsync(backend: BackendInternals, kernel: GpuKernel): Promise<unknown> | undefined {
   const cache = cacheFor(backend.device);
-  await Promise.all(
-    kernels.map((kernel) => {
-      if (cache.pipelines.has(kernel.code)) return undefined;
-      let pending = cache.pending.get(kernel.code);
-      if (!pending) {
-        pending = backend.device
-          .createComputePipelineAsync(describe(backend.device, kernel))
-          .then((pipeline) => {
-            cache.pipelines.set(kernel.code, pipeline);
-            cache.pending.delete(kernel.code);
-            return pipeline;
-          });
-        cache.pending.set(kernel.code, pending);
-      }
-      return pending;
-    }),
-  );
+  if (cache.pipelines.has(kernel.code)) return undefined;
+  let pending = cache.pending.get(kernel.code);
+  if (!pending) {
+    pending = backend.device
+      .createComputePipelineAsync(describe(backend.device, kernel))
+      .then((pipeline) => {
+        cache.pipelines.set(kernel.code, pipeline);
+        cache.pending.delete(kernel.code);
+        return pipeline;
+      });
+    cache.pending.set(kernel.code, pending);
+  }
+  return pending;
+}
+
+/**
+ * Waits for every pipeline started by `precompile` or by dispatches in compile-only mode, and for
+ * TF.js's own (its `checkCompileCompletionAsync`).
+ */
+export async function compileCompletion(): Promise<void> {
+  const backend = requireWebgpuBackend();
+  await Promise.all([...cacheFor(backend.device).pending.values()]);
+  await (
+    backend as unknown as { checkCompileCompletionAsync(): Promise<void> }
+  ).checkCompileCompletionAsync();
+}
+
+/**
+ * TF.js's compile-only mode (`WEBGPU_ENGINE_COMPILE_ONLY`): programs are compiled in parallel and
+ * nothing runs. Our dispatches follow it: they start their pipeline's compile and record nothing.
+ * The engine runs one small step this way at load (issue 12: compile up front).
+ */
+export function compileOnly(): boolean {
+  return tf.env().getBool('WEBGPU_ENGINE_COMPILE_ONLY');
 }
 
 /** The WGSL compiler's errors and warnings for a kernel (empty when it compiles cleanly). */
@@ -152,6 +173,10 @@ export function dispatch(
   const backend = requireWebgpuBackend();
   const [x, y = 1, z = 1] = typeof workgroups === 'number' ? [workgroups] : workgroups;
   if (x === 0 || y === 0 || z === 0) return;
+  if (compileOnly()) {
+    void compileAsync(backend, kernel);
+    return;
+  }
   const pipeline = pipelineFor(backend, kernel);
   const entries: GPUBindGroupEntry[] = bindings.map((b, i) => ({
     binding: i,
