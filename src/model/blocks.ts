@@ -11,7 +11,7 @@ import type { Linear } from '../lora/linear';
 import type { ModelConfig } from './config';
 import { attend, splitHeads } from './attention';
 import type { KvCache } from './kv-cache';
-import { geluTanh, layerNorm, rmsNorm, silu } from './layers';
+import { geluTanh, layerNorm, rmsNorm, swiglu } from './layers';
 import { applyRope, type RopeTables } from './rope';
 
 /** Applies a 2-D projection to a [B, T, in] activation. */
@@ -63,7 +63,7 @@ export function llamaBlock(
     const attended = attend(q, k, v); // [B, T, H·D]
     const h = tf.add<tf.Tensor3D>(x, project(layer.o, attended)); // [B, T, C]
     const n2 = rmsNorm(h, layer.postNorm, eps);
-    const gated = tf.mul<tf.Tensor3D>(silu(project(layer.gate, n2)), project(layer.up, n2)); // [B, T, F]
+    const gated = swiglu(project(layer.gate, n2), project(layer.up, n2)); // [B, T, F]
     return tf.add(h, project(layer.down, gated));
   });
 }
