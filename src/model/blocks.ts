@@ -12,7 +12,7 @@ import type { ModelConfig } from './config';
 import { attend, splitHeads } from './attention';
 import type { KvCache } from './kv-cache';
 import { geluTanh, layerNorm, rmsNorm, swiglu } from './layers';
-import { applyRope } from './rope';
+import { applyRope, type RopeTables } from './rope';
 
 /** Applies a 2-D projection to a [B, T, in] activation. */
 export function project(linear: Linear, x: tf.Tensor3D): tf.Tensor3D {
@@ -37,10 +37,7 @@ export interface LlamaLayer {
   readonly kNorm: tf.Tensor1D | null;
 }
 
-export interface RopeTables {
-  readonly cos: tf.Tensor2D;
-  readonly sin: tf.Tensor2D;
-}
+export type { RopeTables } from './rope';
 
 export function llamaBlock(
   config: ModelConfig,
@@ -60,8 +57,8 @@ export function llamaBlock(
       q = rmsNorm(q, layer.qNorm, eps);
       k = rmsNorm(k, layer.kNorm, eps);
     }
-    q = applyRope(q, rope.cos, rope.sin);
-    k = applyRope(k, rope.cos, rope.sin);
+    q = applyRope(q, rope);
+    k = applyRope(k, rope);
     if (cache) ({ k, v } = cache.append(index, k, v)); // [B, K, S, D]
     const attended = attend(q, k, v); // [B, T, H·D]
     const h = tf.add<tf.Tensor3D>(x, project(layer.o, attended)); // [B, T, C]
