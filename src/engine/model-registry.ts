@@ -16,7 +16,7 @@ import {
 import type { FileCache } from '../io/file-cache';
 import { GENERATION_CONFIG, withGenerationConfig } from '../io/generation-config';
 import { loadWeights } from '../io/weights-loader';
-import { currentGpuDevice } from '../runtime/backend';
+import { gpuBufferLimits } from '../runtime/backend';
 import type { LoadProgress, TokenizerFiles } from '../protocol/wire-types';
 
 export interface ShippedModel {
@@ -174,7 +174,7 @@ export async function loadModelFiles(
       return bytes ?? files.bytes(file, download); // absent: bytes() throws the typed error
     },
     hasFile: async (file) => (await fetchOnce(file)) !== undefined,
-    limits: currentGpuDevice()?.limits ?? null,
+    limits: gpuBufferLimits(),
     onProgress: (p) =>
       onProgress?.({ phase: 'weights', file: p.tensor, loaded: p.loaded, total: p.total }),
   });
