@@ -69,7 +69,9 @@ export class CausalLM {
     readonly options: CausalLMOptions = {},
   ) {
     this.chunkRows = options.chunkRows ?? defaultChunkRows(config.vocabSize);
-    this.weightBytes = [...weights.values()].reduce((sum, t) => sum + 4 * t.size, 0);
+    // Float32 bytes, also for weights packed as bf16 pairs (int32, half the elements).
+    const elements = (t: tf.Tensor) => (t.dtype === 'int32' ? 2 * t.size : t.size);
+    this.weightBytes = [...weights.values()].reduce((sum, t) => sum + 4 * elements(t), 0);
     this.embedTable = vocabTable(weights, embeddingName(config));
     const untied = !config.tieWordEmbeddings && config.family !== 'gpt2';
     this.unembedTable = untied ? vocabTable(weights, 'lm_head.weight') : this.embedTable;
