@@ -41,10 +41,11 @@ export function stockAttend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.
   });
 }
 
-/** [B, T, h·D] → [B, h, T, D] */
+/** [B, T, h·D] → [B, h, T, D]; with one token (a decode step) the same memory, so a reshape. */
 export function splitHeads(x: tf.Tensor3D, heads: number, D: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [B, T] = x.shape;
+    if (T === 1) return tf.reshape(x, [B, heads, 1, D]);
     return tf.transpose(tf.reshape(x, [B, T, heads, D]), [0, 2, 1, 3]);
   });
 }

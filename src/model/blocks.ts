@@ -52,15 +52,14 @@ export function llamaBlock(
     const n1 = rmsNorm(x, layer.inputNorm, eps); // [B, T, C]
     let q = splitHeads(project(layer.q, n1), H, D); // [B, H, T, D]
     let k = splitHeads(project(layer.k, n1), K, D); // [B, K, T, D]
-    let v = splitHeads(project(layer.v, n1), K, D); // [B, K, T, D]
+    const v = splitHeads(project(layer.v, n1), K, D); // [B, K, T, D]
     if (layer.qNorm && layer.kNorm) {
       q = rmsNorm(q, layer.qNorm, eps);
       k = rmsNorm(k, layer.kNorm, eps);
     }
     q = applyRope(q, rope);
     k = applyRope(k, rope);
-    if (cache) ({ k, v } = cache.append(index, k, v)); // [B, K, S, D]
-    const attended = attend(q, k, v); // [B, T, H·D]
+    const attended = cache ? cache.attend(index, q, k, v) : attend(q, k, v); // [B, T, H·D]
     const h = tf.add<tf.Tensor3D>(x, project(layer.o, attended)); // [B, T, C]
     const n2 = rmsNorm(h, layer.postNorm, eps);
     const gated = swiglu(project(layer.gate, n2), project(layer.up, n2)); // [B, T, F]
@@ -90,10 +89,10 @@ export function gpt2Block(
     const qkv = project(layer.cAttn, n1); // [B, T, 3C], [Q | K | V]
     const [qs, ks, vs] = tf.split(qkv, [C, C, C], 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
     const q = splitHeads(qs, H, D); // [B, H, T, D]
-    let k = splitHeads(ks, H, D);
-    let v = splitHeads(vs, H, D);
-    if (cache) ({ k, v } = cache.append(index, k, v));
-    const h = tf.add<tf.Tensor3D>(x, project(layer.attnProj, attend(q, k, v))); // [B, T, C]
+    const k = splitHeads(ks, H, D);
+    const v = splitHeads(vs, H, D);
+    const attended = cache ? cache.attend(index, q, k, v) : attend(q, k, v); // [B, T, H·D]
+    const h = tf.add<tf.Tensor3D>(x, project(layer.attnProj, attended)); // [B, T, C]
     const n2 = layerNorm(h, layer.ln2.weight, layer.ln2.bias, eps);
     return tf.add(h, project(layer.mlpProj, geluTanh(project(layer.cFc, n2))));
   });
