@@ -17,6 +17,7 @@ import type { FileCache } from '../io/file-cache';
 import { GENERATION_CONFIG, withGenerationConfig } from '../io/generation-config';
 import { loadWeights } from '../io/weights-loader';
 import { currentGpuDevice } from '../runtime/backend';
+import { warmUp } from './warm-up';
 import type { LoadProgress, TokenizerFiles } from '../protocol/wire-types';
 
 export interface ShippedModel {
@@ -121,7 +122,11 @@ export class ModelRegistry {
       hubUrl,
       cache: this.options.cache,
     });
-    return loadModelFiles(files, onProgress);
+    const model = await loadModelFiles(files, onProgress);
+    // webgpu: compile the step's and the sampler's pipelines now, while nothing else can
+    // dispatch (the only model held, so no other run or sampler exists): warm-up.ts.
+    if (this.loaded.size === 1) await warmUp(model);
+    return model;
   }
 }
 
