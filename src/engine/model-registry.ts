@@ -17,6 +17,7 @@ import type { FileCache } from '../io/file-cache';
 import { GENERATION_CONFIG, withGenerationConfig } from '../io/generation-config';
 import { loadWeights } from '../io/weights-loader';
 import { currentGpuDevice } from '../runtime/backend';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import { warmUp } from './warm-up';
 import type { LoadProgress, TokenizerFiles } from '../protocol/wire-types';
 
@@ -56,6 +57,12 @@ export interface ModelRegistryOptions {
   /** Reads the shipped manifest; [] when there is none. */
   readonly readManifest: () => Promise<ShippedModel[]>;
   readonly cache?: FileCache;
+  /**
+   * On webgpu with our kernels active, frozen projection weights from BF16 checkpoints are kept
+   * as packed bf16 pairs (exact, half the GPU bytes); this packs F32/F16 checkpoints' too,
+   * rounded to nearest even. Default false.
+   */
+  readonly packFloat32Weights?: boolean;
 }
 
 export class ModelRegistry {
@@ -122,7 +129,9 @@ export class ModelRegistry {
       hubUrl,
       cache: this.options.cache,
     });
-    const model = await loadModelFiles(files, onProgress);
+    const model = await loadModelFiles(files, onProgress, {
+      packFloat32Weights: this.options.packFloat32Weights ?? false,
+    });
     // webgpu: compile the step's and the sampler's pipelines now, while nothing else can
     // dispatch (the only model held, so no other run or sampler exists): warm-up.ts.
     if (this.loaded.size === 1) await warmUp(model);
@@ -138,6 +147,7 @@ export class ModelRegistry {
 export async function loadModelFiles(
   files: ModelFiles,
   onProgress?: (p: LoadProgress) => void,
+  options: { readonly packFloat32Weights?: boolean } = {},
 ): Promise<LoadedModel> {
   let config = parseModelConfig(await files.json('config.json'), `${files.id}/config.json`);
   const generation = await files.read(GENERATION_CONFIG);
@@ -180,9 +190,19 @@ export async function loadModelFiles(
     },
     hasFile: async (file) => (await fetchOnce(file)) !== undefined,
     limits: currentGpuDevice()?.limits ?? null,
+    packProjections: packingFor(options.packFloat32Weights ?? false),
     onProgress: (p) =>
       onProgress?.({ phase: 'weights', file: p.tensor, loaded: p.loaded, total: p.total }),
   });
   onProgress?.({ phase: 'ready', loaded: 1, total: 1 });
   return { name: files.id, config, weights, tokenizer, textTokenizer };
+}
+
+/**
+ * Which projection weights load packed as bf16 pairs: only where our WebGPU kernels read them
+ * (webgpu, kernels on); BF16 checkpoints always there (exact), F32/F16 ones on request.
+ */
+function packingFor(packFloat32Weights: boolean): false | 'bf16' | 'all' {
+  if (!gpuKernelsActive()) return false;
+  return packFloat32Weights ? 'all' : 'bf16';
 }

@@ -1,5 +1,6 @@
 /**
- * Loads a checkpoint's base weights into float32 TF.js tensors, tensor by tensor, checking every
+ * Loads a checkpoint's base weights into float32 TF.js tensors (projection weights optionally as
+ * packed bf16 pairs, `packProjections`), tensor by tensor, checking every
  * name and shape against what the config implies (`expectedTensors`). Parsing the file format is
  * `safetensors.ts`; where files come from (hub, cache, user-picked) is the caller's `readFile`.
  *
@@ -28,7 +29,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidFileError, UnsupportedModelError } from '../errors/loops-errors';
 import type { ModelConfig } from '../model/config';
-import { canonicalTensorName, expectedTensors } from '../model/weight-names';
+import { canonicalTensorName, expectedTensors, layerProjections } from '../model/weight-names';
 import type { SafetensorsEntry, SafetensorsHeader } from './safetensors';
 import {
   elementCount,
@@ -36,7 +37,7 @@ import {
   parseShardIndex,
   readTensorAsFloat32,
 } from './safetensors';
-import { isFloatDtype } from './dtype';
+import { float32ToBf16Bits, isFloatDtype, packBf16Pairs } from './dtype';
 
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -64,6 +65,14 @@ export interface LoadWeightsOptions {
   /** Device limits to respect (webgpu); null or absent when the backend has none. */
   readonly limits?: BufferLimits | null;
   readonly onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Keep the projection weights (attention and MLP, not embeddings, norms or lm_head) as bf16
+   * pairs: int32 tensors of ⌈size / 2⌉ words along the flattened stored layout
+   * (`packBf16Pairs`), half the bytes, read by the WebGPU GEMM kernels (src/lora/linear.ts).
+   * 'bf16': those stored as BF16 (exact); 'all': F32 and F16 ones too, rounded to nearest even.
+   * Absent or false: float32 everywhere. Only for webgpu with our kernels active.
+   */
+  readonly packProjections?: false | 'bf16' | 'all';
 }
 
 /** What to load: file tensor name → canonical name and shape, and which file holds it. */
@@ -77,8 +86,8 @@ const mib = (bytes: number): string => `${(bytes / MIB).toFixed(2)} MiB`;
 const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
 /**
- * Loads the checkpoint's weights. Returns new float32 tensors keyed by canonical name; the caller
- * owns and disposes them.
+ * Loads the checkpoint's weights. Returns new tensors keyed by canonical name (float32, or packed
+ * bf16 pairs with `packProjections`); the caller owns and disposes them.
  */
 export async function loadWeights(options: LoadWeightsOptions): Promise<Map<string, tf.Tensor>> {
   const { config, readFile, hasFile } = options;
@@ -96,6 +105,7 @@ export async function loadWeights(options: LoadWeightsOptions): Promise<Map<stri
     shards = listed;
   }
   const plan = planLoad(config, [...shards.values()].flat(), source);
+  const packable = options.packProjections ? projectionWeightNames(config) : new Set<string>();
   const out = new Map<string, tf.Tensor>();
   try {
     let loaded = 0;
@@ -105,7 +115,14 @@ export async function loadWeights(options: LoadWeightsOptions): Promise<Map<stri
       first = undefined; // drop the reference so a finished file can be collected
       for (const { entry, canonical, shape } of checkFile(header, file, names, plan)) {
         const values = readTensorAsFloat32(bytes, entry, file);
-        out.set(canonical, tf.tensor(values, [...shape], 'float32'));
+        const pack =
+          packable.has(canonical) && (entry.dtype === 'BF16' || options.packProjections === 'all');
+        out.set(
+          canonical,
+          pack
+            ? tf.tensor1d(packBf16Pairs(float32ToBf16Bits(values)), 'int32') // exact for BF16
+            : tf.tensor(values, [...shape], 'float32'),
+        );
         loaded += values.byteLength;
         options.onProgress?.({ loaded, total: plan.totalBytes, tensor: canonical });
       }
@@ -115,6 +132,15 @@ export async function loadWeights(options: LoadWeightsOptions): Promise<Map<stri
     for (const t of out.values()) t.dispose();
     throw error;
   }
+}
+
+/** Canonical names of every attention and MLP projection weight (what packing may apply to). */
+function projectionWeightNames(config: ModelConfig): Set<string> {
+  const names = new Set<string>();
+  for (let i = 0; i < config.numLayers; i++) {
+    for (const spec of layerProjections(config, i)) names.add(`${spec.path}.weight`);
+  }
+  return names;
 }
 
 /** Which files to read: `model.safetensors` alone, or the shards the index names (in order). */

@@ -11,8 +11,8 @@ import type { Linear } from '../lora/linear';
 import type { ModelConfig } from './config';
 import { attend, splitHeads } from './attention';
 import type { KvCache } from './kv-cache';
-import { geluTanh, layerNorm, rmsNorm, silu } from './layers';
-import { applyRope } from './rope';
+import { geluTanh, layerNorm, rmsNorm, swiglu } from './layers';
+import { applyRope, type RopeTables } from './rope';
 
 /** Applies a 2-D projection to a [B, T, in] activation. */
 export function project(linear: Linear, x: tf.Tensor3D): tf.Tensor3D {
@@ -37,10 +37,7 @@ export interface LlamaLayer {
   readonly kNorm: tf.Tensor1D | null;
 }
 
-export interface RopeTables {
-  readonly cos: tf.Tensor2D;
-  readonly sin: tf.Tensor2D;
-}
+export type { RopeTables } from './rope';
 
 export function llamaBlock(
   config: ModelConfig,
@@ -60,13 +57,13 @@ export function llamaBlock(
       q = rmsNorm(q, layer.qNorm, eps);
       k = rmsNorm(k, layer.kNorm, eps);
     }
-    q = applyRope(q, rope.cos, rope.sin);
-    k = applyRope(k, rope.cos, rope.sin);
+    q = applyRope(q, rope);
+    k = applyRope(k, rope);
     if (cache) ({ k, v } = cache.append(index, k, v)); // [B, K, S, D]
     const attended = attend(q, k, v); // [B, T, H·D]
     const h = tf.add<tf.Tensor3D>(x, project(layer.o, attended)); // [B, T, C]
     const n2 = rmsNorm(h, layer.postNorm, eps);
-    const gated = tf.mul<tf.Tensor3D>(silu(project(layer.gate, n2)), project(layer.up, n2)); // [B, T, F]
+    const gated = swiglu(project(layer.gate, n2), project(layer.up, n2)); // [B, T, F]
     return tf.add(h, project(layer.down, gated));
   });
 }

@@ -62,7 +62,9 @@ export class CausalLM {
     readonly options: CausalLMOptions = {},
   ) {
     this.chunkRows = options.chunkRows ?? defaultChunkRows(config.vocabSize);
-    this.weightBytes = [...weights.values()].reduce((sum, t) => sum + 4 * t.size, 0);
+    // Float32 bytes, also for weights packed as bf16 pairs (int32, half the elements).
+    const elements = (t: tf.Tensor) => (t.dtype === 'int32' ? 2 * t.size : t.size);
+    this.weightBytes = [...weights.values()].reduce((sum, t) => sum + 4 * elements(t), 0);
     for (let i = 0; i < config.numLayers; i++) {
       const specs = layerProjections(config, i);
       this.layerVariables.push(
