@@ -16,8 +16,9 @@ import {
 import type { FileCache } from '../io/file-cache';
 import { GENERATION_CONFIG, withGenerationConfig } from '../io/generation-config';
 import { loadWeights } from '../io/weights-loader';
-import { currentGpuDevice } from '../runtime/backend';
+import { gpuBufferLimits } from '../runtime/backend';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import { warmUp } from './warm-up';
 import type { LoadProgress, TokenizerFiles } from '../protocol/wire-types';
 
 export interface ShippedModel {
@@ -128,9 +129,13 @@ export class ModelRegistry {
       hubUrl,
       cache: this.options.cache,
     });
-    return loadModelFiles(files, onProgress, {
+    const model = await loadModelFiles(files, onProgress, {
       packFloat32Weights: this.options.packFloat32Weights ?? false,
     });
+    // webgpu: compile the step's and the sampler's pipelines now, while nothing else can
+    // dispatch (the only model held, so no other run or sampler exists): warm-up.ts.
+    if (this.loaded.size === 1) await warmUp(model);
+    return model;
   }
 }
 
@@ -184,7 +189,7 @@ export async function loadModelFiles(
       return bytes ?? files.bytes(file, download); // absent: bytes() throws the typed error
     },
     hasFile: async (file) => (await fetchOnce(file)) !== undefined,
-    limits: currentGpuDevice()?.limits ?? null,
+    limits: gpuBufferLimits(),
     packProjections: packingFor(options.packFloat32Weights ?? false),
     onProgress: (p) =>
       onProgress?.({ phase: 'weights', file: p.tensor, loaded: p.loaded, total: p.total }),
