@@ -16,7 +16,7 @@ import {
 import type { FileCache } from '../io/file-cache';
 import { GENERATION_CONFIG, withGenerationConfig } from '../io/generation-config';
 import { loadWeights } from '../io/weights-loader';
-import { currentGpuDevice } from '../runtime/backend';
+import { gpuBufferLimits } from '../runtime/backend';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import { warmUp } from './warm-up';
 import type { LoadProgress, TokenizerFiles } from '../protocol/wire-types';
@@ -189,7 +189,7 @@ export async function loadModelFiles(
       return bytes ?? files.bytes(file, download); // absent: bytes() throws the typed error
     },
     hasFile: async (file) => (await fetchOnce(file)) !== undefined,
-    limits: currentGpuDevice()?.limits ?? null,
+    limits: gpuBufferLimits(),
     packProjections: packingFor(options.packFloat32Weights ?? false),
     onProgress: (p) =>
       onProgress?.({ phase: 'weights', file: p.tensor, loaded: p.loaded, total: p.total }),

@@ -7,6 +7,9 @@
  * Order of work, so that a bad checkpoint fails before anything is uploaded where it can:
  * 1. Device limits are checked for every tensor the config implies, before any file is read
  *    (every loaded tensor must have its expected shape, so those sizes are the loaded sizes).
+ *    The vocab tables (embedding, lm_head) are instead planned in row parts that fit
+ *    (model/weight-parts.ts) and created part by part, named `<name>@<i>`; a table whose one row
+ *    does not fit is refused. Without limits (cpu, wasm), or when a table fits, it stays whole.
  * 2. The tensor names (the header of `model.safetensors`, or the `weight_map` of
  *    `model.safetensors.index.json`) are matched with the expected names: missing ones fail, and
  *    so do tensors the model would not use (computing without them would silently give other
@@ -30,6 +33,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidFileError, UnsupportedModelError } from '../errors/loops-errors';
 import type { ModelConfig } from '../model/config';
 import { canonicalTensorName, expectedTensors, layerProjections } from '../model/weight-names';
+import { partName, partRanges, rowsPerPart, vocabTableNames } from '../model/weight-parts';
 import type { SafetensorsEntry, SafetensorsHeader } from './safetensors';
 import {
   elementCount,
@@ -91,7 +95,7 @@ const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
  */
 export async function loadWeights(options: LoadWeightsOptions): Promise<Map<string, tf.Tensor>> {
   const { config, readFile, hasFile } = options;
-  if (options.limits) checkLimits(config, options.limits);
+  const splits = options.limits ? checkLimits(config, options.limits) : new Map<string, number>();
   const listed = await listFiles(readFile, hasFile);
   const source = listed === 'single' ? SINGLE_FILE : INDEX_FILE;
   let first: { bytes: Uint8Array; header: SafetensorsHeader } | undefined;
@@ -114,6 +118,12 @@ export async function loadWeights(options: LoadWeightsOptions): Promise<Map<stri
       const header = first?.header ?? parseSafetensorsHeader(bytes, file);
       first = undefined; // drop the reference so a finished file can be collected
       for (const { entry, canonical, shape } of checkFile(header, file, names, plan)) {
+        const perPart = splits.get(canonical);
+        if (perPart !== undefined) {
+          loaded += loadTableParts(bytes, entry, file, canonical, perPart, out);
+          options.onProgress?.({ loaded, total: plan.totalBytes, tensor: canonical });
+          continue;
+        }
         const values = readTensorAsFloat32(bytes, entry, file);
         const pack =
           packable.has(canonical) && (entry.dtype === 'BF16' || options.packProjections === 'all');
@@ -164,9 +174,51 @@ async function listFiles(
   return parseShardIndex(text, INDEX_FILE);
 }
 
-/** Every expected tensor must fit one GPU buffer and one storage binding. */
-function checkLimits(config: ModelConfig, limits: BufferLimits): void {
+/**
+ * Creates the row parts `<name>@<i>` of a vocab table [V, C] from its bytes in the file, one part
+ * at a time (each widened to float32 from its own rows), so no tensor over the limits ever exists.
+ * Returns the float32 bytes created.
+ */
+function loadTableParts(
+  bytes: Uint8Array,
+  entry: SafetensorsEntry,
+  file: string,
+  name: string,
+  perPart: number,
+  out: Map<string, tf.Tensor>,
+): number {
+  const [rows = 0, width = 0] = entry.shape;
+  const rowBytes = (entry.end - entry.begin) / rows; // the file's bytes per row, any float dtype
+  let created = 0;
+  partRanges(rows, perPart).forEach(([start, count], i) => {
+    const part: SafetensorsEntry = {
+      ...entry,
+      shape: [count, width],
+      begin: entry.begin + start * rowBytes,
+      end: entry.begin + (start + count) * rowBytes,
+    };
+    const values = readTensorAsFloat32(bytes, part, file);
+    out.set(partName(name, i), tf.tensor(values, [count, width], 'float32'));
+    created += values.byteLength;
+  });
+  return created;
+}
+
+/**
+ * Every expected tensor must fit one GPU buffer and one storage binding, except the vocab tables,
+ * which are split into row parts that do (weight-parts.ts): a table whose single row does not fit
+ * is refused. Returns rows per part of each table that needs splitting.
+ */
+function checkLimits(config: ModelConfig, limits: BufferLimits): Map<string, number> {
+  const splits = new Map<string, number>();
+  const tables = new Set(vocabTableNames(config));
   for (const spec of expectedTensors(config)) {
+    if (tables.has(spec.name)) {
+      const [rows = 0, width = 0] = spec.shape;
+      const perPart = rowsPerPart(spec.name, rows, width, limits);
+      if (perPart < rows) splits.set(spec.name, perPart);
+      continue;
+    }
     const bytes = elementCount(spec.shape) * 4;
     for (const limit of ['maxStorageBufferBindingSize', 'maxBufferSize'] as const) {
       if (bytes > limits[limit]) {
@@ -178,6 +230,7 @@ function checkLimits(config: ModelConfig, limits: BufferLimits): void {
       }
     }
   }
+  return splits;
 }
 
 /**
