@@ -1,6 +1,7 @@
 /**
  * `DecodeModel` over a `CausalLM`: the prompt is run once (batch 1) into a KV cache, which is then
- * tiled to `batch` copies; each step feeds one token per sequence and reads back [batch, V] logits.
+ * tiled to `batch` sequences (on webgpu sharing the prefill, see kv-cache.ts); each step feeds one
+ * token per sequence and reads back [batch, V] logits.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DecodeModel, DecodeSession } from '../sampling/decode-model';
@@ -18,12 +19,24 @@ export class LmDecoder implements DecodeModel {
     return this.model.config.maxPositions;
   }
 
+  /**
+   * `maxNewTokens` (optional; the decode loop's limit) sizes the KV cache on webgpu so no step
+   * grows it: prompt + maxNewTokens positions, capped by the model's.
+   */
   async prefill(
     prompt: readonly number[],
     batch: number,
+    maxNewTokens?: number,
   ): Promise<{ session: DecodeSession; lastLogits: Float32Array }> {
     if (prompt.length === 0) throw new RangeError('the prompt must hold at least one token');
-    const single = new KvCache(this.model.config.numLayers);
+    const capacity =
+      maxNewTokens === undefined
+        ? undefined
+        : Math.min(prompt.length + maxNewTokens, this.model.config.maxPositions);
+    // With several samples the prefill holds the prompt only; `tile` adds each sample's room.
+    const single = new KvCache(this.model.config.numLayers, {
+      capacity: batch === 1 ? capacity : prompt.length,
+    });
     let cache: KvCache | null = null;
     try {
       const logits = tf.tidy(() => {
@@ -37,7 +50,7 @@ export class LmDecoder implements DecodeModel {
       });
       const lastLogits = (await logits.data()) as Float32Array;
       logits.dispose();
-      cache = batch === 1 ? single : single.tile(batch);
+      cache = batch === 1 ? single : single.tile(batch, capacity);
       return { session: new LmSession(this.model, cache, batch), lastLogits };
     } catch (error) {
       cache?.dispose();
