@@ -52,11 +52,20 @@ export class Run {
     return this.adapter.config;
   }
 
-  /**
-   * Forward, and with `backward` the gradient of the summed loss added to the buffer. The result
-   * arrives with the next `flushReads`.
-   */
-  forwardBackward(
+  /** Forward, and with `backward` the gradient of the summed loss added to the buffer. */
+  async forwardBackward(
+    data: readonly WireDatum[],
+    lossFn: string,
+    config: Record<string, number>,
+    backward: boolean,
+  ): Promise<WireForwardResult> {
+    const later = this.forwardBackwardLater(data, lossFn, config, backward);
+    await this.flushReads();
+    return later.result;
+  }
+
+  /** `forwardBackward` whose result arrives with the next `flushReads`. */
+  forwardBackwardLater(
     data: readonly WireDatum[],
     lossFn: string,
     config: Record<string, number>,
@@ -122,11 +131,15 @@ export class Run {
     }
   }
 
-  /**
-   * AdamW on the accumulated gradient, then zero it; the policy version advances by one. The
-   * metrics arrive with the next `flushReads`.
-   */
-  optimStep(adam: AdamWire): Later<Record<string, number>> {
+  /** AdamW on the accumulated gradient, then zero it; the policy version advances by one. */
+  async optimStep(adam: AdamWire): Promise<Record<string, number>> {
+    const later = this.optimStepLater(adam);
+    await this.flushReads();
+    return later.result;
+  }
+
+  /** `optimStep` whose metrics arrive with the next `flushReads`. */
+  optimStepLater(adam: AdamWire): Later<Record<string, number>> {
     const hp = resolveAdamParams(adam);
     const arena = this.buffer.deviceSums();
     let update;

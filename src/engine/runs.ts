@@ -89,7 +89,7 @@ export class Runs {
   ): Promise<WireForwardResult> {
     return this.onLater(runId, (run) => {
       this.checkStepMemory(run, data);
-      return run.forwardBackward(data, lossFn, config, backward);
+      return run.forwardBackwardLater(data, lossFn, config, backward);
     });
   }
 
@@ -101,7 +101,7 @@ export class Runs {
   }
 
   optimStep(runId: string, adam: AdamWire): Promise<Record<string, number>> {
-    return this.onLater(runId, (run) => run.optimStep(adam));
+    return this.onLater(runId, (run) => run.optimStepLater(adam));
   }
 
   initTrainerServer(
