@@ -18,6 +18,7 @@ import { GENERATION_CONFIG, withGenerationConfig } from '../io/generation-config
 import { loadWeights } from '../io/weights-loader';
 import { gpuBufferLimits } from '../runtime/backend';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import { warmUp } from './warm-up';
 import type { LoadProgress, TokenizerFiles } from '../protocol/wire-types';
 
 export interface ShippedModel {
@@ -128,9 +129,13 @@ export class ModelRegistry {
       hubUrl,
       cache: this.options.cache,
     });
-    return loadModelFiles(files, onProgress, {
+    const model = await loadModelFiles(files, onProgress, {
       packFloat32Weights: this.options.packFloat32Weights ?? false,
     });
+    // webgpu: compile the step's and the sampler's pipelines now, while nothing else can
+    // dispatch (the only model held, so no other run or sampler exists): warm-up.ts.
+    if (this.loaded.size === 1) await warmUp(model);
+    return model;
   }
 }
 

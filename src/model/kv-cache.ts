@@ -22,6 +22,7 @@ import {
   attentionForwardRegions,
   type KvRegions,
 } from '../runtime/webgpu/kernels/attention-forward';
+import { dimsOf, type HeadLayout } from '../runtime/webgpu/kernels/attention-wgsl';
 import { writeKvCache } from '../runtime/webgpu/kernels/kv-cache-write';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import { attend } from './attention';
@@ -77,14 +78,24 @@ export class KvCache {
 
   /**
    * Caches k, v [B, K, T, D] of layer i after the positions already held, and attends q
-   * [B, H, T, D] over all of them; returns a new [B, T, H·D] tensor.
+   * [B, H, T, D] over all of them; returns a new [B, T, H·D] tensor. In layout 'tokens' q, k, v
+   * are [B, T, H, D] and [B, T, K, D] (the device path reads them as they are).
    */
-  attend(i: number, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor3D {
+  attend(
+    i: number,
+    q: tf.Tensor4D,
+    k: tf.Tensor4D,
+    v: tf.Tensor4D,
+    layout: HeadLayout = 'heads',
+  ): tf.Tensor3D {
     if (this.device[i] || (!this.stock[i] && gpuKernelsActive())) {
-      return this.attendOnDevice(i, q, k, v);
+      return this.attendOnDevice(i, q, k, v, layout);
     }
-    const kv = this.append(i, k, v);
-    return attend(q, kv.k, kv.v);
+    return tf.tidy(() => {
+      const heads = (x: tf.Tensor4D) => (layout === 'heads' ? x : tf.transpose(x, [0, 2, 1, 3]));
+      const kv = this.append(i, heads(k), heads(v));
+      return attend(heads(q), kv.k, kv.v);
+    });
   }
 
   /** Stock path: appends by concat; the returned k, v are the cache's own (do not dispose). */
@@ -98,9 +109,15 @@ export class KvCache {
     return next;
   }
 
-  private attendOnDevice(i: number, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor3D {
-    const [B, K, T, D] = k.shape;
-    const H = q.shape[1];
+  private attendOnDevice(
+    i: number,
+    q: tf.Tensor4D,
+    k: tf.Tensor4D,
+    v: tf.Tensor4D,
+    layout: HeadLayout,
+  ): tf.Tensor3D {
+    const [B, K, T, D] = dimsOf(k.shape, layout);
+    const H = dimsOf(q.shape, layout)[1];
     let layer = this.device[i];
     if (!layer) {
       const cap = Math.max(T, this.options.capacity ?? T + DEFAULT_ROOM);
@@ -120,16 +137,23 @@ export class KvCache {
       if (at + T > layer.kB.shape[2]) {
         [layer.kB, layer.vB] = [grow(layer.kB, at, at + T), grow(layer.vB, at, at + T)];
       }
-      writeKvCache(k, v, layer.kB, layer.vB, at);
+      writeKvCache(k, v, layer.kB, layer.vB, at, layout);
     } else {
       if (pos + T > layer.kA.shape[2]) {
         [layer.kA, layer.vA] = [grow(layer.kA, pos, pos + T), grow(layer.vA, pos, pos + T)];
       }
-      writeKvCache(k, v, layer.kA, layer.vA, pos);
+      writeKvCache(k, v, layer.kA, layer.vA, pos, layout);
     }
     layer.filled = pos + T;
     const S = layer.filled;
-    const { o, lse } = attentionForwardRegions(q, regionsOf(layer, S), { B, H, K, T, S, D });
+    const { o, lse } = attentionForwardRegions(q, layout, regionsOf(layer, S), {
+      B,
+      H,
+      K,
+      T,
+      S,
+      D,
+    });
     lse.dispose();
     return o;
   }
@@ -208,23 +232,19 @@ function regionsOf(layer: DeviceLayer, S: number): KvRegions {
       kA: layer.kA,
       vA: layer.vA,
       P: layer.prefix,
-      aBatch: Ba === 1 ? 0 : K * capA * D,
-      aHead: capA * D,
+      aStrides: [Ba === 1 ? 0 : K * capA * D, capA * D, D],
       kB: layer.kB,
       vB: layer.vB,
-      bBatch: K * capB * D,
-      bHead: capB * D,
+      bStrides: [K * capB * D, capB * D, D],
     };
   }
   return {
     kA: layer.kA,
     vA: layer.vA,
     P: S,
-    aBatch: K * capA * D,
-    aHead: capA * D,
+    aStrides: [K * capA * D, capA * D, D],
     kB: layer.kA,
     vB: layer.vA,
-    bBatch: 0,
-    bHead: 0,
+    bStrides: [0, 0, 0],
   };
 }

@@ -8,6 +8,7 @@ import { DenseLinear, type Linear } from '../../../src/lora/linear';
 import { LoraLinear } from '../../../src/lora/lora-linear';
 import type { ProjectionSpec } from '../../../src/model/weight-names';
 import { countGpuWork, type GpuWork } from '../../../src/runtime/webgpu/counters';
+import { projectionKernels } from '../../../src/runtime/webgpu/ops/projection';
 import { withGpuKernels } from '../../../src/runtime/webgpu-kernels';
 import { expectNoLeaks } from '../../helpers/tf-node';
 import { relativeError } from '../../helpers/model-fixtures';
@@ -115,6 +116,9 @@ describe('LoRA projection op (Dawn) vs the stock path on cpu', () => {
       });
       expect(got.work.dispatches).toBe(6);
       expect(Object.values(got.work.stock)).toEqual([]);
+      // The precompile list names every kernel the op dispatched.
+      const listed = projectionKernels({ ...c, lora: true }).map((k) => k.name);
+      expect(listed).toEqual(expect.arrayContaining(Object.keys(got.work.ours)));
     });
 
     it(`frozen, ${name(c)}: y and dx match; 1 dispatch forward, 1 backward`, async () => {
@@ -123,6 +127,8 @@ describe('LoRA projection op (Dawn) vs the stock path on cpu', () => {
       expect(relativeError(got.y, want.y)).toBeLessThan(1e-5);
       expect(relativeError(got.grads[0]!, want.grads[0]!)).toBeLessThan(1e-5);
       expect(got.work.dispatches).toBe(2);
+      const listed = projectionKernels({ ...c, lora: false }).map((k) => k.name);
+      expect(listed).toEqual(expect.arrayContaining(Object.keys(got.work.ours)));
     });
   }
 

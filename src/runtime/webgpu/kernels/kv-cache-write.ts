@@ -1,20 +1,22 @@
 /**
  * Writes a step's keys and values into a preallocated KV cache, in place, in one dispatch:
  *   kDst[b, h, pos + t, :] = k[b, h, t, :],  vDst likewise,
- * for k, v [B, K, T, D] and cache buffers [B, K, cap, D]. No concat and no copy of the positions
+ * for k, v [B, K, T, D] (or [B, T, K, D], a projection as it comes) and cache buffers [B, K, cap, D]. No concat and no copy of the positions
  * already cached: a decode step moves only its own B·K·D floats per tensor.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { dispatch, type GpuKernel } from '../gpu-runtime';
+import { dimsOf, stridesOf, type HeadLayout } from './attention-wgsl';
 
 const WG = 64;
 const ROW = 4096;
 
 export const KV_CACHE_WRITE_KERNEL: GpuKernel = {
   name: 'kv-cache-write',
-  uniforms: ['u32', 'u32', 'u32', 'u32', 'u32'], // n, T, D, cap, pos
+  // n, T, D, cap, pos, K, then the source's element strides (batch, head, token)
+  uniforms: ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'],
   code: /* wgsl */ `
-struct U { n: u32, T: u32, D: u32, cap: u32, pos: u32 }
+struct U { n: u32, T: u32, D: u32, cap: u32, pos: u32, K: u32, sBatch: u32, sHead: u32, sTok: u32 }
 @group(0) @binding(0) var<storage, read> k: array<f32>;
 @group(0) @binding(1) var<storage, read> v: array<f32>;
 @group(0) @binding(2) var<storage, read_write> kDst: array<f32>;
@@ -29,20 +31,25 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let t = row % u.T;
   let bh = row / u.T;
   let at = (bh * u.cap + u.pos + t) * u.D + d;
-  kDst[at] = k[idx];
-  vDst[at] = v[idx];
+  let src = (bh / u.K) * u.sBatch + (bh % u.K) * u.sHead + t * u.sTok + d;
+  kDst[at] = k[src];
+  vDst[at] = v[src];
 }`,
 };
 
-/** Records the write of k, v [B, K, T, D] into kDst, vDst [B, K, cap, D] at position `pos`. */
+/**
+ * Records the write of k, v ([B, K, T, D], or [B, T, K, D] in layout 'tokens') into kDst, vDst
+ * [B, K, cap, D] at position `pos`.
+ */
 export function writeKvCache(
   k: tf.Tensor4D,
   v: tf.Tensor4D,
   kDst: tf.Tensor4D,
   vDst: tf.Tensor4D,
   pos: number,
+  layout: HeadLayout = 'heads',
 ): void {
-  const [B, K, T, D] = k.shape;
+  const [B, K, T, D] = dimsOf(k.shape, layout);
   const [Bd, Kd, cap, Dd] = kDst.shape;
   if (Bd !== B || Kd !== K || Dd !== D || pos + T > cap) {
     throw new RangeError(
@@ -56,6 +63,6 @@ export function writeKvCache(
     KV_CACHE_WRITE_KERNEL,
     [k, v, kDst, vDst],
     [Math.min(groups, ROW), Math.ceil(groups / ROW)],
-    [n, T, D, cap, pos],
+    [n, T, D, cap, pos, K, ...stridesOf(layout, K, T, D)],
   );
 }
