@@ -30,9 +30,9 @@ class DeviceDraws implements Rng {
 const V = 300; // not a multiple of the 256 invocations: chunks end mid-row
 const B = 4;
 
-/** Seeded logits [B, V] spread over ±4: float32 gaps far above the kernels' rounding. */
-function spreadLogits(seed: number, rows = B): Float32Array {
-  return seededArray(rows * V, seed, 8);
+/** Seeded logits [rows, width] spread over ±4: float32 gaps far above the kernels' rounding. */
+function spreadLogits(seed: number, rows = B, width = V): Float32Array {
+  return seededArray(rows * width, seed, 8);
 }
 
 /** Logits rounded to quarters: many exact ties, to pin the lowest-id-first tie rules. */
@@ -55,9 +55,10 @@ async function both(
   params: TokenChoiceParams,
   seed: number,
   steps = 4,
+  width = V,
 ): Promise<{ device: { token: number; logprob: number }[]; page: { token: number; logprob: number }[] }> {
-  const R = values.length / V;
-  const logits = tf.tensor2d(values, [R, V]);
+  const R = values.length / width;
+  const logits = tf.tensor2d(values, [R, width]);
   const state = stateTensor(streams(seed, rows));
   const refRngs = streams(seed, rows).map((g) => new DeviceDraws(g));
   const device: { token: number; logprob: number }[] = [];
@@ -70,7 +71,7 @@ async function both(
     for (let r = 0; r < rows; r++) {
       device.push({ token: out[r] as number, logprob: out[rows + r] as number });
       expect(idv[r]).toBe(out[r]);
-      const row = values.subarray((R === 1 ? 0 : r) * V, (R === 1 ? 1 : r + 1) * V);
+      const row = values.subarray((R === 1 ? 0 : r) * width, (R === 1 ? 1 : r + 1) * width);
       page.push(chooseToken(row, params, refRngs[r] as Rng));
     }
   }
@@ -128,6 +129,18 @@ describe('sample-rows on the device (Dawn) against choose-token.ts', () => {
   it('top-k and top-p together with a temperature', async () => {
     expectSame(await both(spreadLogits(40), B, P(1.3, 40, 0.9), 13));
     expectSame(await both(tiedLogits(41), B, P(2, 25, 0.6), 14));
+  });
+
+  it('at a real vocabulary (Qwen’s 151,936), one row', async () => {
+    // Top-k / top-p keep few tokens, so float32 against float64 cannot move the draw; the greedy
+    // and full-vocabulary draws check the row-wide passes at size (same seeds each run: a flip
+    // would show every time, not at random).
+    const W = 151_936;
+    const values = spreadLogits(90, 1, W);
+    expectSame(await both(values, 1, P(0), 1, 1, W));
+    expectSame(await both(values, 1, P(0.8, 50, 0.9), 2, 2, W));
+    expectSame(await both(values, 1, P(1, -1, 0.001), 3, 2, W));
+    expectSame(await both(values, 1, P(1), 4, 2, W));
   });
 
   it('every sequence from one row (after the prefill), each with its own stream', async () => {
