@@ -11,7 +11,7 @@
  * it can). A finished sequence is fed the kernel's choice rather than its own last token; its row
  * is ignored either way.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { TokenChoiceParams } from '../core/sampling-params';
 import { chooseTokensOnDevice, rngStates } from '../runtime/webgpu/ops/sampling';
 import { nonFiniteLogitError, noLiveTokenError, type TokenChoice } from './choose-token';
@@ -51,7 +51,10 @@ class DeviceTokens implements TokenSource {
     private readonly params: TokenChoiceParams,
   ) {}
 
-  async next(_last: readonly number[], running: readonly boolean[]): Promise<(TokenChoice | null)[]> {
+  async next(
+    _last: readonly number[],
+    running: readonly boolean[],
+  ): Promise<(TokenChoice | null)[]> {
     const logits = this.first ?? this.session.stepOnDevice(this.ids!); // [B, V] or [1, V]
     this.first = null;
     let chosen;

@@ -67,18 +67,14 @@ describe('decode with sampling on the device (Dawn, llama GQA tiny, LoRA on q/v/
         { temperature: 0, seed: 1 },
         { temperature: 1, seed: 1 },
         { temperature: 1, seed: 2 },
-        { temperature: 1, seed: 3 },
         { temperature: 0.7, top_k: 5, seed: 4 },
-        { temperature: 1.2, top_p: 0.8, seed: 5 },
         { temperature: 1.5, top_k: 20, top_p: 0.9, seed: 6 },
       ];
-      {
-        for (const r of runs) {
-          const input = { ...r, max_tokens: 4 };
-          const ours = await expectNoLeaks(() => run(input, 2));
-          const page = await withGpuKernels(false, () => run(input, 2));
-          expectSameSequences(ours, page);
-        }
+      for (const r of runs) {
+        const input = { ...r, max_tokens: 4 };
+        const ours = await expectNoLeaks(() => run(input, 2));
+        const page = await withGpuKernels(false, () => run(input, 2));
+        expectSameSequences(ours, page);
       }
     },
   );

@@ -7,7 +7,8 @@ import type { TokenChoiceParams } from '../../../src/core/sampling-params';
 import { compileMessages } from '../../../src/runtime/webgpu/gpu-runtime';
 import { SAMPLE_ROWS, sampleRows } from '../../../src/runtime/webgpu/kernels/sample-rows';
 import { chooseToken } from '../../../src/sampling/choose-token';
-import { Xoshiro128, seedWords, streamRng, type Rng } from '../../../src/sampling/rng';
+import type { Xoshiro128 } from '../../../src/sampling/rng';
+import { seedWords, streamRng, type Rng } from '../../../src/sampling/rng';
 import { seededArray } from '../../helpers/seeded';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 
@@ -56,7 +57,10 @@ async function both(
   seed: number,
   steps = 4,
   width = V,
-): Promise<{ device: { token: number; logprob: number }[]; page: { token: number; logprob: number }[] }> {
+): Promise<{
+  device: { token: number; logprob: number }[];
+  page: { token: number; logprob: number }[];
+}> {
   const R = values.length / width;
   const logits = tf.tensor2d(values, [R, width]);
   const state = stateTensor(streams(seed, rows));
@@ -79,9 +83,10 @@ async function both(
   return { device, page };
 }
 
-function expectSame(
-  got: { device: { token: number; logprob: number }[]; page: { token: number; logprob: number }[] },
-): void {
+function expectSame(got: {
+  device: { token: number; logprob: number }[];
+  page: { token: number; logprob: number }[];
+}): void {
   expect(got.device.map((c) => c.token)).toEqual(got.page.map((c) => c.token));
   got.device.forEach((c, i) => {
     expect(Math.abs(c.logprob - (got.page[i] as { logprob: number }).logprob)).toBeLessThan(1e-5);

@@ -13,7 +13,7 @@
  * Output rows (rowOffset + r) of width 1 + 2k: [target log-prob, id₀, lp₀, id₁, lp₁, …], ids as
  * float32 (exact below 2²⁴).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { dispatch, type GpuKernel } from '../gpu-runtime';
 import { ROW_SELECT_WGSL } from './topk-rows';
 

@@ -27,7 +27,7 @@
  * a cumulative boundary, can pick the neighbouring token: rare on a small vocabulary, and on a
  * large one mostly among tail tokens of near-equal probability.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
 import { dispatch, type GpuKernel } from '../gpu-runtime';
 import { ROW_SELECT_WGSL } from './topk-rows';
