@@ -9,6 +9,16 @@ import { defineConfig } from '@playwright/test';
 
 const port = Number(process.env.LOOPS_TEST_PORT ?? 5174);
 const previewPort = Number(process.env.LOOPS_PREVIEW_PORT ?? 4173);
+/** The local hub (scripts/serve-hub.ts) of tests/e2e/lab-hub.spec.ts. */
+export const hubPort = Number(process.env.LOOPS_HUB_PORT ?? 5175);
+/** The `loops-web serve` of tests/e2e/remote.spec.ts. */
+export const remotePort = Number(process.env.LOOPS_REMOTE_PORT ?? 5176);
+/**
+ * Origins the production build may connect to besides its own and the hub's: the dev server (the
+ * hub fixture on another origin), the local hub and the remote service, as README says a lab that
+ * uses a mirror or a service must be built (`LOOPS_CONNECT_SRC`).
+ */
+const connectSrc = [port, hubPort, remotePort].map((p) => `http://127.0.0.1:${p}`).join(' ');
 
 export const chromiumArgs = [
   '--headless=new',
@@ -55,7 +65,7 @@ export default defineConfig({
     {
       // The production build (service worker included) into its own folder, then served.
       command: `npx vite build --outDir test-results/app-dist --emptyOutDir && npx vite preview --outDir test-results/app-dist --host 127.0.0.1 --port ${previewPort} --strictPort`,
-      env: { LOOPS_CONNECT_SRC: `http://127.0.0.1:${port}` },
+      env: { LOOPS_CONNECT_SRC: connectSrc },
       url: `http://127.0.0.1:${previewPort}/`,
       reuseExistingServer: !process.env.CI,
       timeout: 240_000,

@@ -8,18 +8,34 @@
  *      (long: tens of minutes on a 2-core machine)            → <date>-wasm-real-size.json
  *
  *   node --import tsx bench/run.ts [--real] [--skip-browser]
+ *   node --import tsx bench/run.ts --gpu-counts [bench/gpu-counts.ts options]
+ *
+ * `--gpu-counts` runs only the WebGPU work counter (bench/gpu-counts.ts: dispatches, uploads and
+ * readbacks per step and per decoded token, on Dawn in Node), with Chromium's SwiftShader Vulkan
+ * driver when /usr/lib/chromium has it; any other options go to that script.
  *
  * Parts 2–4 are separate scripts run as child processes (bench/real-size.ts, bench/chromium.ts),
  * each callable alone with more options (`npm run bench:real`, `npm run bench:browser`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { selectBackend, type BackendName } from '../src/runtime/backend';
+import { dawnEnv } from './lib/dawn';
 import { matmulRate, type MatmulRate } from './lib/matmul-rate';
 import { machineInfo, writeResults } from './lib/results';
 import { formatTable } from './lib/table';
+
+if (process.argv.includes('--gpu-counts')) {
+  const args = process.argv.slice(2).filter((a) => a !== '--gpu-counts');
+  const script = fileURLToPath(new URL('./gpu-counts.ts', import.meta.url));
+  const child = spawnSync(process.execPath, [...process.execArgv, script, ...args], {
+    stdio: 'inherit',
+    env: dawnEnv(),
+  });
+  process.exit(child.status ?? 1);
+}
 
 const { values: flags } = parseArgs({
   options: {

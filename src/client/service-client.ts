@@ -43,6 +43,11 @@ export interface ServiceClientOptions {
    * default: every core up to 4, one fewer above. `backend()` reports what it got.
    */
   wasm_threads?: number;
+  /**
+   * On webgpu: run the model on our own WebGPU kernels (default true) or on TF.js's stock ops
+   * (false), e.g. to work around a kernel bug or to compare the two. Other backends ignore it.
+   */
+  gpu_kernels?: boolean;
   /** Accepted and ignored for Loops compatibility. */
   training_project_id?: unknown;
   reuse_from_session_id?: unknown;
@@ -57,6 +62,7 @@ const OPTION_NAMES = [
   'base_url',
   'api_key',
   'wasm_threads',
+  'gpu_kernels',
 ];
 const IGNORED_OPTIONS = ['training_project_id', 'reuse_from_session_id', 'availability_model'];
 
@@ -97,6 +103,11 @@ export class ServiceClient {
         `wasm_threads is ${String(threads)}; it must be an integer from 1 to 256, or left out for the default.`,
       );
     }
+    if (opts.gpu_kernels !== undefined && typeof opts.gpu_kernels !== 'boolean') {
+      throw new ValidationError(
+        `gpu_kernels is ${String(opts.gpu_kernels)}; it must be true or false, or left out (true).`,
+      );
+    }
     const placement = opts.engine ?? (typeof Worker !== 'undefined' ? 'worker' : 'in-process');
     const start = placements.get(placement);
     if (!start) {
@@ -111,6 +122,7 @@ export class ServiceClient {
     this.ready = this.link.engine.init(opts.backend ?? 'auto', {
       storageNamespace: opts.storage_namespace ?? 'loops-web',
       ...(opts.wasm_threads === undefined ? {} : { wasmThreads: opts.wasm_threads }),
+      ...(opts.gpu_kernels === undefined ? {} : { gpuKernels: opts.gpu_kernels }),
     } as never);
     this.ready.catch(() => undefined);
   }

@@ -33,6 +33,7 @@ import {
   type BackendRequest,
 } from '../runtime/backend';
 import { deviceLostError } from '../runtime/device-lost';
+import { setGpuKernelsEnabled } from '../runtime/webgpu-kernels';
 import { runSelfCheck, type SelfCheckInput, type SelfCheckResult } from '../runtime/self-check';
 import { defaultCheckpointStore, type CheckpointStore } from '../storage/checkpoint-store';
 import { serverCapabilities } from './capabilities';
@@ -61,6 +62,8 @@ export interface EngineOptions extends ModelRegistryOptions {
 export interface EngineInitOptions extends BackendOptions {
   /** IndexedDB database name for checkpoints; default 'loops-web'. */
   readonly storageNamespace?: string;
+  /** On webgpu: our own kernels (true, the default) or TF.js's stock ops (false); unset: unchanged. */
+  readonly gpuKernels?: boolean;
 }
 
 export class Engine implements EngineApi {
@@ -89,6 +92,7 @@ export class Engine implements EngineApi {
 
   async init(backend: BackendRequest, options: EngineInitOptions = {}): Promise<BackendReport> {
     this.report = await selectBackend(backend, options);
+    if (options.gpuKernels !== undefined) setGpuKernelsEnabled(options.gpuKernels);
     const budget = backendBudget(this.report, this.options.hostMemoryBytes);
     const bytes = this.options.memoryBudgetBytes;
     this.budget = bytes ? { ...budget, bytes, source: 'set for this engine' } : budget;

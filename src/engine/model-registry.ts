@@ -16,7 +16,9 @@ import {
 import type { FileCache } from '../io/file-cache';
 import { GENERATION_CONFIG, withGenerationConfig } from '../io/generation-config';
 import { loadWeights } from '../io/weights-loader';
-import { currentGpuDevice } from '../runtime/backend';
+import { gpuBufferLimits } from '../runtime/backend';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import { warmUp } from './warm-up';
 import type { LoadProgress, TokenizerFiles } from '../protocol/wire-types';
 
 export interface ShippedModel {
@@ -55,6 +57,12 @@ export interface ModelRegistryOptions {
   /** Reads the shipped manifest; [] when there is none. */
   readonly readManifest: () => Promise<ShippedModel[]>;
   readonly cache?: FileCache;
+  /**
+   * On webgpu with our kernels active, frozen projection weights from BF16 checkpoints are kept
+   * as packed bf16 pairs (exact, half the GPU bytes); this packs F32/F16 checkpoints' too,
+   * rounded to nearest even. Default false.
+   */
+  readonly packFloat32Weights?: boolean;
 }
 
 export class ModelRegistry {
@@ -121,7 +129,13 @@ export class ModelRegistry {
       hubUrl,
       cache: this.options.cache,
     });
-    return loadModelFiles(files, onProgress);
+    const model = await loadModelFiles(files, onProgress, {
+      packFloat32Weights: this.options.packFloat32Weights ?? false,
+    });
+    // webgpu: compile the step's and the sampler's pipelines now, while nothing else can
+    // dispatch (the only model held, so no other run or sampler exists): warm-up.ts.
+    if (this.loaded.size === 1) await warmUp(model);
+    return model;
   }
 }
 
@@ -133,6 +147,7 @@ export class ModelRegistry {
 export async function loadModelFiles(
   files: ModelFiles,
   onProgress?: (p: LoadProgress) => void,
+  options: { readonly packFloat32Weights?: boolean } = {},
 ): Promise<LoadedModel> {
   let config = parseModelConfig(await files.json('config.json'), `${files.id}/config.json`);
   const generation = await files.read(GENERATION_CONFIG);
@@ -174,10 +189,20 @@ export async function loadModelFiles(
       return bytes ?? files.bytes(file, download); // absent: bytes() throws the typed error
     },
     hasFile: async (file) => (await fetchOnce(file)) !== undefined,
-    limits: currentGpuDevice()?.limits ?? null,
+    limits: gpuBufferLimits(),
+    packProjections: packingFor(options.packFloat32Weights ?? false),
     onProgress: (p) =>
       onProgress?.({ phase: 'weights', file: p.tensor, loaded: p.loaded, total: p.total }),
   });
   onProgress?.({ phase: 'ready', loaded: 1, total: 1 });
   return { name: files.id, config, weights, tokenizer, textTokenizer };
+}
+
+/**
+ * Which projection weights load packed as bf16 pairs: only where our WebGPU kernels read them
+ * (webgpu, kernels on); BF16 checkpoints always there (exact), F32/F16 ones on request.
+ */
+function packingFor(packFloat32Weights: boolean): false | 'bf16' | 'all' {
+  if (!gpuKernelsActive()) return false;
+  return packFloat32Weights ? 'all' : 'bf16';
 }

@@ -117,3 +117,21 @@ function f32BitsToF16Bits(u: number): number {
   const half = 1 << (shift - 1);
   return sign | (rest > half || (rest === half && (h & 1) === 1) ? h + 1 : h);
 }
+
+/**
+ * BF16 bit patterns as pairs in 32-bit words, for frozen weights kept packed on the GPU (WGSL has
+ * no 16-bit storage type TF.js can hand it): element 2i in the low half of word i, element 2i + 1
+ * in the high half, along the flattened array; an odd count leaves the last high half zero.
+ * Unpacking is exact (src/runtime/webgpu/kernels/gemm.ts widens each half in the shader).
+ */
+export function packBf16Pairs(bits: Uint16Array): Int32Array {
+  const words = new Int32Array(Math.ceil(bits.length / 2));
+  const halves = new Uint16Array(words.buffer);
+  halves.set(bits); // little-endian: element 2i is the low half of word i
+  return words;
+}
+
+/** The float32 values of bf16 pairs (`packBf16Pairs`), `count` of them. */
+export function unpackBf16Pairs(words: Int32Array, count: number): Float32Array {
+  return bf16BitsToFloat32(new Uint16Array(words.buffer, words.byteOffset, count));
+}

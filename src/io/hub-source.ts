@@ -11,12 +11,15 @@
  * cached one is checked with a HEAD before use: the server's validator (`X-Linked-Etag`, else
  * `ETag`, else `X-Repo-Commit`) against the one stored with the download. Different: downloaded
  * again. Same, or no answer (offline, server error): the cached copy. Files of a pinned commit
- * (a 40-hex revision) never change and are not revalidated.
+ * (a 40-hex revision) never change and are not revalidated. A file the server does not have is
+ * remembered as absent (as huggingface_hub's `.no_exist/`), so an optional file a model lacks does
+ * not fail an offline load; it is revalidated like the rest.
  *
  * Status codes: 404 means "no such file" (optional files such as `model.safetensors.index.json`
- * are probed this way); anything else that is not 2xx, and any network failure, is a
- * `NetworkError` naming the URL. Turning a missing required file into an error, and parsing, is
- * model-source.ts's job.
+ * are probed this way), and so does an HTML page answered for a file that is not one (a
+ * single-page-app host's index.html fallback); anything else that is not 2xx, and any network
+ * failure, is a `NetworkError` naming the URL. Turning a missing required file into an error, and
+ * parsing, is model-source.ts's job.
  */
 import { NetworkError, ValidationError } from '../errors/loops-errors';
 import type { FileCache } from './file-cache';
@@ -64,7 +67,9 @@ export function httpTransport(
     onProgress?: ProgressCallback,
   ): Promise<Uint8Array | undefined> => {
     const url = locate(file);
-    if (cache && (await isCurrent(cache, url, options.revalidate === true))) {
+    const cached = cache ? await cachedState(cache, url, file, options.revalidate === true) : null;
+    if (cached === 'absent') return undefined;
+    if (cache && cached === 'current') {
       const hit = await cache.get(url);
       if (hit) {
         onProgress?.({ file, loaded: hit.byteLength, total: hit.byteLength });
@@ -72,8 +77,9 @@ export function httpTransport(
       }
     }
     const response = await request(url, 'GET');
-    if (response.status === 404) {
+    if (response.status === 404 || isFallbackPage(response, file)) {
       await response.body?.cancel();
+      await rememberAbsent(cache, url);
       return undefined;
     }
     const report = (loaded: number, total: number | null) => onProgress?.({ file, loaded, total });
@@ -97,38 +103,70 @@ export function httpTransport(
   };
   const exists = async (file: string): Promise<boolean> => {
     const url = locate(file);
-    if (cache && (await isCached(cache, url))) return true;
+    const cached = cache ? await cachedState(cache, url, file, false) : null;
+    if (cached) return cached === 'current';
     const response = await request(url, 'HEAD');
     if (response.status === 405 || response.status === 501) {
       return (await read(file)) !== undefined; // a server without HEAD: fetch (and cache) instead
     }
-    return response.status !== 404;
+    return response.status !== 404 && !isFallbackPage(response, file);
   };
   return { locate, read, exists };
 }
 
 /**
- * Whether the cached copy of `url` may be used: it is there and, with `revalidate`, the server
- * reports the validator it was stored with (or cannot be asked).
+ * An app's fallback page instead of the file: a single-page-app host (Vite's dev server and
+ * `vite preview` among them) answers a path it has no file for with its index.html and 200, not
+ * 404. No model file is HTML, so an HTML answer for one means the file is absent.
  */
-async function isCurrent(cache: FileCache, url: string, revalidate: boolean): Promise<boolean> {
+function isFallbackPage(response: Response, file: string): boolean {
+  const type = response.headers.get('content-type') ?? '';
+  return response.ok && /^\s*text\/html\b/i.test(type) && !/\.html?$/i.test(file);
+}
+
+/**
+ * The validator stored for a file the server answered 404 for: an optional file the model does
+ * not have (generation_config.json, …) is then known to be absent offline too, as huggingface_hub
+ * remembers it under `.no_exist/`. Only kept in a cache that can tell validators back.
+ */
+const ABSENT = 'loops-web:absent';
+
+async function rememberAbsent(cache: FileCache | undefined, url: string): Promise<void> {
+  if (cache?.validator) await cache.put(url, new Uint8Array(0), ABSENT).catch(() => undefined);
+}
+
+/**
+ * What the cache knows of `url`: 'current' (its copy may be used), 'absent' (the file is known
+ * not to exist), 'stale' (ask the server), or null (nothing cached). With `revalidate` the server
+ * is asked with a HEAD whether it still has the version stored (or still has no such file); when
+ * it cannot be asked (offline, a server error) what is cached stands.
+ */
+async function cachedState(
+  cache: FileCache,
+  url: string,
+  file: string,
+  revalidate: boolean,
+): Promise<'current' | 'absent' | 'stale' | null> {
   const stored = cache.validator
     ? await cache.validator(url)
     : (await isCached(cache, url))
       ? null
       : undefined;
-  if (stored === undefined) return false;
-  if (!revalidate) return true;
+  if (stored === undefined) return null;
+  const known = stored === ABSENT ? 'absent' : 'current';
+  if (!revalidate) return known;
   let response: Response;
   try {
     response = await fetch(url, { method: 'HEAD' });
   } catch {
-    return true; // offline: the cached copy is the best there is
+    return known; // offline: what is cached is the best there is
   }
-  if (response.status === 404) return false; // gone upstream: the download says so
-  if (!response.ok) return true;
+  const gone = response.status === 404 || isFallbackPage(response, file);
+  if (gone) return known === 'absent' ? 'absent' : 'stale'; // gone upstream: the download says so
+  if (!response.ok) return known;
+  if (known === 'absent') return 'stale'; // it exists upstream now
   const current = validatorOf(response);
-  return current === null || current === stored;
+  return current === null || current === stored ? 'current' : 'stale';
 }
 
 /** What identifies a file's version: the hub's `X-Linked-Etag` (LFS), `ETag`, or the commit. */

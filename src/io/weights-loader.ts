@@ -1,11 +1,15 @@
 /**
- * Loads a checkpoint's base weights into float32 TF.js tensors, tensor by tensor, checking every
+ * Loads a checkpoint's base weights into float32 TF.js tensors (projection weights optionally as
+ * packed bf16 pairs, `packProjections`), tensor by tensor, checking every
  * name and shape against what the config implies (`expectedTensors`). Parsing the file format is
  * `safetensors.ts`; where files come from (hub, cache, user-picked) is the caller's `readFile`.
  *
  * Order of work, so that a bad checkpoint fails before anything is uploaded where it can:
  * 1. Device limits are checked for every tensor the config implies, before any file is read
  *    (every loaded tensor must have its expected shape, so those sizes are the loaded sizes).
+ *    The vocab tables (embedding, lm_head) are instead planned in row parts that fit
+ *    (model/weight-parts.ts) and created part by part, named `<name>@<i>`; a table whose one row
+ *    does not fit is refused. Without limits (cpu, wasm), or when a table fits, it stays whole.
  * 2. The tensor names (the header of `model.safetensors`, or the `weight_map` of
  *    `model.safetensors.index.json`) are matched with the expected names: missing ones fail, and
  *    so do tensors the model would not use (computing without them would silently give other
@@ -28,7 +32,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidFileError, UnsupportedModelError } from '../errors/loops-errors';
 import type { ModelConfig } from '../model/config';
-import { canonicalTensorName, expectedTensors } from '../model/weight-names';
+import { canonicalTensorName, expectedTensors, layerProjections } from '../model/weight-names';
+import { partName, partRanges, rowsPerPart, vocabTableNames } from '../model/weight-parts';
 import type { SafetensorsEntry, SafetensorsHeader } from './safetensors';
 import {
   elementCount,
@@ -36,7 +41,7 @@ import {
   parseShardIndex,
   readTensorAsFloat32,
 } from './safetensors';
-import { isFloatDtype } from './dtype';
+import { float32ToBf16Bits, isFloatDtype, packBf16Pairs } from './dtype';
 
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -64,6 +69,14 @@ export interface LoadWeightsOptions {
   /** Device limits to respect (webgpu); null or absent when the backend has none. */
   readonly limits?: BufferLimits | null;
   readonly onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Keep the projection weights (attention and MLP, not embeddings, norms or lm_head) as bf16
+   * pairs: int32 tensors of ⌈size / 2⌉ words along the flattened stored layout
+   * (`packBf16Pairs`), half the bytes, read by the WebGPU GEMM kernels (src/lora/linear.ts).
+   * 'bf16': those stored as BF16 (exact); 'all': F32 and F16 ones too, rounded to nearest even.
+   * Absent or false: float32 everywhere. Only for webgpu with our kernels active.
+   */
+  readonly packProjections?: false | 'bf16' | 'all';
 }
 
 /** What to load: file tensor name → canonical name and shape, and which file holds it. */
@@ -77,12 +90,12 @@ const mib = (bytes: number): string => `${(bytes / MIB).toFixed(2)} MiB`;
 const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
 /**
- * Loads the checkpoint's weights. Returns new float32 tensors keyed by canonical name; the caller
- * owns and disposes them.
+ * Loads the checkpoint's weights. Returns new tensors keyed by canonical name (float32, or packed
+ * bf16 pairs with `packProjections`); the caller owns and disposes them.
  */
 export async function loadWeights(options: LoadWeightsOptions): Promise<Map<string, tf.Tensor>> {
   const { config, readFile, hasFile } = options;
-  if (options.limits) checkLimits(config, options.limits);
+  const splits = options.limits ? checkLimits(config, options.limits) : new Map<string, number>();
   const listed = await listFiles(readFile, hasFile);
   const source = listed === 'single' ? SINGLE_FILE : INDEX_FILE;
   let first: { bytes: Uint8Array; header: SafetensorsHeader } | undefined;
@@ -96,6 +109,7 @@ export async function loadWeights(options: LoadWeightsOptions): Promise<Map<stri
     shards = listed;
   }
   const plan = planLoad(config, [...shards.values()].flat(), source);
+  const packable = options.packProjections ? projectionWeightNames(config) : new Set<string>();
   const out = new Map<string, tf.Tensor>();
   try {
     let loaded = 0;
@@ -104,8 +118,21 @@ export async function loadWeights(options: LoadWeightsOptions): Promise<Map<stri
       const header = first?.header ?? parseSafetensorsHeader(bytes, file);
       first = undefined; // drop the reference so a finished file can be collected
       for (const { entry, canonical, shape } of checkFile(header, file, names, plan)) {
+        const perPart = splits.get(canonical);
+        if (perPart !== undefined) {
+          loaded += loadTableParts(bytes, entry, file, canonical, perPart, out);
+          options.onProgress?.({ loaded, total: plan.totalBytes, tensor: canonical });
+          continue;
+        }
         const values = readTensorAsFloat32(bytes, entry, file);
-        out.set(canonical, tf.tensor(values, [...shape], 'float32'));
+        const pack =
+          packable.has(canonical) && (entry.dtype === 'BF16' || options.packProjections === 'all');
+        out.set(
+          canonical,
+          pack
+            ? tf.tensor1d(packBf16Pairs(float32ToBf16Bits(values)), 'int32') // exact for BF16
+            : tf.tensor(values, [...shape], 'float32'),
+        );
         loaded += values.byteLength;
         options.onProgress?.({ loaded, total: plan.totalBytes, tensor: canonical });
       }
@@ -115,6 +142,15 @@ export async function loadWeights(options: LoadWeightsOptions): Promise<Map<stri
     for (const t of out.values()) t.dispose();
     throw error;
   }
+}
+
+/** Canonical names of every attention and MLP projection weight (what packing may apply to). */
+function projectionWeightNames(config: ModelConfig): Set<string> {
+  const names = new Set<string>();
+  for (let i = 0; i < config.numLayers; i++) {
+    for (const spec of layerProjections(config, i)) names.add(`${spec.path}.weight`);
+  }
+  return names;
 }
 
 /** Which files to read: `model.safetensors` alone, or the shards the index names (in order). */
@@ -138,9 +174,51 @@ async function listFiles(
   return parseShardIndex(text, INDEX_FILE);
 }
 
-/** Every expected tensor must fit one GPU buffer and one storage binding. */
-function checkLimits(config: ModelConfig, limits: BufferLimits): void {
+/**
+ * Creates the row parts `<name>@<i>` of a vocab table [V, C] from its bytes in the file, one part
+ * at a time (each widened to float32 from its own rows), so no tensor over the limits ever exists.
+ * Returns the float32 bytes created.
+ */
+function loadTableParts(
+  bytes: Uint8Array,
+  entry: SafetensorsEntry,
+  file: string,
+  name: string,
+  perPart: number,
+  out: Map<string, tf.Tensor>,
+): number {
+  const [rows = 0, width = 0] = entry.shape;
+  const rowBytes = (entry.end - entry.begin) / rows; // the file's bytes per row, any float dtype
+  let created = 0;
+  partRanges(rows, perPart).forEach(([start, count], i) => {
+    const part: SafetensorsEntry = {
+      ...entry,
+      shape: [count, width],
+      begin: entry.begin + start * rowBytes,
+      end: entry.begin + (start + count) * rowBytes,
+    };
+    const values = readTensorAsFloat32(bytes, part, file);
+    out.set(partName(name, i), tf.tensor(values, [count, width], 'float32'));
+    created += values.byteLength;
+  });
+  return created;
+}
+
+/**
+ * Every expected tensor must fit one GPU buffer and one storage binding, except the vocab tables,
+ * which are split into row parts that do (weight-parts.ts): a table whose single row does not fit
+ * is refused. Returns rows per part of each table that needs splitting.
+ */
+function checkLimits(config: ModelConfig, limits: BufferLimits): Map<string, number> {
+  const splits = new Map<string, number>();
+  const tables = new Set(vocabTableNames(config));
   for (const spec of expectedTensors(config)) {
+    if (tables.has(spec.name)) {
+      const [rows = 0, width = 0] = spec.shape;
+      const perPart = rowsPerPart(spec.name, rows, width, limits);
+      if (perPart < rows) splits.set(spec.name, perPart);
+      continue;
+    }
     const bytes = elementCount(spec.shape) * 4;
     for (const limit of ['maxStorageBufferBindingSize', 'maxBufferSize'] as const) {
       if (bytes > limits[limit]) {
@@ -152,6 +230,7 @@ function checkLimits(config: ModelConfig, limits: BufferLimits): void {
       }
     }
   }
+  return splits;
 }
 
 /**

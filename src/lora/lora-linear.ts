@@ -3,9 +3,13 @@
  *   y = base(x) + (alpha / r) · (x·Aᵀ)·Bᵀ,   A: [r, in], B: [out, r]
  * (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large Language Models", eq. 3; PEFT `lora.Linear`).
  * W + ΔW is never formed: the update costs two thin matmuls of rank r.
+ *
+ * On webgpu with our kernels active and a dense base, the whole projection is one op
+ * (src/runtime/webgpu/ops/lora-projection.ts): 2 dispatches forward, 4 backward, no dW.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Linear } from './linear';
+import { loraProjection } from '../runtime/webgpu/ops/lora-projection';
+import { DenseLinear, type Linear } from './linear';
 
 export class LoraLinear implements Linear {
   constructor(
@@ -22,6 +26,9 @@ export class LoraLinear implements Linear {
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
+    if (this.base instanceof DenseLinear && this.base.usesGpuKernels) {
+      return loraProjection(x, this.base.frozen, this.loraA, this.loraB, this.scale); // [N, out]
+    }
     return tf.tidy(() => {
       const y = this.base.apply(x); // [N, out]
       const down = tf.matMul(x, this.loraA, false, true); // [N, R]

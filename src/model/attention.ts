@@ -5,6 +5,8 @@
  * keys and values are never repeated in memory. Position t (absolute offset + t) sees keys s ≤ offset + t.
  */
 import * as tf from '@tensorflow/tfjs';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import { fusedAttention } from '../runtime/webgpu/ops/attention';
 
 /** Additive causal mask [T, S]: 0 where key s is visible from query t, −1e9 elsewhere. */
 export function causalMask(T: number, S: number, offset: number): tf.Tensor2D {
@@ -15,9 +17,15 @@ export function causalMask(T: number, S: number, offset: number): tf.Tensor2D {
 
 /**
  * q: [B, H, T, D]; k, v: [B, K, S, D] (S = offset + T with a cache, else T).
- * Returns the attended values merged back to [B, T, H·D].
+ * Returns the attended values merged back to [B, T, H·D]. On webgpu with our kernels on, one fused
+ * op (no mask upload, K/V never repeated); elsewhere the stock ops below.
  */
 export function attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor3D {
+  return gpuKernelsActive() ? fusedAttention(q, k, v) : stockAttend(q, k, v);
+}
+
+/** `attend` in stock TF.js ops (every backend; the reference for the fused op). */
+export function stockAttend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor3D {
   return tf.tidy(() => {
     const [B, H, T, D] = q.shape;
     const [, K, S] = k.shape;
@@ -33,10 +41,11 @@ export function attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tenso
   });
 }
 
-/** [B, T, h·D] → [B, h, T, D] */
+/** [B, T, h·D] → [B, h, T, D]; with one token (a decode step) the same memory, so a reshape. */
 export function splitHeads(x: tf.Tensor3D, heads: number, D: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [B, T] = x.shape;
+    if (T === 1) return tf.reshape(x, [B, heads, 1, D]);
     return tf.transpose(tf.reshape(x, [B, T, heads, D]), [0, 2, 1, 3]);
   });
 }

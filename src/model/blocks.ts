@@ -11,8 +11,8 @@ import type { Linear } from '../lora/linear';
 import type { ModelConfig } from './config';
 import { attend, splitHeads } from './attention';
 import type { KvCache } from './kv-cache';
-import { geluTanh, layerNorm, rmsNorm, silu } from './layers';
-import { applyRope } from './rope';
+import { geluTanh, layerNorm, rmsNorm, swiglu } from './layers';
+import { applyRope, type RopeTables } from './rope';
 
 /** Applies a 2-D projection to a [B, T, in] activation. */
 export function project(linear: Linear, x: tf.Tensor3D): tf.Tensor3D {
@@ -37,10 +37,7 @@ export interface LlamaLayer {
   readonly kNorm: tf.Tensor1D | null;
 }
 
-export interface RopeTables {
-  readonly cos: tf.Tensor2D;
-  readonly sin: tf.Tensor2D;
-}
+export type { RopeTables } from './rope';
 
 export function llamaBlock(
   config: ModelConfig,
@@ -55,18 +52,17 @@ export function llamaBlock(
     const n1 = rmsNorm(x, layer.inputNorm, eps); // [B, T, C]
     let q = splitHeads(project(layer.q, n1), H, D); // [B, H, T, D]
     let k = splitHeads(project(layer.k, n1), K, D); // [B, K, T, D]
-    let v = splitHeads(project(layer.v, n1), K, D); // [B, K, T, D]
+    const v = splitHeads(project(layer.v, n1), K, D); // [B, K, T, D]
     if (layer.qNorm && layer.kNorm) {
       q = rmsNorm(q, layer.qNorm, eps);
       k = rmsNorm(k, layer.kNorm, eps);
     }
-    q = applyRope(q, rope.cos, rope.sin);
-    k = applyRope(k, rope.cos, rope.sin);
-    if (cache) ({ k, v } = cache.append(index, k, v)); // [B, K, S, D]
-    const attended = attend(q, k, v); // [B, T, H·D]
+    q = applyRope(q, rope);
+    k = applyRope(k, rope);
+    const attended = cache ? cache.attend(index, q, k, v) : attend(q, k, v); // [B, T, H·D]
     const h = tf.add<tf.Tensor3D>(x, project(layer.o, attended)); // [B, T, C]
     const n2 = rmsNorm(h, layer.postNorm, eps);
-    const gated = tf.mul<tf.Tensor3D>(silu(project(layer.gate, n2)), project(layer.up, n2)); // [B, T, F]
+    const gated = swiglu(project(layer.gate, n2), project(layer.up, n2)); // [B, T, F]
     return tf.add(h, project(layer.down, gated));
   });
 }
@@ -93,10 +89,10 @@ export function gpt2Block(
     const qkv = project(layer.cAttn, n1); // [B, T, 3C], [Q | K | V]
     const [qs, ks, vs] = tf.split(qkv, [C, C, C], 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
     const q = splitHeads(qs, H, D); // [B, H, T, D]
-    let k = splitHeads(ks, H, D);
-    let v = splitHeads(vs, H, D);
-    if (cache) ({ k, v } = cache.append(index, k, v));
-    const h = tf.add<tf.Tensor3D>(x, project(layer.attnProj, attend(q, k, v))); // [B, T, C]
+    const k = splitHeads(ks, H, D);
+    const v = splitHeads(vs, H, D);
+    const attended = cache ? cache.attend(index, q, k, v) : attend(q, k, v); // [B, T, H·D]
+    const h = tf.add<tf.Tensor3D>(x, project(layer.attnProj, attended)); // [B, T, C]
     const n2 = layerNorm(h, layer.ln2.weight, layer.ln2.bias, eps);
     return tf.add(h, project(layer.mlpProj, geluTanh(project(layer.cFc, n2))));
   });

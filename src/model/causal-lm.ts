@@ -3,6 +3,8 @@
  * name, with an optional LoRA adapter wrapped around its projections. It computes final hidden
  * states (with or without a KV cache), next-token logits for sampling, and per-position
  * log-probs of target tokens for training (chunked over positions, see target-logprobs.ts).
+ * The vocab tables (embedding, lm_head) may come in row parts (weight-parts.ts) so that no GPU
+ * buffer exceeds the device's limits; the model then gathers and unembeds part by part.
  * The model does not own the weights or the adapter: whoever loaded them disposes them.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -18,6 +20,7 @@ import { layerNorm, rmsNorm } from './layers';
 import { ropeTables } from './rope';
 import { defaultChunkRows, targetLogprobs } from './target-logprobs';
 import { embeddingName, layerProjections, type ProjectionSpec } from './weight-names';
+import { gatherRows, unembedRows, vocabTable, type VocabTable } from './weight-parts';
 
 export interface CausalLMOptions {
   /** Rows per chunk of the unembedding in `targetLogprobs`; default keeps a chunk near 32 MiB. */
@@ -54,6 +57,10 @@ export class CausalLM {
   private readonly layerVariables: tf.Variable[][] = [];
   private readonly weightBytes: number;
   readonly chunkRows: number;
+  /** The embedding [V, C], whole or in row parts. */
+  readonly embedTable: VocabTable;
+  /** The unembedding [V, C] (`lm_head.weight`, or the embedding when tied), whole or in parts. */
+  readonly unembedTable: VocabTable;
 
   constructor(
     readonly config: ModelConfig,
@@ -62,7 +69,12 @@ export class CausalLM {
     readonly options: CausalLMOptions = {},
   ) {
     this.chunkRows = options.chunkRows ?? defaultChunkRows(config.vocabSize);
-    this.weightBytes = [...weights.values()].reduce((sum, t) => sum + 4 * t.size, 0);
+    // Float32 bytes, also for weights packed as bf16 pairs (int32, half the elements).
+    const elements = (t: tf.Tensor) => (t.dtype === 'int32' ? 2 * t.size : t.size);
+    this.weightBytes = [...weights.values()].reduce((sum, t) => sum + 4 * elements(t), 0);
+    this.embedTable = vocabTable(weights, embeddingName(config));
+    const untied = !config.tieWordEmbeddings && config.family !== 'gpt2';
+    this.unembedTable = untied ? vocabTable(weights, 'lm_head.weight') : this.embedTable;
     for (let i = 0; i < config.numLayers; i++) {
       const specs = layerProjections(config, i);
       this.layerVariables.push(
@@ -107,12 +119,17 @@ export class CausalLM {
     }
   }
 
-  /** The unembedding weight [V, C]: `lm_head.weight`, or the token embedding when tied. */
+  /**
+   * The unembedding weight [V, C]: `lm_head.weight`, or the token embedding when tied. Only for
+   * a table held whole; a split one is `unembedTable.parts`.
+   */
   get unembedding(): tf.Tensor2D {
-    const untied = this.weights.get('lm_head.weight');
-    return (
-      this.config.tieWordEmbeddings || !untied ? this.w(embeddingName(this.config)) : untied
-    ) as tf.Tensor2D;
+    const [whole] = this.unembedTable.parts;
+    if (this.unembedTable.parts.length !== 1 || !whole)
+      throw new RangeError(
+        `the unembedding is held in ${this.unembedTable.parts.length} parts; use unembedTable.`,
+      );
+    return whole;
   }
 
   /**
@@ -128,7 +145,7 @@ export class CausalLM {
           `sequence of ${offset + T} tokens exceeds the model's ${this.config.maxPositions} positions`,
         );
       }
-      let x = tf.gather(this.w(embeddingName(this.config)), tokens) as tf.Tensor3D; // [B, T, C]
+      let x = gatherRows(this.embedTable, tokens) as tf.Tensor3D; // [B, T, C]
       const checkpoint = !cache && this.checkpoints(tokens.shape[0], T);
       const chunkTokens = this.options.checkpointChunkTokens ?? CHECKPOINT_CHUNK_TOKENS;
       const run = (i: number, block: (input: tf.Tensor3D) => tf.Tensor3D) => {
@@ -158,10 +175,13 @@ export class CausalLM {
     });
   }
 
-  /** Logits [N, V] for hidden rows [N, C], LoRA on lm_head included. Holds [N, V]: sampling only. */
+  /**
+   * Logits [N, V] for hidden rows [N, C], LoRA on lm_head included (over split tables, one matmul
+   * per part, concatenated). Holds [N, V]: sampling only, N small enough that it fits one buffer.
+   */
   logits(h: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const base = tf.matMul(h, this.unembedding, false, true) as tf.Tensor2D; // [N, V]
+      const base = unembedRows(this.unembedTable, h); // [N, V]
       const lora = this.adapter?.modules.get('lm_head');
       if (!lora || !this.adapter) return base;
       const up = tf.matMul(tf.matMul(h, lora.a, false, true), lora.b, false, true); // [N, V]
@@ -188,7 +208,7 @@ export class CausalLM {
           : null;
       const lp = targetLogprobs(
         h,
-        this.unembedding,
+        this.unembedTable.parts,
         tf.reshape(targets, [B * T]) as tf.Tensor1D,
         unembedLora,
         {

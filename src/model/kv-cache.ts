@@ -1,9 +1,30 @@
 /**
- * Keys and values of past positions, per layer, for incremental decoding. Each step appends the
- * new positions; `tile` makes `n` copies of a prefilled prompt so samples decode as one batch.
+ * Keys and values of past positions, per layer, for incremental decoding; `attend` appends a
+ * step's keys/values and attends its queries over every cached position.
+ *
+ * Stock path (wasm, cpu, webgpu with our kernels off): each step concatenates the new positions
+ * (an O(S) copy per token), and `tile` makes `n` copies of a prefilled prompt so samples decode
+ * as one batch.
+ *
+ * Device path (webgpu with our kernels): each layer's keys and values live in buffers
+ * preallocated for `capacity` positions ([B, K, cap, D]), and a kernel writes each step's rows in
+ * place (kernels/kv-cache-write.ts); the fused attention kernel reads only the filled prefix. A
+ * cache that outgrows its capacity doubles it (one copy, so O(1) per token amortised; none when
+ * the capacity covers prompt + max_tokens). `tile(n)` shares the prompt's prefill among the n
+ * samples without copying it: the kernel reads positions < prompt length from the single prefill
+ * row (batch stride 0) and later positions from each sample's own buffer.
+ *
  * The cache owns its tensors; `dispose` frees them.
  */
 import * as tf from '@tensorflow/tfjs';
+import { emptyTensor } from '../runtime/webgpu/backend-internals';
+import {
+  attentionForwardRegions,
+  type KvRegions,
+} from '../runtime/webgpu/kernels/attention-forward';
+import { writeKvCache } from '../runtime/webgpu/kernels/kv-cache-write';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import { attend } from './attention';
 
 export interface LayerKv {
   /** [B, K, S, D] */
@@ -12,47 +33,198 @@ export interface LayerKv {
   v: tf.Tensor4D;
 }
 
-export class KvCache {
-  readonly layers: (LayerKv | null)[];
+export interface KvCacheOptions {
+  /**
+   * Positions a layer preallocates on the device path (prompt + max new tokens when known);
+   * default: the first call's length + `DEFAULT_ROOM`.
+   */
+  readonly capacity?: number;
+}
 
-  constructor(numLayers: number) {
-    this.layers = new Array<LayerKv | null>(numLayers).fill(null);
+/** Room left after the first call when no capacity is given. */
+export const DEFAULT_ROOM = 64;
+
+/** One layer's cache on the device. */
+interface DeviceLayer {
+  /** [Ba, K, capA, D]: every position of an untiled cache; a tiled cache's shared prompt (Ba 1). */
+  kA: tf.Tensor4D;
+  vA: tf.Tensor4D;
+  /** [B, K, capB, D]: a tiled cache's positions from `prefix` on, per sample; null untiled. */
+  kB: tf.Tensor4D | null;
+  vB: tf.Tensor4D | null;
+  /** Positions held in A for all samples (tiled); 0 untiled. */
+  prefix: number;
+  /** Positions cached. */
+  filled: number;
+}
+
+export class KvCache {
+  private readonly stock: (LayerKv | null)[];
+  private readonly device: (DeviceLayer | null)[];
+
+  constructor(
+    readonly numLayers: number,
+    private readonly options: KvCacheOptions = {},
+  ) {
+    this.stock = new Array<LayerKv | null>(numLayers).fill(null);
+    this.device = new Array<DeviceLayer | null>(numLayers).fill(null);
   }
 
   /** Positions already cached. */
   get length(): number {
-    return this.layers[0]?.k.shape[2] ?? 0;
+    return this.device[0]?.filled ?? this.stock[0]?.k.shape[2] ?? 0;
   }
 
   /**
-   * Appends new keys/values for layer i and returns the full cached k, v (owned by the cache;
-   * do not dispose them). The cache keeps both tensors alive across tf.tidy scopes.
+   * Caches k, v [B, K, T, D] of layer i after the positions already held, and attends q
+   * [B, H, T, D] over all of them; returns a new [B, T, H·D] tensor.
    */
-  append(i: number, k: tf.Tensor4D, v: tf.Tensor4D): LayerKv {
-    const prev = this.layers[i] ?? null;
+  attend(i: number, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor3D {
+    if (this.device[i] || (!this.stock[i] && gpuKernelsActive())) {
+      return this.attendOnDevice(i, q, k, v);
+    }
+    const kv = this.append(i, k, v);
+    return attend(q, kv.k, kv.v);
+  }
+
+  /** Stock path: appends by concat; the returned k, v are the cache's own (do not dispose). */
+  private append(i: number, k: tf.Tensor4D, v: tf.Tensor4D): LayerKv {
+    const prev = this.stock[i] ?? null;
     const next: LayerKv = prev
       ? { k: tf.keep(tf.concat([prev.k, k], 2)), v: tf.keep(tf.concat([prev.v, v], 2)) }
       : { k: tf.keep(k.clone()), v: tf.keep(v.clone()) };
     if (prev) tf.dispose([prev.k, prev.v]);
-    this.layers[i] = next;
+    this.stock[i] = next;
     return next;
   }
 
-  /** A new cache holding `n` copies of this one's batch-1 entries (for num_samples). */
-  tile(n: number): KvCache {
-    const out = new KvCache(this.layers.length);
-    this.layers.forEach((kv, i) => {
-      if (!kv) return;
-      out.layers[i] = tf.tidy(() => ({
-        k: tf.keep(tf.tile(kv.k, [n, 1, 1, 1])),
-        v: tf.keep(tf.tile(kv.v, [n, 1, 1, 1])),
-      }));
+  private attendOnDevice(i: number, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor3D {
+    const [B, K, T, D] = k.shape;
+    const H = q.shape[1];
+    let layer = this.device[i];
+    if (!layer) {
+      const cap = Math.max(T, this.options.capacity ?? T + DEFAULT_ROOM);
+      layer = {
+        kA: buffer([B, K, cap, D]),
+        vA: buffer([B, K, cap, D]),
+        kB: null,
+        vB: null,
+        prefix: 0,
+        filled: 0,
+      };
+      this.device[i] = layer;
+    }
+    const pos = layer.filled;
+    if (layer.kB && layer.vB) {
+      const at = pos - layer.prefix;
+      if (at + T > layer.kB.shape[2]) {
+        [layer.kB, layer.vB] = [grow(layer.kB, at, at + T), grow(layer.vB, at, at + T)];
+      }
+      writeKvCache(k, v, layer.kB, layer.vB, at);
+    } else {
+      if (pos + T > layer.kA.shape[2]) {
+        [layer.kA, layer.vA] = [grow(layer.kA, pos, pos + T), grow(layer.vA, pos, pos + T)];
+      }
+      writeKvCache(k, v, layer.kA, layer.vA, pos);
+    }
+    layer.filled = pos + T;
+    const S = layer.filled;
+    const { o, lse } = attentionForwardRegions(q, regionsOf(layer, S), { B, H, K, T, S, D });
+    lse.dispose();
+    return o;
+  }
+
+  /**
+   * A new cache for `n` samples continuing this batch-1 one, with room for `capacity` positions
+   * in all (device path; default: `DEFAULT_ROOM` more). The device path shares this cache's
+   * prefill (no copy); the stock path tiles it.
+   */
+  tile(n: number, capacity?: number): KvCache {
+    const out = new KvCache(this.numLayers, { capacity });
+    tf.tidy(() => {
+      this.stock.forEach((kv, i) => {
+        if (kv) {
+          out.stock[i] = {
+            k: tf.keep(tf.tile(kv.k, [n, 1, 1, 1])),
+            v: tf.keep(tf.tile(kv.v, [n, 1, 1, 1])),
+          };
+        }
+      });
+      this.device.forEach((d, i) => {
+        if (!d) return;
+        if (d.kB || d.kA.shape[0] !== 1)
+          throw new Error('KvCache.tile needs a batch-1, untiled cache');
+        const [, K, , D] = d.kA.shape;
+        const room = Math.max(1, (capacity ?? d.filled + DEFAULT_ROOM) - d.filled);
+        out.device[i] = {
+          kA: tf.keep(d.kA.clone()), // the same buffer: the prefill is shared, not copied
+          vA: tf.keep(d.vA.clone()),
+          kB: buffer([n, K, room, D]),
+          vB: buffer([n, K, room, D]),
+          prefix: d.filled,
+          filled: d.filled,
+        };
+      });
     });
     return out;
   }
 
   dispose(): void {
-    for (const kv of this.layers) if (kv) tf.dispose([kv.k, kv.v]);
-    this.layers.fill(null);
+    for (const kv of this.stock) if (kv) tf.dispose([kv.k, kv.v]);
+    for (const d of this.device) if (d) tf.dispose([d.kA, d.vA, d.kB ?? [], d.vB ?? []]);
+    this.stock.fill(null);
+    this.device.fill(null);
   }
+}
+
+/** A kept device buffer the cache owns and kernels write in place. */
+function buffer(shape: [number, number, number, number]): tf.Tensor4D {
+  return tf.keep(emptyTensor<tf.Tensor4D>(shape));
+}
+
+/** t [B, K, cap, D] with its first `rows` positions kept and room for at least `need`; disposes t. */
+function grow(t: tf.Tensor4D, rows: number, need: number): tf.Tensor4D {
+  const cap = Math.max(need, 2 * t.shape[2]);
+  const grown = tf.tidy(() =>
+    tf.keep(
+      tf.pad(tf.slice(t, [0, 0, 0, 0], [-1, -1, rows, -1]), [
+        [0, 0],
+        [0, 0],
+        [0, cap - rows],
+        [0, 0],
+      ]),
+    ),
+  );
+  t.dispose();
+  return grown as tf.Tensor4D;
+}
+
+/** Where the attention kernel finds a layer's S cached positions. */
+function regionsOf(layer: DeviceLayer, S: number): KvRegions {
+  const [Ba, K, capA, D] = layer.kA.shape;
+  if (layer.kB && layer.vB) {
+    const capB = layer.kB.shape[2];
+    return {
+      kA: layer.kA,
+      vA: layer.vA,
+      P: layer.prefix,
+      aBatch: Ba === 1 ? 0 : K * capA * D,
+      aHead: capA * D,
+      kB: layer.kB,
+      vB: layer.vB,
+      bBatch: K * capB * D,
+      bHead: capB * D,
+    };
+  }
+  return {
+    kA: layer.kA,
+    vA: layer.vA,
+    P: S,
+    aBatch: K * capA * D,
+    aHead: capA * D,
+    kB: layer.kA,
+    vB: layer.vA,
+    bBatch: 0,
+    bHead: 0,
+  };
 }

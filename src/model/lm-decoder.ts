@@ -1,8 +1,9 @@
 /**
  * `DecodeModel` over a `CausalLM`: the prompt is run once (batch 1) into a KV cache, which is then
- * tiled to `batch` copies; each step feeds one token per sequence and reads back [batch, V] logits,
- * or, on the device path (`prefillOnDevice` / `stepOnDevice`), leaves them on the device for the
- * sampler's kernels (src/sampling/device-tokens.ts).
+ * tiled to `batch` sequences (on webgpu sharing the prefill, see kv-cache.ts); each step feeds one
+ * token per sequence and reads back [batch, V] logits, or, on the device path (`prefillOnDevice` /
+ * `stepOnDevice`), leaves them on the device for the sampler's kernels
+ * (src/sampling/device-tokens.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DecodeModel, DeviceDecodeSession } from '../sampling/decode-model';
@@ -20,11 +21,16 @@ export class LmDecoder implements DecodeModel {
     return this.model.config.maxPositions;
   }
 
+  /**
+   * `maxNewTokens` (optional; the decode loop's limit) sizes the KV cache on webgpu so no step
+   * grows it: prompt + maxNewTokens positions, capped by the model's.
+   */
   async prefill(
     prompt: readonly number[],
     batch: number,
+    maxNewTokens?: number,
   ): Promise<{ session: DeviceDecodeSession; lastLogits: Float32Array }> {
-    const { session, lastLogits } = this.prefillOnDevice(prompt, batch);
+    const { session, lastLogits } = this.prefillOnDevice(prompt, batch, maxNewTokens);
     try {
       return { session, lastLogits: (await lastLogits.data()) as Float32Array };
     } catch (error) {
@@ -39,9 +45,17 @@ export class LmDecoder implements DecodeModel {
   prefillOnDevice(
     prompt: readonly number[],
     batch: number,
+    maxNewTokens?: number,
   ): { session: DeviceDecodeSession; lastLogits: tf.Tensor2D } {
     if (prompt.length === 0) throw new RangeError('the prompt must hold at least one token');
-    const single = new KvCache(this.model.config.numLayers);
+    const capacity =
+      maxNewTokens === undefined
+        ? undefined
+        : Math.min(prompt.length + maxNewTokens, this.model.config.maxPositions);
+    // With several samples the prefill holds the prompt only; `tile` adds each sample's room.
+    const single = new KvCache(this.model.config.numLayers, {
+      capacity: batch === 1 ? capacity : prompt.length,
+    });
     let logits: tf.Tensor2D | null = null;
     try {
       logits = tf.tidy(() => {
@@ -53,7 +67,7 @@ export class LmDecoder implements DecodeModel {
         ) as tf.Tensor2D;
         return this.model.logits(last); // [1, V]
       });
-      const cache = batch === 1 ? single : single.tile(batch);
+      const cache = batch === 1 ? single : single.tile(batch, capacity);
       return { session: new LmSession(this.model, cache, batch), lastLogits: logits };
     } catch (error) {
       logits?.dispose();

@@ -3,23 +3,42 @@
  * transformers `apply_rotary_pos_emb`): dimension i pairs with i + D/2,
  *   inv_freq_i = θ^(−2i/D),  angle(p, i) = p · inv_freq_(i mod D/2),
  *   rope(x) = x · cos + rotate_half(x) · sin,  rotate_half([x₁, x₂]) = [−x₂, x₁].
- * The angle tables are computed in float64 on the CPU and uploaded once per call.
+ * The angle tables are computed in float64 on the CPU. On the stock path they are uploaded once
+ * per call for the call's positions. On webgpu with our kernels on, one table per (D, θ) stays on
+ * the device, covering positions 0 … L − 1 (L a power of two that grows when a longer sequence
+ * comes), and the fused kernel (src/runtime/webgpu/ops/rope.ts) reads its rows at the call's
+ * offset: no upload per step, one dispatch per rotated tensor.
  */
 import * as tf from '@tensorflow/tfjs';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import { fusedRope } from '../runtime/webgpu/ops/rope';
 
-/** cos and sin tables, [T, D] each, for positions offset … offset + T − 1. */
-export function ropeTables(
-  T: number,
-  D: number,
-  theta: number,
-  offset: number,
-): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+/** cos and sin tables [N, D]; position offset + t of a call uses row start + t. */
+export interface RopeTables {
+  readonly cos: tf.Tensor2D;
+  readonly sin: tf.Tensor2D;
+  readonly start: number;
+}
+
+/** Positions a device table covers at least (fewer rebuilds for short prompts). */
+const MIN_DEVICE_POSITIONS = 64;
+
+interface DeviceTable {
+  readonly cos: tf.Tensor2D;
+  readonly sin: tf.Tensor2D;
+}
+
+/** Device tables by backend and `${D}:${θ}`; outgrown tables stay until `disposeRopeTables`. */
+const deviceTables = new Map<tf.KernelBackend, Map<string, DeviceTable>>();
+const outgrown: DeviceTable[] = [];
+
+function hostTables(first: number, T: number, D: number, theta: number) {
   const half = D / 2;
   const cos = new Float32Array(T * D);
   const sin = new Float32Array(T * D);
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < half; i++) {
-      const angle = (offset + t) * Math.pow(theta, (-2 * i) / D);
+      const angle = (first + t) * Math.pow(theta, (-2 * i) / D);
       const c = Math.cos(angle);
       const s = Math.sin(angle);
       cos[t * D + i] = c;
@@ -31,10 +50,53 @@ export function ropeTables(
   return { cos: tf.tensor2d(cos, [T, D]), sin: tf.tensor2d(sin, [T, D]) };
 }
 
-/** Applies RoPE to x [B, heads, T, D] with tables [T, D]; returns a new tensor. */
-export function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+function deviceTable(positions: number, D: number, theta: number): DeviceTable {
+  const backend = tf.backend();
+  let byKey = deviceTables.get(backend);
+  if (!byKey) deviceTables.set(backend, (byKey = new Map()));
+  const key = `${D}:${theta}`;
+  const have = byKey.get(key);
+  if (have && have.cos.shape[0] >= positions) return have;
+  if (have) outgrown.push(have); // a recorded backward may still read it
+  const L = Math.max(MIN_DEVICE_POSITIONS, 2 ** Math.ceil(Math.log2(positions)));
+  const table = tf.tidy(() => {
+    const { cos, sin } = hostTables(0, L, D, theta);
+    return { cos: tf.keep(cos), sin: tf.keep(sin) };
+  });
+  byKey.set(key, table);
+  return table;
+}
+
+/**
+ * Tables for positions offset … offset + T − 1. Per-call tables (stock path) are new tensors for
+ * the caller's tidy scope; device tables (webgpu kernels) are cached and must not be disposed.
+ */
+export function ropeTables(T: number, D: number, theta: number, offset: number): RopeTables {
+  if (gpuKernelsActive()) {
+    const { cos, sin } = deviceTable(offset + T, D, theta);
+    return { cos, sin, start: offset };
+  }
+  return { ...hostTables(offset, T, D, theta), start: 0 };
+}
+
+/** Frees the cached device tables (tests; a model unload). */
+export function disposeRopeTables(): void {
+  for (const byKey of deviceTables.values()) {
+    for (const t of byKey.values()) tf.dispose([t.cos, t.sin]);
+  }
+  for (const t of outgrown) tf.dispose([t.cos, t.sin]);
+  deviceTables.clear();
+  outgrown.length = 0;
+}
+
+/** Applies RoPE to x [B, heads, T, D] at the tables' positions; returns a new tensor. */
+export function applyRope(x: tf.Tensor4D, tables: RopeTables): tf.Tensor4D {
+  if (gpuKernelsActive()) return fusedRope(x, tables.cos, tables.sin, tables.start);
   return tf.tidy(() => {
-    const D = x.shape[3];
+    const [, , T, D] = x.shape;
+    const whole = tables.start === 0 && tables.cos.shape[0] === T;
+    const cos = whole ? tables.cos : tf.slice(tables.cos, [tables.start, 0], [T, D]); // [T, D]
+    const sin = whole ? tables.sin : tf.slice(tables.sin, [tables.start, 0], [T, D]);
     const [x1, x2] = tf.split(x, [D / 2, D / 2], 3) as [tf.Tensor4D, tf.Tensor4D]; // [B, h, T, D/2] each
     const rotated = tf.concat([tf.neg(x2), x1], 3); // [B, h, T, D]
     return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));

@@ -10,6 +10,7 @@
  * Targets < 0 (the −100 "ignore" id) give lp = 0 and no gradient.
  */
 import * as tf from '@tensorflow/tfjs';
+import { gatherRows } from './weight-parts';
 
 /**
  * Rows per chunk so one chunk's logits stay near 2²² floats (16 MiB). A chunk's backward holds
@@ -34,17 +35,23 @@ interface Options {
 }
 
 /**
- * lp [N] for hidden rows h [N, C], unembedding W [V, C], targets [N] (int32; < 0 = ignored).
- * Differentiable w.r.t. h, the LoRA pair and (if `trainWeight`) W. Returns a new tensor.
+ * lp [N] for hidden rows h [N, C], the unembedding W [V, C] (one tensor, or its row parts
+ * [V_i, C] in order, weight-parts.ts), targets [N] (int32; < 0 = ignored). With parts, each
+ * chunk's logsumexp is combined over the parts' (lse = log Σ_p exp lse_p) and every gradient is
+ * taken part by part, so no tensor is ever [n, V] wide in the backward nor [V, C] in size.
+ * Differentiable w.r.t. h, the LoRA pair and (if `trainWeight`) W's parts. Returns a new tensor.
  */
 export function targetLogprobs(
   h: tf.Tensor2D,
-  weight: tf.Tensor2D,
+  weight: tf.Tensor2D | readonly tf.Tensor2D[],
   targets: tf.Tensor1D,
   lora: UnembedLora | null,
   options: Options,
 ): tf.Tensor1D {
   const { chunkRows, trainWeight } = options;
+  const parts = Array.isArray(weight) ? [...weight] : [weight as tf.Tensor2D];
+  const starts: number[] = [];
+  parts.reduce((row, p) => (starts.push(row), row + p.shape[0]), 0);
   const valid: tf.Tensor1D = tf.tidy(() => tf.cast(tf.greaterEqual(targets, 0), 'float32')); // [N]
   const safeTargets: tf.Tensor1D = tf.tidy(() => tf.maximum(targets, tf.scalar(0, 'int32'))); // [N]
   const chunks = (n: number): [number, number][] => {
@@ -52,36 +59,52 @@ export function targetLogprobs(
     for (let s = 0; s < n; s += chunkRows) out.push([s, Math.min(chunkRows, n - s)]);
     return out;
   };
+  /** B's rows for each part (B itself when there is one part); the caller disposes slices. */
+  const bParts = (b: tf.Tensor2D | null): (tf.Tensor2D | null)[] =>
+    parts.length === 1
+      ? [b]
+      : parts.map((p, i) => (b ? tf.slice(b, [starts[i] ?? 0, 0], [p.shape[0], -1]) : null));
+  const disposeSlices = (bs: (tf.Tensor2D | null)[], b: tf.Tensor2D | null) => {
+    for (const x of bs) if (x && x !== b) x.dispose();
+  };
   const chunkLogits = (
     hc: tf.Tensor2D,
     hAc: tf.Tensor2D | null,
     b: tf.Tensor2D | null,
     w: tf.Tensor2D,
   ) => {
-    const base = tf.matMul(hc, w, false, true); // [n, V]
+    const base = tf.matMul(hc, w, false, true); // [n, V_p]
     return hAc && b ? tf.add(base, tf.matMul(hAc, b, false, true)) : base;
   };
+  /** Rows t of the table given as parts (t int32 [n], all in range): [n, C]. */
+  const pickRows = (ws: readonly tf.Tensor2D[], t: tf.Tensor1D) =>
+    ws.length === 1
+      ? tf.gather(ws[0] as tf.Tensor2D, t)
+      : gatherRows({ name: 'unembedding', parts: ws, starts, rows: 0 }, t);
 
   const forward = (
     hIn: tf.Tensor2D,
-    w: tf.Tensor2D,
+    ws: readonly tf.Tensor2D[],
     hA: tf.Tensor2D | null,
     b: tf.Tensor2D | null,
   ) => {
     const lse: tf.Tensor1D[] = [];
     const picked: tf.Tensor1D[] = [];
+    const bs = bParts(b);
     for (const [start, size] of chunks(hIn.shape[0])) {
       tf.tidy(() => {
         const hc = tf.slice(hIn, [start, 0], [size, -1]); // [n, C]
         const hAc = hA ? tf.slice(hA, [start, 0], [size, -1]) : null;
-        const logits = chunkLogits(hc, hAc, b, w); // [n, V]
-        lse.push(tf.keep(tf.logSumExp(logits, 1))); // [n]
+        const partLse = ws.map((w, p) => tf.logSumExp(chunkLogits(hc, hAc, bs[p] ?? null, w), 1)); // [n] each
+        const all = partLse.length === 1 ? partLse[0] : tf.logSumExp(tf.stack(partLse, 1), 1); // [n]
+        lse.push(tf.keep(all as tf.Tensor1D));
         const t = tf.slice(safeTargets, [start], [size]);
-        let target = tf.sum(tf.mul(hc, tf.gather(w, t)), 1); // [n]
+        let target = tf.sum(tf.mul(hc, pickRows(ws, t)), 1); // [n]
         if (hAc && b) target = tf.add(target, tf.sum(tf.mul(hAc, tf.gather(b, t)), 1));
         picked.push(tf.keep(target as tf.Tensor1D));
       });
     }
+    disposeSlices(bs, b);
     const lseAll = tf.concat(lse) as tf.Tensor1D; // [N]
     const lp = tf.mul(tf.sub(tf.concat(picked), lseAll), valid) as tf.Tensor1D;
     tf.dispose([...lse, ...picked]);
@@ -91,53 +114,71 @@ export function targetLogprobs(
   const backward = (
     dy: tf.Tensor,
     hIn: tf.Tensor2D,
-    w: tf.Tensor2D,
+    ws: readonly tf.Tensor2D[],
     hA: tf.Tensor2D | null,
     b: tf.Tensor2D | null,
     saved: Saved,
   ) => {
-    const V = w.shape[0];
     const { lse, valid: validMask, targets: safe } = saved;
     const g = tf.mul(dy, validMask); // [N]
+    const bs = bParts(b);
     const dh: tf.Tensor[] = [];
     const dhA: tf.Tensor[] = [];
-    let dW: tf.Tensor | null = null;
-    let dB: tf.Tensor | null = null;
+    const dW: (tf.Tensor | null)[] = ws.map(() => null);
+    const dB: (tf.Tensor | null)[] = ws.map(() => null);
     for (const [start, size] of chunks(hIn.shape[0])) {
-      const parts: Record<string, tf.Tensor> = tf.tidy(() => {
+      // Flat record so tidy keeps exactly these: dh, dhA, dW<p>, dB<p>.
+      const grads: Record<string, tf.Tensor> = tf.tidy(() => {
         const hc = tf.slice(hIn, [start, 0], [size, -1]);
         const hAc = hA ? tf.slice(hA, [start, 0], [size, -1]) : null;
-        const logits = chunkLogits(hc, hAc, b, w); // [n, V]
-        const p = tf.exp(tf.sub(logits, tf.reshape(tf.slice(lse, [start], [size]), [size, 1]))); // [n, V]
-        const onehot = tf.oneHot(tf.slice(safe, [start], [size]), V); // [n, V]
-        const dLogits = tf.mul(
-          tf.sub(onehot, p),
-          tf.reshape(tf.slice(g, [start], [size]), [size, 1]),
-        ); // [n, V]
-        const out: Record<string, tf.Tensor> = { dh: tf.matMul(dLogits, w) }; // [n, C]
-        if (trainWeight) out.dW = tf.matMul(dLogits, hc, true, false); // [V, C]
-        if (hAc && b) {
-          out.dhA = tf.matMul(dLogits, b); // [n, R]
-          out.dB = tf.matMul(dLogits, hAc, true, false); // [V, R]
-        }
+        const lseC = tf.reshape(tf.slice(lse, [start], [size]), [size, 1]); // [n, 1]
+        const gC = tf.reshape(tf.slice(g, [start], [size]), [size, 1]); // [n, 1]
+        const tC = tf.slice(safe, [start], [size]); // [n]
+        const out: Record<string, tf.Tensor> = {};
+        const add = (key: string, t: tf.Tensor) => {
+          const prev = out[key];
+          out[key] = prev ? tf.add(prev, t) : t;
+        };
+        ws.forEach((w, p) => {
+          const bp = bs[p] ?? null;
+          const logits = chunkLogits(hc, hAc, bp, w); // [n, V_p]
+          const prob = tf.exp(tf.sub(logits, lseC)); // [n, V_p]
+          const local = p === 0 ? tC : tf.sub(tC, tf.scalar(starts[p] ?? 0, 'int32'));
+          const onehot = tf.oneHot(local, w.shape[0]); // [n, V_p]; rows whose target is elsewhere: 0
+          const dLogits = tf.mul(tf.sub(onehot, prob), gC); // [n, V_p]
+          add('dh', tf.matMul(dLogits, w)); // [n, C]
+          if (trainWeight) out[`dW${p}`] = tf.matMul(dLogits, hc, true, false); // [V_p, C]
+          if (hAc && bp) {
+            add('dhA', tf.matMul(dLogits, bp)); // [n, R]
+            out[`dB${p}`] = tf.matMul(dLogits, hAc, true, false); // [V_p, R]
+          }
+        });
         return out;
       });
-      dh.push(parts.dh as tf.Tensor);
-      if (parts.dhA) dhA.push(parts.dhA);
-      dW = accumulate(dW, parts.dW ?? null);
-      dB = accumulate(dB, parts.dB ?? null);
+      dh.push(grads.dh as tf.Tensor);
+      if (grads.dhA) dhA.push(grads.dhA);
+      ws.forEach((_, p) => {
+        dW[p] = accumulate(dW[p] ?? null, grads[`dW${p}`] ?? null);
+        dB[p] = accumulate(dB[p] ?? null, grads[`dB${p}`] ?? null);
+      });
     }
-    const out = { dh: tf.concat(dh), dhA: dhA.length ? tf.concat(dhA) : null, dW, dB };
+    disposeSlices(bs, b);
+    let dBAll: tf.Tensor | null = dB[0] ?? null;
+    if (dB.length > 1 && dB.every((x) => x)) {
+      dBAll = tf.concat(dB as tf.Tensor[]); // [V, R]
+      tf.dispose(dB as tf.Tensor[]);
+    }
+    const out = { dh: tf.concat(dh), dhA: dhA.length ? tf.concat(dhA) : null, dW, dB: dBAll };
     tf.dispose([g, ...dh, ...dhA]);
     return out;
   };
 
-  const run = makeCustomGrad(forward, backward, lora !== null, trainWeight);
+  const run = makeCustomGrad(forward, backward, parts.length, lora !== null, trainWeight);
   try {
     const inputs: tf.Tensor[] = [h];
-    if (trainWeight) inputs.push(weight);
+    if (trainWeight) inputs.push(...parts);
     if (lora) inputs.push(lora.hA, lora.b);
-    return run(inputs, weight, valid, safeTargets) as tf.Tensor1D;
+    return run(inputs, parts, valid, safeTargets) as tf.Tensor1D;
   } finally {
     tf.dispose([valid, safeTargets]);
   }
@@ -159,41 +200,48 @@ interface Saved {
 
 type Forward = (
   h: tf.Tensor2D,
-  w: tf.Tensor2D,
+  ws: readonly tf.Tensor2D[],
   hA: tf.Tensor2D | null,
   b: tf.Tensor2D | null,
 ) => { lp: tf.Tensor1D; lseAll: tf.Tensor1D };
 type Backward = (
   dy: tf.Tensor,
   h: tf.Tensor2D,
-  w: tf.Tensor2D,
+  ws: readonly tf.Tensor2D[],
   hA: tf.Tensor2D | null,
   b: tf.Tensor2D | null,
   saved: Saved,
-) => { dh: tf.Tensor; dhA: tf.Tensor | null; dW: tf.Tensor | null; dB: tf.Tensor | null };
+) => {
+  dh: tf.Tensor;
+  dhA: tf.Tensor | null;
+  dW: readonly (tf.Tensor | null)[];
+  dB: tf.Tensor | null;
+};
 
 /**
- * Wraps forward/backward in tf.customGrad with inputs [h, (W), (hA, B)]. When W is not trained it
- * is captured rather than passed, so no [V, C] gradient is ever computed for a frozen unembedding.
+ * Wraps forward/backward in tf.customGrad with inputs [h, (W_0 … W_{P−1}), (hA, B)]. When W is
+ * not trained its parts are captured rather than passed, so no [V_p, C] gradient is ever
+ * computed for a frozen unembedding.
  */
 function makeCustomGrad(
   forward: Forward,
   backward: Backward,
+  numParts: number,
   hasLora: boolean,
   trainWeight: boolean,
 ) {
   return (
     inputs: tf.Tensor[],
-    frozenWeight: tf.Tensor2D,
+    frozenParts: readonly tf.Tensor2D[],
     valid: tf.Tensor1D,
     safeTargets: tf.Tensor1D,
   ): tf.Tensor => {
-    // Inputs are unpacked from a list laid out as [h, (W), (hA, B)].
+    // Inputs are unpacked from a list laid out as [h, (W_0 … W_{P−1}), (hA, B)].
     const unpack = (tensors: tf.Tensor[]) => {
-      const loraAt = trainWeight ? 2 : 1;
+      const loraAt = trainWeight ? 1 + numParts : 1;
       return {
         h: tensors[0] as tf.Tensor2D,
-        w: trainWeight ? (tensors[1] as tf.Tensor2D) : frozenWeight,
+        ws: trainWeight ? (tensors.slice(1, 1 + numParts) as tf.Tensor2D[]) : frozenParts,
         hA: hasLora ? (tensors[loraAt] as tf.Tensor2D) : null,
         b: hasLora ? (tensors[loraAt + 1] as tf.Tensor2D) : null,
       };
@@ -201,8 +249,8 @@ function makeCustomGrad(
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const save = args.pop() as tf.GradSaveFunc;
       const tensors = args as tf.Tensor[];
-      const { h, w, hA, b } = unpack(tensors);
-      const { lp, lseAll } = forward(h, w, hA, b);
+      const { h, ws, hA, b } = unpack(tensors);
+      const { lp, lseAll } = forward(h, ws, hA, b);
       // Everything the backward pass reads must be saved: the engine keeps these (as clones) until
       // backprop, while the caller's tidy scopes free the originals.
       save([lseAll, valid, safeTargets, ...tensors]);
@@ -216,14 +264,14 @@ function makeCustomGrad(
             tf.Tensor1D,
             ...tf.Tensor[],
           ];
-          const { h: hS, w: wS, hA: hAS, b: bS } = unpack(savedInputs);
+          const { h: hS, ws: wS, hA: hAS, b: bS } = unpack(savedInputs);
           const { dh, dhA, dW, dB } = backward(dy, hS, wS, hAS, bS, {
             lse,
             valid: validMask,
             targets: safe,
           });
           const grads: tf.Tensor[] = [dh];
-          if (trainWeight) grads.push(dW as tf.Tensor);
+          if (trainWeight) grads.push(...(dW as tf.Tensor[]));
           if (hasLora) grads.push(dhA as tf.Tensor, dB as tf.Tensor);
           return grads;
         },

@@ -17,11 +17,18 @@
  * The optimizer owns its moments (tf.Variables, one pair per parameter, created on the first step)
  * and disposes them; parameters and gradients stay the caller's. The hyperparameters (Loops
  * `AdamParams`: names, defaults, ranges) are in core/adam-params.ts, shared with the page.
+ *
+ * On webgpu with our kernels on, the moments live in arenas instead and a step is two dispatches
+ * for all parameters (adamw-arena.ts); the stock-op code here is that path's reference. The state
+ * moves between the two forms if the kernels are switched on or off between steps.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ValidationError } from '../errors/loops-errors';
 import { validateAdamParams, type AdamHyperparams } from '../core/adam-params';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import { clipByGlobalNorm } from './grad-clip';
+import { Arena, arenaLayout, fitsLayout } from './arena';
+import { AdamWArena } from './adamw-arena';
 
 export {
   ADAM_DEFAULTS,
@@ -43,6 +50,14 @@ export interface AdamWStepResult {
   readonly step: number;
 }
 
+/** A step whose gradient norm is still on the device. */
+export interface AdamWUpdate {
+  /** Global L2 norm of the gradients before clipping: a new scalar, the caller disposes. */
+  readonly gradNorm: tf.Scalar;
+  /** The step count after this step. */
+  readonly step: number;
+}
+
 interface Moments {
   readonly m: tf.Variable;
   readonly v: tf.Variable;
@@ -50,6 +65,8 @@ interface Moments {
 
 export class AdamW {
   private moments: Moments[] = [];
+  /** The webgpu form of the state (adamw-arena.ts); null on the stock path. */
+  private arena: AdamWArena | null = null;
   /** Imported moments waiting for the first step to learn the parameter shapes. */
   private pending: AdamWState['moments'] | null = null;
   private t = 0;
@@ -75,8 +92,36 @@ export class AdamW {
     grads: readonly tf.Tensor[],
     hp: AdamHyperparams,
   ): Promise<AdamWStepResult> {
+    const { gradNorm, step } = this.update(params, grads, hp);
+    try {
+      return { grad_norm: (await gradNorm.data())[0] ?? NaN, step };
+    } finally {
+      gradNorm.dispose();
+    }
+  }
+
+  /**
+   * `step` without the readback: the gradient norm comes back as a device scalar. `grads` are
+   * tensors aligned with `params`, or an arena of their sums (gradient-buffer.ts, webgpu), which
+   * the update zeroes as it reads.
+   */
+  update(
+    params: readonly tf.Variable[],
+    grads: readonly tf.Tensor[] | Arena,
+    hp: AdamHyperparams,
+  ): AdamWUpdate {
     validateAdamParams(hp);
-    checkAligned(params, grads);
+    if (!(grads instanceof Arena)) checkAligned(params, grads);
+    if (gpuKernelsActive()) return this.updateOnArena(params, grads, hp);
+    if (grads instanceof Arena) {
+      const tensors = grads.layout.sizes.map((_, i) => grads.slot(i));
+      try {
+        return this.update(params, tensors, hp);
+      } finally {
+        tf.dispose(tensors);
+        grads.clear();
+      }
+    }
     this.ensureMoments(params);
     this.t += 1;
     const t = this.t;
@@ -86,11 +131,35 @@ export class AdamW {
         const g = clipped[i] as tf.Tensor;
         updateOne(p, g, this.moments[i] as Moments, hp, t);
       });
-      const gradNorm = (await norm.data())[0] ?? NaN;
-      return { grad_norm: gradNorm, step: t };
+      return { gradNorm: norm, step: t };
     } finally {
       tf.dispose(clipped);
-      norm.dispose();
+    }
+  }
+
+  private updateOnArena(
+    params: readonly tf.Variable[],
+    grads: readonly tf.Tensor[] | Arena,
+    hp: AdamHyperparams,
+  ): AdamWUpdate {
+    const arena = this.ensureArena(params);
+    if (grads instanceof Arena && !fitsLayout(grads.layout, params)) {
+      throw new ValidationError(
+        `AdamW.update: the gradient arena holds ${grads.layout.shapes.length} tensors that do ` +
+          `not fit the ${params.length} parameters; build the gradient buffer from them.`,
+      );
+    }
+    let packed: Arena | null = null;
+    if (!(grads instanceof Arena)) {
+      packed = Arena.zeros(arena.layout);
+      packed.copyIn(grads);
+    }
+    this.t += 1;
+    try {
+      const gradNorm = arena.update(params, packed ?? (grads as Arena), hp, this.t, !packed);
+      return { gradNorm, step: this.t };
+    } finally {
+      packed?.dispose();
     }
   }
 
@@ -100,6 +169,7 @@ export class AdamW {
       const moments = this.pending.map(({ m, v }) => ({ m: m.slice(), v: v.slice() }));
       return { step: this.t, moments };
     }
+    if (this.arena) return { step: this.t, moments: await this.arena.exportMoments() };
     const moments = [];
     for (const { m, v } of this.moments) {
       moments.push({ m: Float32Array.from(await m.data()), v: Float32Array.from(await v.data()) });
@@ -138,6 +208,12 @@ export class AdamW {
   }
 
   private disposeMoments(): void {
+    this.disposeTensorMoments();
+    this.arena?.dispose();
+    this.arena = null;
+  }
+
+  private disposeTensorMoments(): void {
     for (const { m, v } of this.moments) {
       m.dispose();
       v.dispose();
@@ -145,12 +221,55 @@ export class AdamW {
     this.moments = [];
   }
 
-  /** Creates the moments on the first step (zeros, or the imported ones) and checks them after. */
+  /** The arena state for `params`: made from zeros, the imported moments or the stock ones. */
+  private ensureArena(params: readonly tf.Variable[]): AdamWArena {
+    if (!this.arena) {
+      const layout = arenaLayout(params.map((p) => p.shape));
+      if (this.moments.length > 0) {
+        this.checkMoments(params);
+        this.arena = AdamWArena.fromTensors(layout, this.moments);
+        this.disposeTensorMoments();
+      } else {
+        if (this.pending) checkSaved(params, this.pending);
+        this.arena = AdamWArena.create(layout, this.pending);
+      }
+      this.pending = null;
+    }
+    if (!fitsLayout(this.arena.layout, params)) {
+      throw new ValidationError(
+        `AdamW.step got ${params.length} parameters that do not fit the ` +
+          `${this.arena.layout.shapes.length} the optimizer was built for; make a new optimizer ` +
+          'when the adapter changes.',
+      );
+    }
+    return this.arena;
+  }
+
+  /**
+   * Creates the moments on the first step (zeros, the imported ones, or the arena's when the
+   * kernels were switched off) and checks them after.
+   */
   private ensureMoments(params: readonly tf.Variable[]): void {
+    if (this.arena) {
+      const arena = this.arena;
+      if (!fitsLayout(arena.layout, params)) this.ensureArena(params); // throws
+      const moments = params.map((_, i) => {
+        const { m, v } = arena.momentTensors(i);
+        const pair = { m: tf.variable(m, false), v: tf.variable(v, false) };
+        tf.dispose([m, v]);
+        return pair;
+      });
+      this.disposeMoments();
+      this.moments = moments;
+    }
     if (this.moments.length === 0 && (params.length > 0 || this.pending)) {
       this.moments = createMoments(params, this.pending);
       this.pending = null;
     }
+    this.checkMoments(params);
+  }
+
+  private checkMoments(params: readonly tf.Variable[]): void {
     if (this.moments.length !== params.length) {
       throw new ValidationError(
         `AdamW.step got ${params.length} parameters but the optimizer was built for ` +
@@ -174,26 +293,31 @@ function createMoments(
   params: readonly tf.Variable[],
   saved: AdamWState['moments'] | null,
 ): Moments[] {
-  if (saved && saved.length !== params.length) {
+  if (saved) checkSaved(params, saved);
+  return params.map((p, i) => {
+    // tidy disposes the initial values; variables survive it.
+    const make = (data: Float32Array | undefined) =>
+      tf.tidy(() => tf.variable(data ? tf.tensor(data, p.shape) : tf.zerosLike(p), false));
+    return { m: make(saved?.[i]?.m), v: make(saved?.[i]?.v) };
+  });
+}
+
+/** Saved moments must match the parameters in count and sizes (checked before allocating). */
+function checkSaved(params: readonly tf.Variable[], saved: AdamWState['moments']): void {
+  if (saved.length !== params.length) {
     throw new ValidationError(
       `Optimizer state holds moments for ${saved.length} parameters but ${params.length} ` +
         'are being trained; load it into a run with the same adapter (rank and targets).',
     );
   }
   params.forEach((p, i) => {
-    const size = saved?.[i]?.m.length ?? p.size;
+    const size = saved[i]?.m.length ?? p.size;
     if (size !== p.size) {
       throw new ValidationError(
         `Optimizer state: parameter ${i} ('${p.name}') has ${p.size} values but the saved ` +
           `moments have ${size}; load it into a run with the same adapter.`,
       );
     }
-  });
-  return params.map((p, i) => {
-    // tidy disposes the initial values; variables survive it.
-    const make = (data: Float32Array | undefined) =>
-      tf.tidy(() => tf.variable(data ? tf.tensor(data, p.shape) : tf.zerosLike(p), false));
-    return { m: make(saved?.[i]?.m), v: make(saved?.[i]?.v) };
   });
 }
 

@@ -6,9 +6,17 @@
  * Because every built-in loss is a sum over positions, summing gradients across calls equals the
  * gradient of one call on all the data (Tinker's and Loops' accumulation semantics). The buffer
  * owns its sums; gradients passed to `add` stay the caller's, and `get` hands out new tensors.
+ *
+ * On webgpu with our kernels on, the sums live in one arena (arena.ts) that the optimizer reads
+ * directly (`deviceSums`): the first `add` after a zero is buffer copies only, each later one
+ * copies and one add dispatch for all variables (the stock path: one add per variable). The
+ * form is chosen at the first `add` after a zero.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ValidationError } from '../errors/loops-errors';
+import { arenaAdd } from '../runtime/webgpu/kernels/adamw';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import { Arena, arenaLayout } from './arena';
 
 export class GradientBuffer {
   private readonly variables: readonly tf.Variable[];
@@ -16,6 +24,12 @@ export class GradientBuffer {
   /** One running sum per variable; null where nothing was added since the last zero(). */
   private sums: (tf.Tensor | null)[];
   private adds = 0;
+  /** The device form of the sums (webgpu); kept across zeros, cleared when reused. */
+  private arena: Arena | null = null;
+  /** True when the current sums are in `arena`. */
+  private onDevice = false;
+  /** True when `arena` is known to hold zeros. */
+  private arenaZero = false;
 
   /** A buffer aligned with `variables` (by index, and by name for `tf.NamedTensorMap`s). */
   constructor(variables: readonly tf.Variable[]) {
@@ -49,31 +63,72 @@ export class GradientBuffer {
    */
   add(grads: tf.NamedTensorMap | readonly tf.Tensor[]): void {
     const entries = this.align(grads);
-    for (const [i, g] of entries) {
-      const old = this.sums[i] ?? null;
-      this.sums[i] = old ? tf.add(old, g) : tf.clone(g); // [*]
-      old?.dispose();
+    if (this.adds === 0) this.onDevice = gpuKernelsActive();
+    if (this.onDevice) this.addOnDevice(entries);
+    else {
+      for (const [i, g] of entries) {
+        const old = this.sums[i] ?? null;
+        this.sums[i] = old ? tf.add(old, g) : tf.clone(g); // [*]
+        old?.dispose();
+      }
     }
     this.adds += 1;
   }
 
   /** The sums, one per variable (zeros where nothing was added); new tensors, caller disposes. */
   get(): tf.Tensor[] {
+    if (this.onDevice && this.arena) return this.variables.map((_, i) => this.arena!.slot(i));
     return this.variables.map((v, i) => {
       const sum = this.sums[i];
       return sum ? tf.clone(sum) : tf.zeros(v.shape, 'float32');
     });
   }
 
-  /** Drops all sums. */
-  zero(): void {
+  /**
+   * The sums as an arena when they are on the device (or nothing was added and our kernels are
+   * on: then zeros), for the optimizer to read and zero in place; null on the stock path. The
+   * arena stays the buffer's; call `zero(true)` once the optimizer has zeroed it.
+   */
+  deviceSums(): Arena | null {
+    if (this.adds > 0 ? !this.onDevice : !gpuKernelsActive()) return null;
+    return this.cleanArena();
+  }
+
+  /** Drops all sums; `zeroedOnDevice`: the optimizer already zeroed the arena. */
+  zero(zeroedOnDevice = false): void {
     for (const sum of this.sums) sum?.dispose();
     this.sums = this.variables.map(() => null);
+    if (this.onDevice || zeroedOnDevice) this.arenaZero = zeroedOnDevice;
     this.adds = 0;
+    this.onDevice = false;
   }
 
   dispose(): void {
     this.zero();
+    this.arena?.dispose();
+    this.arena = null;
+  }
+
+  /** The arena, holding zeros when nothing was added since the last zero. */
+  private cleanArena(): Arena {
+    this.arena ??= Arena.zeros(arenaLayout(this.variables.map((v) => v.shape)));
+    if (this.adds === 0 && !this.arenaZero) this.arena.clear();
+    this.arenaZero = this.adds === 0;
+    return this.arena;
+  }
+
+  private addOnDevice(entries: [number, tf.Tensor][]): void {
+    if (this.adds === 0) {
+      const arena = this.cleanArena();
+      for (const [i, g] of entries) arena.copyInOne(i, g);
+    } else {
+      const arena = this.arena as Arena;
+      const scratch = Arena.zeros(arena.layout);
+      for (const [i, g] of entries) scratch.copyInOne(i, g);
+      arenaAdd(arena.buffer, scratch.buffer, arena.layout.total / 4);
+      scratch.dispose();
+    }
+    this.arenaZero = false;
   }
 
   /** [variable index, gradient] pairs for `grads`, after checking names and shapes. */

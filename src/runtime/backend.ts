@@ -56,7 +56,28 @@ export interface BackendReport {
   readonly reason: string | null;
   /** On wasm: its threads and binary, and why it runs fewer threads; null on other backends. */
   readonly wasm: WasmThreadsReport | null;
+  /**
+   * On webgpu: the buffer limits the engine plans with (the device's, lowered by
+   * `BackendOptions.gpuLimits`); vocab tables are split and models refused against these.
+   * Absent elsewhere.
+   */
+  readonly gpuLimits?: BufferLimits;
 }
+
+/** The WebGPU limits that bound one tensor's buffer (`GPUSupportedLimits` names), in bytes. */
+export interface BufferLimits {
+  readonly maxBufferSize: number;
+  readonly maxStorageBufferBindingSize: number;
+}
+
+/**
+ * The WebGPU spec's defaults for the two buffer limits: a device never gets less (requestDevice
+ * raises a lower request to these), so a stricter `gpuLimits` is enforced by the engine itself.
+ */
+export const DEFAULT_BUFFER_LIMITS: BufferLimits = Object.freeze({
+  maxBufferSize: 256 * 2 ** 20,
+  maxStorageBufferBindingSize: 128 * 2 ** 20,
+});
 
 /** Options for wasm: where its files are served (browsers) and how many threads it may run. */
 export interface BackendOptions {
@@ -66,13 +87,42 @@ export interface BackendOptions {
   readonly wasmPthreadUrl?: string;
   /** Threads for wasm; default: every core up to 4, one fewer above (needs cross-origin isolation). */
   readonly wasmThreads?: number;
+  /**
+   * Run webgpu as if the adapter offered at most these limits (to emulate a 128 MiB-binding
+   * adapter on a bigger one, or a tiny one in tests). The device is requested with them where
+   * WebGPU allows (never below the spec defaults, `DEFAULT_BUFFER_LIMITS`); the engine plans
+   * with them in any case (`gpuBufferLimits`).
+   */
+  readonly gpuLimits?: Partial<BufferLimits>;
 }
 
-let gpu: { adapter: GPUAdapter; device: GPUDevice } | null = null;
+let gpu: { adapter: GPUAdapter; device: GPUDevice; cap: Partial<BufferLimits> } | null = null;
+/** The cap the next webgpu device is created with (set by `selectBackend`). */
+let requestedCap: Partial<BufferLimits> = {};
 
 /** The device the webgpu backend runs on, or null when it is not in use. */
 export function currentGpuDevice(): GPUDevice | null {
   return tf.getBackend() === 'webgpu' ? (gpu?.device ?? null) : null;
+}
+
+/**
+ * The buffer limits to plan with while the webgpu backend runs: the device's, each lowered to
+ * `BackendOptions.gpuLimits` where that is lower. Null on other backends (no such limits).
+ */
+export function gpuBufferLimits(): BufferLimits | null {
+  const device = currentGpuDevice();
+  if (!device || !gpu) return null;
+  return cappedLimits(device.limits, gpu.cap);
+}
+
+function cappedLimits(limits: BufferLimits, cap: Partial<BufferLimits>): BufferLimits {
+  return {
+    maxBufferSize: Math.min(limits.maxBufferSize, cap.maxBufferSize ?? Infinity),
+    maxStorageBufferBindingSize: Math.min(
+      limits.maxStorageBufferBindingSize,
+      cap.maxStorageBufferBindingSize ?? Infinity,
+    ),
+  };
 }
 
 /**
@@ -89,6 +139,7 @@ export async function selectBackend(
     );
   }
   checkThreads(options.wasmThreads);
+  requestedCap = checkGpuLimits(options.gpuLimits);
   if (options.wasmPaths !== undefined) setWasmPaths(options.wasmPaths);
   if (options.wasmPthreadUrl !== undefined) redirectPthreadWorkers(options.wasmPthreadUrl);
   const adapter = await probeAdapter();
@@ -96,11 +147,11 @@ export async function selectBackend(
   if (requested === 'webgpu') {
     if (!adapter) throw unavailable('this context exposes no WebGPU adapter');
     await activate('webgpu');
-    return { backend: 'webgpu', requested, adapter, reason: null, wasm: null };
+    return webgpuReport(requested, adapter);
   }
   if (requested === 'auto' && adapter && !adapter.isSoftware) {
     await activate('webgpu');
-    return { backend: 'webgpu', requested, adapter, reason: null, wasm: null };
+    return webgpuReport(requested, adapter);
   }
   const reason =
     requested === 'auto'
@@ -122,6 +173,38 @@ export async function selectBackend(
     }
   }
   throw new Error(`no TF.js backend could start: ${failures.join('; ')}`);
+}
+
+function webgpuReport(requested: BackendRequest, adapter: AdapterReport): BackendReport {
+  const limits = gpuBufferLimits();
+  return {
+    backend: 'webgpu',
+    requested,
+    adapter,
+    reason: null,
+    wasm: null,
+    ...(limits ? { gpuLimits: limits } : {}),
+  };
+}
+
+function checkGpuLimits(cap: Partial<BufferLimits> | undefined): Partial<BufferLimits> {
+  const out: { -readonly [K in keyof BufferLimits]?: number } = {};
+  for (const [name, value] of Object.entries(cap ?? {})) {
+    if (name !== 'maxBufferSize' && name !== 'maxStorageBufferBindingSize') {
+      throw new ValidationError(
+        `gpuLimits.${name} is not a limit the engine plans with; use maxStorageBufferBindingSize ` +
+          `or maxBufferSize.`,
+      );
+    }
+    if (value === undefined) continue;
+    if (!Number.isSafeInteger(value) || value < 4) {
+      throw new ValidationError(
+        `gpuLimits.${name} is ${String(value)}; it must be a whole number of bytes (at least 4).`,
+      );
+    }
+    out[name] = value;
+  }
+  return out;
 }
 
 /** Starts `name`; on wasm, with its threads, and resolves with what it runs on. */
@@ -153,27 +236,43 @@ function checkThreads(threads: number | undefined): void {
 }
 
 function registerOwnWebGpu(): void {
-  if (tf.findBackendFactory('webgpu') && gpu) return;
+  const sameCap = gpu && sameLimits(gpu.cap, requestedCap);
+  if (tf.findBackendFactory('webgpu') && gpu && sameCap) return;
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+  const cap = requestedCap;
   tf.registerBackend('webgpu', async () => {
     const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw unavailable('requestAdapter() returned null');
     const l = adapter.limits;
+    // The adapter's real limits (the spec's defaults are far below what most GPUs offer), each
+    // lowered to the cap where one is set, never below the spec default (requestDevice's floor).
+    const capped = (name: keyof BufferLimits) =>
+      Math.max(DEFAULT_BUFFER_LIMITS[name], Math.min(l[name], cap[name] ?? Infinity));
     const device = await adapter.requestDevice({
       requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
       requiredLimits: {
         maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
         maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
-        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-        maxBufferSize: l.maxBufferSize,
+        maxStorageBufferBindingSize: Math.min(
+          capped('maxStorageBufferBindingSize'),
+          l.maxStorageBufferBindingSize,
+        ),
+        maxBufferSize: Math.min(capped('maxBufferSize'), l.maxBufferSize),
         maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
         maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
       },
     });
-    gpu = { adapter, device };
+    gpu = { adapter, device, cap };
     watchDeviceLoss(device);
     return new WebGPUBackend(device, adapter.info);
   });
+}
+
+function sameLimits(a: Partial<BufferLimits>, b: Partial<BufferLimits>): boolean {
+  return (
+    a.maxBufferSize === b.maxBufferSize &&
+    a.maxStorageBufferBindingSize === b.maxStorageBufferBindingSize
+  );
 }
 
 async function probeAdapter(): Promise<AdapterReport | null> {

@@ -74,7 +74,7 @@ export async function decode(
     { length: numSamples },
     () => new Running(new StopDetector(params, decodeText)),
   );
-  const source = await openTokenSource(model, prompt, numSamples, params);
+  const source = await openTokenSource(model, prompt, numSamples, params, limit);
   try {
     while (seqs.some((s) => s.running)) {
       const choices = await source.next(
@@ -102,12 +102,13 @@ function openTokenSource(
   prompt: readonly number[],
   batch: number,
   params: DecodeParams,
+  limit: number,
 ): Promise<TokenSource> {
   const seed = seedWords(params.seed);
   if (model.prefillOnDevice && gpuKernelsActive()) {
-    return Promise.resolve(deviceTokenSource(model, prompt, batch, params, seed));
+    return Promise.resolve(deviceTokenSource(model, prompt, batch, params, seed, limit));
   }
-  return pageTokenSource(model, prompt, batch, params, seed);
+  return pageTokenSource(model, prompt, batch, params, seed, limit);
 }
 
 /** Records sequence `i`'s new token and how it may end. */

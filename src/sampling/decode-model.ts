@@ -34,11 +34,13 @@ export interface DecodeModel {
   readonly maxPositions: number;
   /**
    * Runs the prompt once and returns a session holding `batch` copies of its KV cache, with the
-   * logits after the last prompt token ([V]).
+   * logits after the last prompt token ([V]). `maxNewTokens`, when given, is the most tokens any
+   * sequence will generate (the cache may be sized for it).
    */
   prefill(
     prompt: readonly number[],
     batch: number,
+    maxNewTokens?: number,
   ): Promise<{ session: DecodeSession; lastLogits: Float32Array }>;
   /**
    * Optional: `prefill` with the last logits left on the device as a tensor [1, V] the caller
@@ -47,5 +49,6 @@ export interface DecodeModel {
   prefillOnDevice?(
     prompt: readonly number[],
     batch: number,
+    maxNewTokens?: number,
   ): { session: DeviceDecodeSession; lastLogits: tf.Tensor2D };
 }

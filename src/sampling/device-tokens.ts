@@ -26,13 +26,14 @@ export function deviceTokenSource(
   batch: number,
   params: TokenChoiceParams,
   seed: SeedWords,
+  maxNewTokens: number,
 ): TokenSource {
   const V = model.vocabSize;
   const states = Array.from({ length: batch }, (_, i) => streamRng(seed, i).state());
   if (!model.prefillOnDevice) {
     throw new TypeError('deviceTokenSource: this DecodeModel has no prefillOnDevice.');
   }
-  const { session, lastLogits } = model.prefillOnDevice(prompt, batch);
+  const { session, lastLogits } = model.prefillOnDevice(prompt, batch, maxNewTokens);
   return new DeviceTokens(session, lastLogits, rngStates(states), batch, V, params);
 }
 

@@ -28,10 +28,11 @@ export async function pageTokenSource(
   batch: number,
   params: TokenChoiceParams,
   seed: SeedWords,
+  maxNewTokens: number,
 ): Promise<TokenSource> {
   const rngs = Array.from({ length: batch }, (_, i) => streamRng(seed, i));
   const V = model.vocabSize;
-  const { session, lastLogits } = await model.prefill(prompt, batch);
+  const { session, lastLogits } = await model.prefill(prompt, batch, maxNewTokens);
   let first: Float32Array | null = lastLogits;
   try {
     checkLength(lastLogits, V, 'prefill');

@@ -1,8 +1,9 @@
 /**
  * The HTTP layer of `loops-web serve` (node:http): routing, the `X-API-Key` check, bounded JSON
  * bodies checked against the protocol's schemas, CORS for the listed origins, and error answers in
- * one shape, `{detail, error_class?}` (FastAPI's, which Tinker services use). What each route does
- * is in the route modules; nothing here logs a header, so the key never reaches a log.
+ * one shape, `{detail, error_class?, cause_class?}` (FastAPI's `detail`, which Tinker services
+ * use). What each route does is in the route modules; nothing here logs a header, so the key never
+ * reaches a log.
  *   413  body over the limit        415  not JSON        400  JSON that does not parse
  *   422  JSON that is not the route's request (the field and the reason are named)
  *   401  missing or wrong key       404  no such route or id
@@ -198,9 +199,22 @@ function errorAnswer(error: unknown): [number, object] {
       error.status,
       { detail: error.detail, ...(error.errorClass ? { error_class: error.errorClass } : {}) },
     ];
-  const wire = toWireError(error);
   const user = error instanceof LoopsError && !(error instanceof RemoteOpError);
-  return [user ? 400 : 500, { detail: wire.message, error_class: wire.error_class }];
+  return [user ? 400 : 500, errorBody(error)];
+}
+
+/** An engine error as an answer's body: its message, class, and cause (`DeviceLostError`…). */
+export function errorBody(error: unknown): {
+  detail: string;
+  error_class: string;
+  cause_class?: string;
+} {
+  const wire = toWireError(error);
+  return {
+    detail: wire.message,
+    error_class: wire.error_class,
+    ...(wire.cause_class ? { cause_class: wire.cause_class } : {}),
+  };
 }
 
 function sendReply(res: ServerResponse, reply: Reply): void {

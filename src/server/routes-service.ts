@@ -1,17 +1,31 @@
 /**
- * Service-level routes: health, the SDK's client-config handshake (every proto/JWT flag off: this
+ * Service-level routes: health (the engine's), the SDK's client-config handshake (every proto/JWT flag off: this
  * server speaks the JSON protocol with API keys), telemetry (accepted, dropped), capabilities,
  * sessions and heartbeats, retrieve_future, and loops-web's model facts and engine memory.
  * tinker 0.24.1: resources/service.py, resources/futures.py, types/client_config_response.py.
  */
 import type { GetServerCapabilitiesResponse } from '../protocol/tinker-wire';
-import { HttpError, api, type Route } from './http-server';
+import { HttpError, api, errorBody, type Route } from './http-server';
 import type { TinkerService } from './tinker-service';
 
 export function serviceRoutes(service: TinkerService): Route[] {
   const { engine } = service;
   return [
-    { method: 'GET', pattern: api('healthz'), auth: false, handle: async () => ({ status: 'ok' }) },
+    {
+      // The engine's health (Loops' health()): 503 with its error once it cannot run ops, as
+      // after a lost GPU device; a load balancer's probe reads the status alone.
+      method: 'GET',
+      pattern: api('healthz'),
+      auth: false,
+      handle: async () => {
+        try {
+          await engine.health();
+        } catch (error) {
+          return { status: 503, body: errorBody(error) };
+        }
+        return { status: 'ok' };
+      },
+    },
     {
       method: 'POST',
       pattern: api('client/config'),

@@ -2,15 +2,38 @@
 // "health() raises when trainer unhealthy"), here a lost GPU device (a stand-in device, as Node
 // has no WebGPU; the real loss is tested in Chromium). A link's engine proxy is not a thenable,
 // so `await link.engine` gives the proxy back instead of hanging.
+//
+// The stand-in device lives in this process, so over test-remote the service must too: this file
+// serves the fixture models with `startServer` (the routes `loops-web serve` runs) and the remote
+// placement talks to it over HTTP; the lost device is then its engine's, reported by its healthz.
 import { expose } from 'comlink';
-import { afterEach, describe, expect, it } from 'vitest';
-import { RemoteOpError, ServiceClient, comlinkLink, inProcessLink } from '../../src/index';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  RemoteOpError,
+  ServiceClient,
+  comlinkLink,
+  inProcessLink,
+  registerPlacement,
+  remoteLink,
+} from '../../src/index';
 import { createNodeEngine } from '../../src/engine/node-engine';
 import { watchDeviceLoss } from '../../src/runtime/device-lost';
+import { startServer, type RunningServer } from '../../src/server/serve';
 import { FIXTURE_MODEL } from '../helpers/fixture-model-dir';
-import { PLACEMENTS, registerTestPlacements } from '../helpers/placements';
+import { PLACEMENTS, registerTestPlacements, type TestPlacement } from '../helpers/placements';
 
 const modelsDir = registerTestPlacements();
+const REMOTE_HERE = 'test-remote-in-this-process';
+let server: RunningServer;
+
+beforeAll(async () => {
+  server = await startServer({ port: 0, backend: 'cpu', modelsDir, log: () => undefined });
+  registerPlacement(REMOTE_HERE, ({ hub_url }) => remoteLink({ base_url: server.url, hub_url }));
+});
+afterAll(() => server.close());
+
+const engineOf = (placement: TestPlacement) =>
+  placement === 'test-remote' ? REMOTE_HERE : placement;
 
 /** A stand-in GPU device whose loss the test triggers. */
 function standInDevice(): (message: string) => void {
@@ -27,7 +50,7 @@ afterEach(() => {
 describe.each(PLACEMENTS)('health over %s', (placement) => {
   it('is ok while the engine runs, and raises DeviceLostError once the device is lost', async () => {
     const service = new ServiceClient({
-      engine: placement,
+      engine: engineOf(placement),
       backend: 'cpu',
       storage_namespace: `health-${placement}`,
     });
@@ -42,6 +65,8 @@ describe.each(PLACEMENTS)('health over %s', (placement) => {
     expect((error as Error).message).toMatch(
       /GPU device was lost \(unknown: simulated driver reset\)/,
     );
+    if (placement === 'test-remote')
+      expect((error as Error).message).toMatch(/^the service at http:.* Restart the service/);
     await service.close();
   });
 });

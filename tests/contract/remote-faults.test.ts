@@ -6,6 +6,7 @@
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  RemoteOpError,
   RemoteServiceError,
   ServiceClient,
   TimeoutError,
@@ -112,6 +113,33 @@ describe('remote placement: retrieve_future rules', () => {
     await expect(tc.load_state('tinker://r/weights/x')).rejects.toBeInstanceOf(
       UnknownCheckpointError,
     );
+    const lost = { error: 'the GPU device was lost', category: 'server' };
+    f.script('op-3', [
+      ok({ ...lost, error_class: 'RemoteOpError', cause_class: 'DeviceLostError' }),
+    ]);
+    const third = await tc
+      .forward_backward([datum])
+      .result()
+      .catch((e: unknown) => e);
+    expect(third).toBeInstanceOf(RemoteOpError);
+    expect(third).toMatchObject({ cause_class: 'DeviceLostError' });
+  });
+
+  it('a 5xx answer naming the engine’s error is final (not retried), with its cause', async () => {
+    const f = await fake();
+    const tc = await trainOn(f);
+    const detail = 'the GPU device was lost (unknown: reset)';
+    f.scriptRoute('GET healthz', [
+      {
+        status: 503,
+        body: { detail, error_class: 'RemoteOpError', cause_class: 'DeviceLostError' },
+      },
+    ]);
+    const error = await tc.health().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RemoteOpError);
+    expect(error).toMatchObject({ cause_class: 'DeviceLostError' });
+    expect((error as Error).message).toContain(detail);
+    expect(f.log.filter((l) => l.route === 'GET healthz')).toHaveLength(1);
   });
 
   it('malformed answers fail the op (APIResponseValidationError) instead of hanging', async () => {

@@ -3,6 +3,7 @@
 // trained with the same UI, the run visible on the service. The key stays in memory: nothing is
 // stored unless "Remember on this device" is ticked, and a reload forgets it.
 import { expect, test } from '@playwright/test';
+import { remotePort } from '../../playwright.config';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process';
 
 const STEPS = 3;
@@ -11,6 +12,9 @@ let serve: ServeProcess;
 test.beforeAll(async () => {
   const origin = `http://127.0.0.1:${process.env.LOOPS_PREVIEW_PORT ?? 4173}`;
   serve = await spawnServe([
+    // The port the build's connect-src allows (playwright.config.ts); the last --port given wins.
+    '--port',
+    String(remotePort),
     '--backend',
     'wasm',
     '--checkpoint-dir',

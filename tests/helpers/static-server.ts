@@ -1,8 +1,9 @@
 /**
  * A tiny HTTP file server on 127.0.0.1 for tests: serves `files` (URL path → bytes) for GET and
  * HEAD with Content-Length and a Content-Type by extension (and nothing else: no isolation or
- * policy headers, as a plain static host), answers 404 for anything else, and lets a test force a status on a path
- * (for example 500). Bodies go out in small chunks with a pause between them, so a client sees
+ * policy headers, as a plain static host), answers 404 for anything else (or, when given, an
+ * index.html as a single-page-app host does), and lets a test force a status on a path (for
+ * example 500). Bodies go out in small chunks with a pause between them, so a client sees
  * several progress events. Every request is logged, so a test can prove the network was not used.
  * Each file has an ETag (a checksum of its bytes, as the hub sends one), and `setFile` replaces a
  * file as a new commit on a branch would.
@@ -26,6 +27,8 @@ export interface StaticServer {
 export async function startStaticServer(
   files: ReadonlyMap<string, Uint8Array>,
   chunkBytes = 4096,
+  /** Answer a path with no file with this page and 200, as a single-page-app host does. */
+  fallbackHtml: string | null = null,
 ): Promise<StaticServer> {
   const requests: string[] = [];
   const forced = new Map<string, number>();
@@ -35,6 +38,10 @@ export async function startStaticServer(
     requests.push(`${req.method ?? '?'} ${path}`);
     const status = forced.get(path);
     const body = served.get(path);
+    if (status === undefined && body === undefined && fallbackHtml !== null) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(fallbackHtml);
+      return;
+    }
     if (status !== undefined || body === undefined) {
       res.writeHead(status ?? 404, { 'content-length': 0 }).end();
       return;

@@ -3,7 +3,8 @@
 // the download), so memory peaks near 1× the file rather than 2-3×. Cached files of a branch
 // ("main") are revalidated against the hub's ETag on the next load: a file changed upstream is
 // downloaded again, an unchanged one is served from the cache after a HEAD, and without a network
-// the cached copy is used. A pinned commit is never revalidated.
+// the cached copy is used. A pinned commit is never revalidated. A file the hub does not have is
+// remembered as absent, offline too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheStorageFileCache, MemoryFileCache } from '../../src/io/file-cache';
 import { hubModelFiles } from '../../src/io/model-source';
@@ -94,5 +95,39 @@ describe('cached files of a branch are revalidated', () => {
     expect(await load()).toEqual(WEIGHTS);
     expect(await load()).toEqual(WEIGHTS);
     expect(server.requests).toEqual([`GET /acme/tiny/resolve/${SHA}/model.safetensors`]);
+  });
+});
+
+describe('a file the hub does not have is remembered as absent', () => {
+  // huggingface_hub keeps such answers under `.no_exist/`: an optional file a model lacks
+  // (generation_config.json) must not make an offline load fail once the model is cached.
+  const file = 'generation_config.json';
+  const path = `/acme/tiny/resolve/main/${file}`;
+
+  it('one GET, then a HEAD per load; added upstream, it is downloaded', async () => {
+    const server = await startStaticServer(new Map());
+    try {
+      const cache = new MemoryFileCache();
+      const files = () => hubModelFiles('acme/tiny', { hubUrl: server.url, cache });
+      expect(await files().read(file)).toBeUndefined();
+      expect(await files().read(file)).toBeUndefined();
+      expect(await files().has(file)).toBe(false); // from the cache, no request
+      expect(server.requests).toEqual([`GET ${path}`, `HEAD ${path}`]);
+      server.setFile(path, Uint8Array.of(123, 125)); // a new commit on main adds it
+      expect(await files().read(file)).toEqual(Uint8Array.of(123, 125));
+      expect(server.requests.slice(2)).toEqual([`HEAD ${path}`, `GET ${path}`]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('offline, the absence stands instead of a NetworkError', async () => {
+    const server = await startStaticServer(new Map());
+    const cache = new MemoryFileCache();
+    const files = hubModelFiles('acme/tiny', { hubUrl: server.url, cache });
+    expect(await files.read(file)).toBeUndefined();
+    await server.close();
+    expect(await files.read(file)).toBeUndefined();
+    expect(await files.has(file)).toBe(false);
   });
 });

@@ -282,6 +282,37 @@ describe('shipped source', () => {
 });
 
 describe('loading a hub model', () => {
+  it('takes a single-page-app host’s index.html for an absent file, not for the file', async () => {
+    // Vite's dev server and `vite preview` answer a path they have no file for with index.html
+    // and 200; generation_config.json is optional, and the fixture has none.
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const { loadModelFiles } = await import('../../src/engine/model-registry');
+    await (await import('../helpers/tf-node')).useCpuBackend();
+    const { FIXTURE_CONFIG, writeFixtureModelTo } = await import('../helpers/fixture-model-dir');
+    const dir = await mkdtemp(join(tmpdir(), 'hub-spa-'));
+    writeFixtureModelTo(dir);
+    const served = new Map(
+      readdirSync(dir).map((f) => [`${HUB}/${f}`, new Uint8Array(readFileSync(join(dir, f)))]),
+    );
+    const server = await startStaticServer(served, 4096, '<!doctype html><title>app</title>');
+    try {
+      const files = hubModelFiles('acme/tiny', {
+        hubUrl: server.url,
+        cache: new MemoryFileCache(),
+      });
+      expect(await files.read('generation_config.json')).toBeUndefined();
+      expect(await files.has('generation_config.json')).toBe(false);
+      expect(await files.has('config.json')).toBe(true);
+      await expect(files.json('no_such.json')).rejects.toThrow(UnsupportedModelError);
+      const loaded = await loadModelFiles(files);
+      for (const t of loaded.weights.values()) t.dispose();
+      expect(loaded.config.eosTokenIds).toEqual([FIXTURE_CONFIG.eos_token_id]);
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('requests each file once, with a GET (no HEAD probe before the read)', async () => {
     // Chromium logged each HEAD probe as a cancelled request when the GET of the same URL
     // followed it at once; a load must not ask for any file twice.

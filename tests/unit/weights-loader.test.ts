@@ -240,27 +240,31 @@ describe('loadWeights', () => {
 
   it('device limits: names the tensor, its MiB and the limit, before reading any file', async () => {
     const { options, reads } = folder({ 'model.safetensors': writeSafetensors(weights(llama)) });
-    // The embedding [16, 8] is 512 bytes = 0.00048828125 MiB (shown 0.00); the limit 400 bytes.
+    // The vocab tables are split into parts that fit (tests/unit/webgpu/vocab-split.test.ts);
+    // any other tensor over the limit is refused: gate_proj [12, 8] is 384 bytes = 0.000366 MiB
+    // (shown 0.00), over a 300-byte binding.
     const load = loadWeights({
       config: llama,
       ...options,
-      limits: { maxBufferSize: 1 << 30, maxStorageBufferBindingSize: 400 },
+      limits: { maxBufferSize: 1 << 30, maxStorageBufferBindingSize: 300 },
     });
     await expect(load).rejects.toThrow(UnsupportedModelError);
     await expect(load).rejects.toThrow(
-      /"model\.embed_tokens\.weight" \[16, 8\] needs 0\.00 MiB .*maxStorageBufferBindingSize of 0\.00 MiB/,
+      /"model\.layers\.0\.mlp\.gate_proj\.weight" \[12, 8\] needs 0\.00 MiB .*maxStorageBufferBindingSize of 0\.00 MiB/,
     );
     expect(reads).toEqual([]);
-    // A GPT-2-small-sized embedding, [50257, 768] = 154,389,504 bytes = 147.24 MiB, against
-    // WebGPU's default maxStorageBufferBindingSize of 128 MiB.
-    const big = parseModelConfig({ ...gpt2Json(), n_embd: 768, n_head: 12, vocab_size: 50257 });
+    // A GPT-2 8192 wide: c_attn [8192, 24576] = 805,306,368 bytes = 768 MiB, against WebGPU's
+    // default maxStorageBufferBindingSize of 128 MiB (its wte [50257, 8192] would be split).
+    const big = parseModelConfig({ ...gpt2Json(), n_embd: 8192, n_head: 64, vocab_size: 50257 });
     await expect(
       loadWeights({
         config: big,
         ...options,
         limits: { maxBufferSize: 256 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20 },
       }),
-    ).rejects.toThrow(/"wte\.weight" \[50257, 768\] needs 147\.24 MiB .* of 128\.00 MiB/);
+    ).rejects.toThrow(
+      /"h\.0\.attn\.c_attn\.weight" \[8192, 24576\] needs 768\.00 MiB .* of 128\.00 MiB/,
+    );
   });
 
   it('a failure in the second shard disposes the tensors of the first', async () => {

@@ -2,7 +2,8 @@
  * How a remote service's failures reach the page: as `RemoteOpError`s (so `instanceof` works as it
  * does for an engine in a Worker), with the protocol's error category and the HTTP status kept.
  * A failure that `loops-web serve` reports with its engine's error class (`UnknownCheckpointError`,
- * `ValidationError`, …) comes back as that same class, exactly as over a Worker. Messages never
+ * `ValidationError`, a `RemoteOpError` with its `cause_class`, …) comes back as that same class,
+ * exactly as over a Worker. Messages never
  * contain request headers, so the API key cannot leak through an error.
  */
 import {
@@ -54,10 +55,8 @@ const FIXES: Record<number, string> = {
 /** An error answer (4xx/5xx) to `route`, with the service's own words (`detail`) when it gave any. */
 export function httpError(route: string, status: number, body: unknown): LoopsError {
   const detail = detailOf(body);
-  const errorClass = (body as { error_class?: unknown } | null)?.error_class;
-  if (typeof errorClass === 'string' && detail) {
-    return fromWireError({ error_class: errorClass, message: detail } satisfies WireError);
-  }
+  const engine = engineError(body, detail);
+  if (engine) return engine;
   const fix = FIXES[status];
   return new RemoteServiceError(
     `${route} failed with HTTP ${status}${detail ? `: ${detail}` : ''}${fix ? ` (${fix})` : ''}.`,
@@ -70,9 +69,8 @@ export function httpError(route: string, status: number, body: unknown): LoopsEr
 /** A failed op, as retrieve_future reports it (`RequestFailedResponse`). */
 export function failedOpError(route: string, body: Record<string, unknown>): LoopsError {
   const message = typeof body.error === 'string' ? body.error : 'the op failed';
-  if (typeof body.error_class === 'string') {
-    return fromWireError({ error_class: body.error_class, message });
-  }
+  const engine = engineError(body, message);
+  if (engine) return engine;
   const category = (['user', 'server'] as const).find((c) => c === body.category) ?? 'unknown';
   return new RemoteServiceError(`${route}: ${message}`, 'RequestFailedError', category, 200);
 }
@@ -123,6 +121,26 @@ export function closedError(): RemoteOpError {
     'the ServiceClient was closed; create a new one to continue.',
     'EngineClosedError',
   );
+}
+
+/**
+ * The engine's own error when loops-web serve named it (`error_class`, and `cause_class` for a
+ * `RemoteOpError` such as a lost GPU device); null for any other answer.
+ */
+function engineError(body: unknown, message: string): LoopsError | null {
+  const b = (body ?? {}) as { error_class?: unknown; cause_class?: unknown };
+  if (typeof b.error_class !== 'string' || !message) return null;
+  const wire: WireError = {
+    error_class: b.error_class,
+    message,
+    ...(typeof b.cause_class === 'string' ? { cause_class: b.cause_class } : {}),
+  };
+  return fromWireError(wire);
+}
+
+/** True when a loops-web serve answer names the engine's error (see `engineError`). */
+export function namesEngineError(body: unknown): boolean {
+  return typeof (body as { error_class?: unknown } | null)?.error_class === 'string';
 }
 
 function detailOf(body: unknown): string {

@@ -4,11 +4,18 @@
  * src/tinker/_base_client.py `_should_retry` / `_calculate_retry_timeout` and
  * lib/internal_client_holder.py `execute_with_retries`): 408, 409, 429 and 5xx answers and
  * connection failures are retried after `Retry-After` (when the service sends one, up to 60 s) or
- * min(0.5·2ⁿ, 10) s, until `retrySeconds` have passed; any other answer is final. Polling results
+ * min(0.5·2ⁿ, 10) s, until `retrySeconds` have passed; any other answer is final, and so is an
+ * error answer in which loops-web serve names its engine's error (`error_class`). Polling results
  * has its own rules (poll.ts). The key lives in a private field: it is sent, never logged, never
  * put in an error message, never stored.
  */
-import { closedError, httpError, malformedError, unreachableError } from './errors';
+import {
+  closedError,
+  httpError,
+  malformedError,
+  namesEngineError,
+  unreachableError,
+} from './errors';
 import { stringifyJson } from './json';
 
 export interface RemoteTuning {
@@ -125,7 +132,9 @@ export class TinkerHttp {
         if (!(error instanceof NoAnswer)) throw error;
         failure = error;
       }
-      if (answer && !RETRY_STATUS(answer.status)) {
+      // An error answer that names the engine's error (loops-web serve's `error_class`) is the
+      // engine's verdict on this request, a lost GPU device say: a resend gets the same.
+      if (answer && (!RETRY_STATUS(answer.status) || namesEngineError(answer.body))) {
         if (answer.status >= 200 && answer.status < 300) {
           if (method === 'DELETE' || answer.status === 204) return undefined as T;
           if (!answer.json) throw malformedError(route, describeText(answer.body));

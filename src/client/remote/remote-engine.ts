@@ -19,7 +19,7 @@
  * service says it is loops-web (`loops_web` in get_server_capabilities). Against any other service
  * tokenizers come from `hub_url`, and the Loops-only calls fail with `NotSupportedByService`.
  */
-import { ValidationError } from '../../errors/loops-errors';
+import { RemoteOpError, ValidationError } from '../../errors/loops-errors';
 import type {
   BackendReport,
   BackendRequest,
@@ -92,9 +92,24 @@ export class RemoteEngine implements EngineApi {
     return this.report;
   }
 
-  /** The service answers (a failing heartbeat or request surfaces here as its typed error). */
+  /**
+   * The service answers and its engine can run ops: loops-web serve reports its engine's health
+   * (a lost GPU device is a `RemoteOpError` whose `cause_class` is `DeviceLostError`). A failing
+   * heartbeat or request surfaces here as its typed error.
+   */
   async health(): Promise<void> {
-    await this.http.call('GET', 'healthz');
+    try {
+      await this.http.call('GET', 'healthz');
+    } catch (error) {
+      if (error instanceof RemoteOpError && error.cause_class === 'DeviceLostError')
+        throw new RemoteOpError(
+          `the service at ${this.http.baseUrl} cannot train any more: ${error.message} ` +
+            'Restart the service before that (loops-web serve keeps its checkpoints across a ' +
+            'restart only with --checkpoint-dir).',
+          'DeviceLostError',
+        );
+      throw error;
+    }
   }
 
   async selfCheck(): Promise<SelfCheckResult> {

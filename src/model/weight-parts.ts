@@ -1,0 +1,177 @@
+/**
+ * Vocab-sized tables held in row parts, so that no single GPU buffer exceeds the device's limits.
+ *
+ * The embedding and the unembedding are [V, C]: Qwen3-0.6B's is 151,936 × 1,024 floats = 594 MiB,
+ * over a 128 MiB `maxStorageBufferBindingSize` (the WebGPU default, still what some adapters give)
+ * and a 256 MiB `maxBufferSize`. Such a table is loaded as row parts [V_i, C] of at most
+ * `rowsPerPart` rows each, stored in the weights map under `<name>@<i>` (part i starts at row
+ * i·rowsPerPart), and every use works part by part:
+ *   gather:   x[n] = W_p[id_n − s_p] for the part p holding id_n (masked sum over parts)
+ *   unembed:  logits = [h·W_0ᵀ | h·W_1ᵀ | …]  (concatenated along V)
+ * On cpu and wasm (no such limits) and wherever a table fits, it stays one tensor under its own
+ * name and these helpers run exactly today's single ops.
+ *
+ * This module plans the parts and does the two ops; the loader (io/weights-loader.ts) creates the
+ * parts from the file and the model (causal-lm.ts, target-logprobs.ts) calls these ops.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { UnsupportedModelError } from '../errors/loops-errors';
+import type { ModelConfig } from './config';
+import { embeddingName } from './weight-names';
+
+/** The buffer limits a part must respect, in bytes (`GPUSupportedLimits` names). */
+export interface PartLimits {
+  readonly maxBufferSize: number;
+  readonly maxStorageBufferBindingSize: number;
+}
+
+/** A [V, C] table as the model uses it: its parts in row order and where each starts. */
+export interface VocabTable {
+  readonly name: string;
+  /** [V_i, C] each; one part when the table was not split. */
+  readonly parts: readonly tf.Tensor2D[];
+  /** First row of each part. */
+  readonly starts: readonly number[];
+  /** V */
+  readonly rows: number;
+}
+
+const MIB = 2 ** 20;
+const size = (bytes: number): string =>
+  bytes < MIB ? `${bytes} bytes` : `${(bytes / MIB).toFixed(2)} MiB`;
+
+/** The weights-map key of part `i` of the table `name`. */
+export function partName(name: string, i: number): string {
+  return `${name}@${i}`;
+}
+
+/** Names of the [V, C] tables of a config: the embedding, and `lm_head.weight` when untied. */
+export function vocabTableNames(config: ModelConfig): string[] {
+  const names = [embeddingName(config)];
+  if (!config.tieWordEmbeddings && config.family !== 'gpt2') names.push('lm_head.weight');
+  return names;
+}
+
+/** The largest buffer one tensor may take under `limits`. */
+export function maxTensorBytes(limits: PartLimits): number {
+  return Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+}
+
+/**
+ * Rows per part for a table [rows, width] of `elementBytes`-byte elements: all of them when it
+ * fits (or there are no limits). Throws `UnsupportedModelError` when a single row does not fit.
+ */
+export function rowsPerPart(
+  name: string,
+  rows: number,
+  width: number,
+  limits: PartLimits | null,
+  elementBytes = 4,
+): number {
+  if (!limits) return rows;
+  const rowBytes = width * elementBytes;
+  const cap = maxTensorBytes(limits);
+  if (rowBytes > cap) {
+    const limit =
+      limits.maxStorageBufferBindingSize <= limits.maxBufferSize
+        ? 'maxStorageBufferBindingSize'
+        : 'maxBufferSize';
+    throw new UnsupportedModelError(
+      `Tensor "${name}" [${rows}, ${width}] cannot be split to fit this device: one row is ` +
+        `${size(rowBytes)} as float32, over its ${limit} of ${size(cap)}. Pick a model with a ` +
+        `narrower hidden size, a device with higher limits, or the wasm backend (no such limit).`,
+    );
+  }
+  return Math.min(rows, Math.floor(cap / rowBytes));
+}
+
+/** [start, count] of each part of `rows` rows, `perPart` at a time. */
+export function partRanges(rows: number, perPart: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let s = 0; s < rows; s += perPart) out.push([s, Math.min(perPart, rows - s)]);
+  return out;
+}
+
+/**
+ * The table `name` from a weights map: the whole tensor when present, else its parts
+ * `<name>@0`, `<name>@1`, … Throws `UnsupportedModelError` when neither is there.
+ */
+export function vocabTable(weights: ReadonlyMap<string, tf.Tensor>, name: string): VocabTable {
+  const whole = weights.get(name);
+  if (whole) return { name, parts: [whole as tf.Tensor2D], starts: [0], rows: whole.shape[0]! };
+  const parts: tf.Tensor2D[] = [];
+  for (let t = weights.get(partName(name, 0)); t; t = weights.get(partName(name, parts.length)))
+    parts.push(t as tf.Tensor2D);
+  if (parts.length === 0)
+    throw new UnsupportedModelError(`weight ${name} is missing (neither whole nor in parts).`);
+  const starts: number[] = [];
+  let rows = 0;
+  for (const p of parts) {
+    starts.push(rows);
+    rows += p.shape[0];
+  }
+  return { name, parts, starts, rows };
+}
+
+/**
+ * Splits a whole [V, C] tensor into row parts of at most `perPart` rows: new tensors, which the
+ * caller owns (the input is left as is). For tests and benchmarks that build weights in memory.
+ */
+export function splitRows(t: tf.Tensor2D, perPart: number): tf.Tensor2D[] {
+  return partRanges(t.shape[0], perPart).map(([s, n]) => tf.slice(t, [s, 0], [n, -1]));
+}
+
+/**
+ * A weights map with the vocab tables of `config` split into parts of `perPart` rows: the other
+ * tensors are the same objects, the parts are new (the caller disposes them; the whole tables
+ * stay with whoever owns `weights`).
+ */
+export function withSplitVocab(
+  config: ModelConfig,
+  weights: ReadonlyMap<string, tf.Tensor>,
+  perPart: number,
+): Map<string, tf.Tensor> {
+  const out = new Map(weights);
+  for (const name of vocabTableNames(config)) {
+    const whole = weights.get(name) as tf.Tensor2D | undefined;
+    if (!whole || whole.shape[0] <= perPart) continue;
+    out.delete(name);
+    splitRows(whole, perPart).forEach((part, i) => out.set(partName(name, i), part));
+  }
+  return out;
+}
+
+/** Rows `ids` (int32, any shape S) of the table: [...S, C]. Returns a new tensor. */
+export function gatherRows(table: VocabTable, ids: tf.Tensor): tf.Tensor {
+  const [first] = table.parts;
+  if (table.parts.length === 1 && first) return tf.gather(first, ids);
+  return tf.tidy(() => {
+    let sum: tf.Tensor | null = null;
+    table.parts.forEach((part, i) => {
+      const start = table.starts[i] ?? 0;
+      const n = part.shape[0];
+      const local = tf.sub(ids, tf.scalar(start, 'int32')); // [...S]
+      const inside = tf.logicalAnd(
+        tf.greaterEqual(local, tf.scalar(0, 'int32')),
+        tf.less(local, tf.scalar(n, 'int32')),
+      );
+      const rows = tf.gather(part, tf.clipByValue(local, 0, n - 1)); // [...S, C]
+      const masked = tf.mul(rows, tf.expandDims(tf.cast(inside, 'float32'), -1));
+      sum = sum ? tf.add(sum, masked) : masked;
+    });
+    return sum as unknown as tf.Tensor;
+  });
+}
+
+/** h [N, C] times the table transposed: logits [N, V], part by part. Returns a new tensor. */
+export function unembedRows(table: VocabTable, h: tf.Tensor2D): tf.Tensor2D {
+  const [first] = table.parts;
+  if (table.parts.length === 1 && first) return tf.matMul(h, first, false, true);
+  return tf.tidy(
+    () =>
+      tf.concat(
+        table.parts.map((p) => tf.matMul(h, p, false, true)),
+        1,
+      ) as tf.Tensor2D, // [N, V]
+  );
+}

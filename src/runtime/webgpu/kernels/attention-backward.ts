@@ -1,0 +1,265 @@
+/**
+ * Fused causal attention backward, flash-style (Dao 2023, FlashAttention-2, Alg. 2): the
+ * probabilities are recomputed per tile from q, k and the forward's logsumexp,
+ *   p_ts = exp(q_t·k_s / √D − lse_t)                        (s ≤ offset + t, else 0)
+ *   Δ_t = Σ_d dO_td · O_td                                   (= Σ_s p_ts dP_ts)
+ *   dS_ts = p_ts (dO_t·v_s − Δ_t)
+ *   dq_t = (1/√D) Σ_s dS_ts k_s,  dk_s = (1/√D) Σ_t dS_ts q_t,  dv_s = Σ_t p_ts dO_t,
+ * with dk, dv summed over the G query heads that read kv head ⌊h/G⌋. [B, H, T, S] is never stored.
+ *
+ * Two dispatches: `attention-dq` (one invocation per query row, as the forward, which also writes
+ * Δ) and then `attention-dkdv` (one invocation per key row; it loops over the query rows of its
+ * kv head's G heads in tiles held in workgroup memory, starting at the first row that can see its
+ * keys). dO and O are in the forward's merged layout [B, T, H·D].
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { emptyTensor } from '../backend-internals';
+import { dispatch, type GpuKernel } from '../gpu-runtime';
+import { constants, headDim, loader, storage, storer, type HeadDim } from './attention-wgsl';
+
+const UNIFORMS = ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'f32'] as const; // T S offset H G K scale
+const HEADER = `struct U { T: u32, S: u32, offset: u32, H: u32, G: u32, K: u32, scale: f32 }`;
+
+function dqSource(hd: HeadDim): string {
+  return /* wgsl */ `
+${constants(hd)}
+${HEADER}
+${storage(hd, 0, 'q')}
+${storage(hd, 1, 'k')}
+${storage(hd, 2, 'v')}
+${storage(hd, 3, 'dO')}
+${storage(hd, 4, 'O')}
+@group(0) @binding(5) var<storage, read> lse: array<f32>;
+${storage(hd, 6, 'dq', true)}
+@group(0) @binding(7) var<storage, read_write> delta: array<f32>;
+@group(0) @binding(8) var<uniform> u: U;
+${loader(hd, 'q')}
+${loader(hd, 'k')}
+${loader(hd, 'v')}
+${loader(hd, 'dO')}
+${loader(hd, 'O')}
+${storer(hd, 'dq')}
+
+var<workgroup> ks: array<vec4<f32>, ${hd.tile * hd.D4}>;
+var<workgroup> vs: array<vec4<f32>, ${hd.tile * hd.D4}>;
+
+@compute @workgroup_size(${64})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let b = wg.y / u.K;
+  let kvh = wg.y % u.K;
+  let rows = u.G * u.T;
+  let r = wg.x * WG + li;
+  let live = r < rows;
+  let rr = min(r, rows - 1u);
+  let t = rr / u.G;
+  let h = kvh * u.G + rr % u.G;
+  let row = (b * u.H + h) * u.T + t;
+  let mBase = ((b * u.T + t) * u.H + h) * D; // merged [B, T, H·D]
+  var qr: array<vec4<f32>, D4>;
+  var dor: array<vec4<f32>, D4>;
+  var dq: array<vec4<f32>, D4>;
+  var dl = vec4<f32>(0.0);
+  for (var j = 0u; j < D4; j++) {
+    qr[j] = ld_q(row * D, j) * u.scale;
+    dor[j] = ld_dO(mBase, j);
+    dl = fma(dor[j], ld_O(mBase, j), dl);
+  }
+  let dlt = dl.x + dl.y + dl.z + dl.w;
+  let L = lse[row];
+  let kvBase = (b * u.K + kvh) * u.S * D;
+  let tLast = min(wg.x * WG + WG - 1u, rows - 1u) / u.G;
+  let sEnd = min(u.S, u.offset + tLast + 1u);
+  let mine = u.offset + t + 1u;
+  for (var s0 = 0u; s0 < sEnd; s0 += TILE) {
+    for (var i = li; i < TILE * D4; i += WG) {
+      let s = s0 + i / D4;
+      var kx = vec4<f32>(0.0);
+      var vx = vec4<f32>(0.0);
+      if (s < sEnd) {
+        kx = ld_k(kvBase + s * D, i % D4);
+        vx = ld_v(kvBase + s * D, i % D4);
+      }
+      ks[i] = kx;
+      vs[i] = vx;
+    }
+    workgroupBarrier();
+    let n = min(TILE, sEnd - s0);
+    for (var c = 0u; c < n; c++) {
+      if (s0 + c < mine) {
+        var x4 = vec4<f32>(0.0);
+        var dp4 = vec4<f32>(0.0);
+        for (var j = 0u; j < D4; j++) {
+          x4 = fma(qr[j], ks[c * D4 + j], x4);
+          dp4 = fma(dor[j], vs[c * D4 + j], dp4);
+        }
+        let p = exp(x4.x + x4.y + x4.z + x4.w - L);
+        let ds = p * (dp4.x + dp4.y + dp4.z + dp4.w - dlt);
+        for (var j = 0u; j < D4; j++) { dq[j] = fma(vec4<f32>(ds), ks[c * D4 + j], dq[j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    for (var j = 0u; j < D4; j++) { st_dq(row * D, j, dq[j] * u.scale); }
+    delta[row] = dlt;
+  }
+}`;
+}
+
+function dkdvSource(hd: HeadDim): string {
+  return /* wgsl */ `
+${constants(hd)}
+${HEADER}
+${storage(hd, 0, 'q')}
+${storage(hd, 1, 'k')}
+${storage(hd, 2, 'v')}
+${storage(hd, 3, 'dO')}
+@group(0) @binding(4) var<storage, read> lse: array<f32>;
+@group(0) @binding(5) var<storage, read> delta: array<f32>;
+${storage(hd, 6, 'dk', true)}
+${storage(hd, 7, 'dv', true)}
+@group(0) @binding(8) var<uniform> u: U;
+${loader(hd, 'q')}
+${loader(hd, 'k')}
+${loader(hd, 'v')}
+${loader(hd, 'dO')}
+${storer(hd, 'dk')}
+${storer(hd, 'dv')}
+
+var<workgroup> qs: array<vec4<f32>, ${hd.tile * hd.D4}>;
+var<workgroup> dos: array<vec4<f32>, ${hd.tile * hd.D4}>;
+var<workgroup> ls: array<f32, TILE>;
+var<workgroup> dls: array<f32, TILE>;
+
+@compute @workgroup_size(${64})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let b = wg.y / u.K;
+  let kvh = wg.y % u.K;
+  let s = wg.x * WG + li;
+  let live = s < u.S;
+  let kvRow = ((b * u.K + kvh) * u.S + min(s, u.S - 1u)) * D;
+  var kr: array<vec4<f32>, D4>;
+  var vr: array<vec4<f32>, D4>;
+  var dk: array<vec4<f32>, D4>;
+  var dv: array<vec4<f32>, D4>;
+  for (var j = 0u; j < D4; j++) {
+    kr[j] = ld_k(kvRow, j);
+    vr[j] = ld_v(kvRow, j);
+  }
+  let rows = u.G * u.T;
+  // Query t sees key s when s ≤ offset + t: the workgroup's first key bounds the first row.
+  let sFirst = wg.x * WG;
+  let tFirst = select(0u, sFirst - u.offset, sFirst > u.offset);
+  for (var r0 = min(tFirst * u.G, rows); r0 < rows; r0 += TILE) {
+    for (var i = li; i < TILE * D4; i += WG) {
+      let r = r0 + i / D4;
+      let j = i % D4;
+      var qx = vec4<f32>(0.0);
+      var dx = vec4<f32>(0.0);
+      if (r < rows) {
+        let t = r / u.G;
+        let h = kvh * u.G + r % u.G;
+        qx = ld_q(((b * u.H + h) * u.T + t) * D, j) * u.scale;
+        dx = ld_dO(((b * u.T + t) * u.H + h) * D, j);
+      }
+      qs[i] = qx;
+      dos[i] = dx;
+    }
+    for (var i = li; i < TILE; i += WG) {
+      let r = r0 + i;
+      var lx = 0.0;
+      var dlx = 0.0;
+      if (r < rows) {
+        let row = (b * u.H + kvh * u.G + r % u.G) * u.T + r / u.G;
+        lx = lse[row];
+        dlx = delta[row];
+      }
+      ls[i] = lx;
+      dls[i] = dlx;
+    }
+    workgroupBarrier();
+    let n = min(TILE, rows - r0);
+    for (var c = 0u; c < n; c++) {
+      let t = (r0 + c) / u.G;
+      if (s <= u.offset + t) {
+        var x4 = vec4<f32>(0.0);
+        var dp4 = vec4<f32>(0.0);
+        for (var j = 0u; j < D4; j++) {
+          x4 = fma(qs[c * D4 + j], kr[j], x4);
+          dp4 = fma(dos[c * D4 + j], vr[j], dp4);
+        }
+        let p = exp(x4.x + x4.y + x4.z + x4.w - ls[c]);
+        let ds = p * (dp4.x + dp4.y + dp4.z + dp4.w - dls[c]);
+        for (var j = 0u; j < D4; j++) {
+          dv[j] = fma(vec4<f32>(p), dos[c * D4 + j], dv[j]);
+          dk[j] = fma(vec4<f32>(ds), qs[c * D4 + j], dk[j]);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    for (var j = 0u; j < D4; j++) {
+      st_dk(kvRow, j, dk[j]);
+      st_dv(kvRow, j, dv[j]);
+    }
+  }
+}`;
+}
+
+const dqKernels = new Map<number, GpuKernel>();
+const dkdvKernels = new Map<number, GpuKernel>();
+
+export function attentionDqKernel(D: number): GpuKernel {
+  let kernel = dqKernels.get(D);
+  if (!kernel) {
+    kernel = { name: `attention-dq-d${D}`, code: dqSource(headDim(D)), uniforms: UNIFORMS };
+    dqKernels.set(D, kernel);
+  }
+  return kernel;
+}
+
+export function attentionDkdvKernel(D: number): GpuKernel {
+  let kernel = dkdvKernels.get(D);
+  if (!kernel) {
+    kernel = { name: `attention-dkdv-d${D}`, code: dkdvSource(headDim(D)), uniforms: UNIFORMS };
+    dkdvKernels.set(D, kernel);
+  }
+  return kernel;
+}
+
+/**
+ * Gradients of the fused forward. q [B, H, T, D]; k, v [B, K, S, D]; o and dO [B, T, H·D]; lse
+ * [B, H, T]. Returns new dq [B, H, T, D], dk and dv [B, K, S, D] (the caller owns them).
+ */
+export function attentionBackward(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  o: tf.Tensor3D,
+  lse: tf.Tensor3D,
+  dO: tf.Tensor3D,
+): { dq: tf.Tensor4D; dk: tf.Tensor4D; dv: tf.Tensor4D } {
+  const [B, H, T, D] = q.shape;
+  const [, K, S] = k.shape;
+  const G = H / K;
+  const uniforms = [T, S, S - T, H, G, K, 1 / Math.sqrt(D)];
+  const dq = emptyTensor<tf.Tensor4D>([B, H, T, D]);
+  const dk = emptyTensor<tf.Tensor4D>([B, K, S, D]);
+  const dv = emptyTensor<tf.Tensor4D>([B, K, S, D]);
+  const delta = emptyTensor<tf.Tensor3D>([B, H, T]);
+  dispatch(
+    attentionDqKernel(D),
+    [q, k, v, dO, o, lse, dq, delta],
+    [Math.ceil((G * T) / 64), B * K],
+    uniforms,
+  );
+  dispatch(
+    attentionDkdvKernel(D),
+    [q, k, v, dO, lse, delta, dk, dv],
+    [Math.ceil(S / 64), B * K],
+    uniforms,
+  );
+  delta.dispose();
+  return { dq, dk, dv };
+}

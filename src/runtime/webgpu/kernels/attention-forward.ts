@@ -1,0 +1,221 @@
+/**
+ * Fused causal attention forward, flash-style (Dao et al. 2022, FlashAttention, Alg. 1; online
+ * softmax: Milakov & Gimelshein 2018): for query head h (kv head ⌊h/G⌋) and query t at absolute
+ * position offset + t,
+ *   o_t = Σ_{s ≤ offset+t} softmax_s(q_t·k_s / √D) v_s,   lse_t = log Σ_s exp(q_t·k_s / √D),
+ * in one dispatch. Each workgroup takes one (batch, kv head) and 64 query rows r = t·G + g of its
+ * G query heads, so the G heads of a group read each key/value tile once from workgroup memory;
+ * K and V are never repeated. Per row it keeps a running max m, sum l and accumulator over key
+ * tiles, rescaling once per tile; keys past the causal limit of the workgroup's last row are not
+ * read at all.
+ *
+ * Keys come from two regions so a KV cache can share a prompt's prefill across samples: keys
+ * s < P from (kA, vA) at batch stride `aBatch` (0 = one prefill row for every sample), keys
+ * s ≥ P from (kB, vB) at position s − P. A plain call binds the same k, v to both with P = S.
+ * Output: o merged as [B, T, H·D] (as `attend` returns) and lse [B, H, T] for the backward.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { emptyTensor } from '../backend-internals';
+import { dispatch, type Binding, type GpuKernel } from '../gpu-runtime';
+import { constants, headDim, loader, storage, storer, type HeadDim } from './attention-wgsl';
+
+const UNIFORMS = [
+  'u32', // T
+  'u32', // S
+  'u32', // offset
+  'u32', // H
+  'u32', // G
+  'u32', // K
+  'f32', // scale
+  'u32', // P: keys read from region A
+  'u32', // aBatch: region A's batch stride (elements)
+  'u32', // aHead: region A's head stride
+  'u32', // bBatch
+  'u32', // bHead
+] as const;
+
+function source(hd: HeadDim): string {
+  return /* wgsl */ `
+${constants(hd)}
+struct U { T: u32, S: u32, offset: u32, H: u32, G: u32, K: u32, scale: f32, P: u32,
+           aBatch: u32, aHead: u32, bBatch: u32, bHead: u32 }
+${storage(hd, 0, 'q')}
+${storage(hd, 1, 'kA')}
+${storage(hd, 2, 'vA')}
+${storage(hd, 3, 'kB')}
+${storage(hd, 4, 'vB')}
+${storage(hd, 5, 'o', true)}
+@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(7) var<uniform> u: U;
+${loader(hd, 'q')}
+${loader(hd, 'kA')}
+${loader(hd, 'vA')}
+${loader(hd, 'kB')}
+${loader(hd, 'vB')}
+${storer(hd, 'o')}
+
+var<workgroup> ks: array<vec4<f32>, ${hd.tile * hd.D4}>;
+var<workgroup> vs: array<vec4<f32>, ${hd.tile * hd.D4}>;
+
+@compute @workgroup_size(${64})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let b = wg.y / u.K;
+  let kvh = wg.y % u.K;
+  let rows = u.G * u.T;
+  let r = wg.x * WG + li;
+  let live = r < rows;
+  let rr = min(r, rows - 1u);
+  let t = rr / u.G;
+  let h = kvh * u.G + rr % u.G;
+  let qBase = ((b * u.H + h) * u.T + t) * D;
+  var qr: array<vec4<f32>, D4>;
+  var acc: array<vec4<f32>, D4>;
+  for (var j = 0u; j < D4; j++) { qr[j] = ld_q(qBase, j) * u.scale; }
+  var m = -3.0e38;
+  var l = 0.0;
+  let tLast = min(wg.x * WG + WG - 1u, rows - 1u) / u.G;
+  let sEnd = min(u.S, u.offset + tLast + 1u); // keys any row of this workgroup sees
+  let mine = u.offset + t + 1u;               // keys this row sees: s < mine
+  var sc: array<f32, TILE>;
+  for (var s0 = 0u; s0 < sEnd; s0 += TILE) {
+    for (var i = li; i < TILE * D4; i += WG) {
+      let s = s0 + i / D4;
+      let j = i % D4;
+      var kx = vec4<f32>(0.0);
+      var vx = vec4<f32>(0.0);
+      if (s < sEnd) {
+        if (s < u.P) {
+          let base = b * u.aBatch + kvh * u.aHead + s * D;
+          kx = ld_kA(base, j);
+          vx = ld_vA(base, j);
+        } else {
+          let base = b * u.bBatch + kvh * u.bHead + (s - u.P) * D;
+          kx = ld_kB(base, j);
+          vx = ld_vB(base, j);
+        }
+      }
+      ks[i] = kx;
+      vs[i] = vx;
+    }
+    workgroupBarrier();
+    let n = min(TILE, sEnd - s0);
+    var tileMax = m;
+    for (var c = 0u; c < n; c++) {
+      var d4 = vec4<f32>(0.0);
+      for (var j = 0u; j < D4; j++) { d4 = fma(qr[j], ks[c * D4 + j], d4); }
+      let x = d4.x + d4.y + d4.z + d4.w;
+      sc[c] = x;
+      if (s0 + c < mine) { tileMax = max(tileMax, x); }
+    }
+    let corr = exp(m - tileMax);
+    l = l * corr;
+    for (var j = 0u; j < D4; j++) { acc[j] = acc[j] * corr; }
+    for (var c = 0u; c < n; c++) {
+      if (s0 + c < mine) {
+        let p = exp(sc[c] - tileMax);
+        l = l + p;
+        for (var j = 0u; j < D4; j++) { acc[j] = fma(vec4<f32>(p), vs[c * D4 + j], acc[j]); }
+      }
+    }
+    m = tileMax;
+    workgroupBarrier();
+  }
+  if (live) {
+    let oBase = ((b * u.T + t) * u.H + h) * D;
+    let inv = 1.0 / l;
+    for (var j = 0u; j < D4; j++) { st_o(oBase, j, acc[j] * inv); }
+    lse[(b * u.H + h) * u.T + t] = m + log(l);
+  }
+}`;
+}
+
+const kernels = new Map<number, GpuKernel>();
+
+/** The forward kernel for head dim D (one pipeline per D). */
+export function attentionForwardKernel(D: number): GpuKernel {
+  let kernel = kernels.get(D);
+  if (!kernel) {
+    kernel = { name: `attention-forward-d${D}`, code: source(headDim(D)), uniforms: UNIFORMS };
+    kernels.set(D, kernel);
+  }
+  return kernel;
+}
+
+/** Where the keys and values of a call live (see the module comment). */
+export interface KvRegions {
+  readonly kA: Binding;
+  readonly vA: Binding;
+  /** Keys s < P come from region A. */
+  readonly P: number;
+  /** Region A's strides in elements: batch (0 = shared by all batch rows), head. */
+  readonly aBatch: number;
+  readonly aHead: number;
+  readonly kB: Binding;
+  readonly vB: Binding;
+  readonly bBatch: number;
+  readonly bHead: number;
+}
+
+export interface AttentionShape {
+  readonly B: number;
+  readonly H: number;
+  readonly K: number;
+  readonly T: number;
+  /** Keys visible in all: offset = S − T. */
+  readonly S: number;
+  readonly D: number;
+}
+
+/**
+ * Records the forward for q [B, H, T, D] over keys/values in `kv`; returns new tensors
+ * o [B, T, H·D] and lse [B, H, T] (the caller owns both).
+ */
+export function attentionForwardRegions(
+  q: tf.Tensor4D,
+  kv: KvRegions,
+  shape: AttentionShape,
+): { o: tf.Tensor3D; lse: tf.Tensor3D } {
+  const { B, H, K, T, S, D } = shape;
+  if (H % K !== 0) throw new RangeError(`${H} query heads are not a multiple of ${K} kv heads`);
+  if (S < T) throw new RangeError(`attention over ${S} keys for ${T} queries: need S ≥ T`);
+  const G = H / K;
+  const o = emptyTensor<tf.Tensor3D>([B, T, H * D]);
+  const lse = emptyTensor<tf.Tensor3D>([B, H, T]);
+  dispatch(
+    attentionForwardKernel(D),
+    [q, kv.kA, kv.vA, kv.kB, kv.vB, o, lse],
+    [Math.ceil((G * T) / 64), B * K],
+    [T, S, S - T, H, G, K, 1 / Math.sqrt(D), kv.P, kv.aBatch, kv.aHead, kv.bBatch, kv.bHead],
+  );
+  return { o, lse };
+}
+
+/**
+ * q [B, H, T, D]; k, v [B, K, S, D] (contiguous). Returns new o [B, T, H·D] and lse [B, H, T].
+ */
+export function attentionForward(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+): { o: tf.Tensor3D; lse: tf.Tensor3D } {
+  const [B, H, T, D] = q.shape;
+  const [Bk, K, S, Dk] = k.shape;
+  if (Bk !== B || Dk !== D || !tf.util.arraysEqual(k.shape, v.shape)) {
+    throw new RangeError(
+      `attention: q ${JSON.stringify(q.shape)}, k ${JSON.stringify(k.shape)}, ` +
+        `v ${JSON.stringify(v.shape)} do not fit [B, H, T, D], [B, K, S, D], [B, K, S, D]`,
+    );
+  }
+  const regions: KvRegions = {
+    kA: k,
+    vA: v,
+    P: S,
+    aBatch: K * S * D,
+    aHead: S * D,
+    kB: k,
+    vB: v,
+    bBatch: 0,
+    bHead: 0,
+  };
+  return attentionForwardRegions(q, regions, { B, H, K, T, S, D });
+}

@@ -1,0 +1,74 @@
+/**
+ * WGSL pieces the attention kernels share: the head-dim constants, vec4 loads and stores over
+ * rows of D floats, and the tile sizes. Rows are handled as ⌈D/4⌉ vec4s; when D is a multiple
+ * of 4 every row starts on a vec4 boundary and buffers are bound as `array<vec4<f32>>`,
+ * otherwise as `array<f32>` with the missing lanes read as 0 and never written.
+ */
+
+/** Invocations per workgroup of every attention kernel (one per query row or key row). */
+export const ATTN_WG = 64;
+
+/** Floats of workgroup memory a kernel's two shared tiles may take (16 KiB: WebGPU's default). */
+const SHARED_VEC4 = 512;
+
+/** Head-dim facts a kernel is generated for. */
+export interface HeadDim {
+  readonly D: number;
+  /** vec4s per row */
+  readonly D4: number;
+  /** rows are whole vec4s */
+  readonly aligned: boolean;
+  /** rows per shared tile (two tiles of TILE × D4 vec4s fit 16 KiB) */
+  readonly tile: number;
+}
+
+export function headDim(D: number): HeadDim {
+  if (!Number.isInteger(D) || D < 1)
+    throw new RangeError(`head dim ${D} must be a positive integer`);
+  const D4 = Math.ceil(D / 4);
+  const tile = Math.max(1, Math.min(32, Math.floor(SHARED_VEC4 / D4)));
+  return { D, D4, aligned: D % 4 === 0, tile };
+}
+
+/** `var<storage, …> name: array<…>` at `binding`. */
+export function storage(hd: HeadDim, binding: number, name: string, write = false): string {
+  const access = write ? 'read_write' : 'read';
+  const type = hd.aligned ? 'vec4<f32>' : 'f32';
+  return `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${type}>;`;
+}
+
+/** `fn ld_<name>(base, j) -> vec4<f32>`: the j-th vec4 of the row starting at element `base`. */
+export function loader(hd: HeadDim, name: string): string {
+  if (hd.aligned) {
+    return `fn ld_${name}(base: u32, j: u32) -> vec4<f32> { return ${name}[base / 4u + j]; }`;
+  }
+  return `fn ld_${name}(base: u32, j: u32) -> vec4<f32> {
+    var r = vec4<f32>(0.0);
+    for (var c = 0u; c < 4u; c++) {
+      let d = 4u * j + c;
+      if (d < D) { r[c] = ${name}[base + d]; }
+    }
+    return r;
+  }`;
+}
+
+/** `fn st_<name>(base, j, x)`: writes the j-th vec4 of the row starting at element `base`. */
+export function storer(hd: HeadDim, name: string): string {
+  if (hd.aligned) {
+    return `fn st_${name}(base: u32, j: u32, x: vec4<f32>) { ${name}[base / 4u + j] = x; }`;
+  }
+  return `fn st_${name}(base: u32, j: u32, x: vec4<f32>) {
+    for (var c = 0u; c < 4u; c++) {
+      let d = 4u * j + c;
+      if (d < D) { ${name}[base + d] = x[c]; }
+    }
+  }`;
+}
+
+/** The constants every attention shader starts with. */
+export function constants(hd: HeadDim): string {
+  return `const D = ${hd.D}u;
+const D4 = ${hd.D4}u;
+const TILE = ${hd.tile}u;
+const WG = ${ATTN_WG}u;`;
+}

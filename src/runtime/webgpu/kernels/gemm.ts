@@ -1,0 +1,302 @@
+/**
+ * Tiled matrix product on WebGPU, with the extras the LoRA projection needs in the same dispatch:
+ *
+ *   C[M, N] = α·op(A)·op(B) (+ bias[N]) (+ s·L·op(R)) (+ C, when accumulating)
+ *
+ * op(X) is X or Xᵀ (row-major storage either way). B may be float32 or packed bf16 pairs (a u32 /
+ * int32 buffer, two bf16 per word along the flattened array: element 2i in the low half of word i,
+ * src/io/dtype.ts `packBf16Pairs`), unpacked as it is loaded: bf16 is the top half of a float32,
+ * so the low half widens as `bitcast<f32>(w << 16)` and the high half as
+ * `bitcast<f32>(w & 0xffff0000)`, exactly. The low-rank term L [M, r] · R ([r, N], or [N, r]
+ * transposed) runs as extra K-tiles through the same accumulator: [α·A | s·L] · [B ; R].
+ *
+ * Tiling (the scheme of published WebGPU matmul work, e.g. TF.js's `matmul_packed`): a workgroup
+ * of 8×8 invocations computes a 32×32 output tile, each invocation a 4×4 block held in registers;
+ * per 32-deep K step both operand tiles are staged in workgroup memory, K-major, so the inner loop
+ * reads one vec4 of A and one of B for 16 FMAs. Global loads are coalesced along whichever axis
+ * is contiguous for the operand's transposition. Edges are zero-filled, so any M, N, K works.
+ *
+ * Shader variants differ by the flags of `GemmVariant` (each one compiles once per device); the
+ * sizes, α and s are uniforms. Returns fresh tensors (or writes the caller's C when accumulating);
+ * differentiation is the op layer's job (ops/lora-projection.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { emptyTensor } from '../backend-internals';
+import { dispatch, groupsFor, type GpuKernel } from '../gpu-runtime';
+
+/** Output tile edge (rows and columns) of one workgroup. */
+const TILE = 32;
+/** Depth of one K step staged in workgroup memory. */
+const TILE_K = 32;
+
+/** What selects a shader: everything that changes the code, not the sizes. */
+export interface GemmVariant {
+  readonly transA: boolean;
+  readonly transB: boolean;
+  /** B is bf16 pairs in u32 words instead of float32. */
+  readonly packedB: boolean;
+  readonly bias: boolean;
+  /** C += result (C read, then written), instead of C = result. */
+  readonly accumulate: boolean;
+  /** The low-rank term s·L·op(R): null for none; transR: R is stored [N, r]. */
+  readonly lowRank: null | { readonly transR: boolean };
+}
+
+/** A matrix of bf16 pairs: `words` (int32, ⌈rows·cols / 2⌉) holding the row-major [rows, cols]. */
+export interface PackedBf16Matrix {
+  readonly words: tf.Tensor;
+  readonly shape: readonly [number, number];
+}
+
+export interface GemmOptions {
+  readonly transA?: boolean;
+  readonly transB?: boolean;
+  /** α, multiplying op(A)·op(B) (not the bias nor the low-rank term). Default 1. */
+  readonly alpha?: number;
+  /** [N] */
+  readonly bias?: tf.Tensor1D | null;
+  /** s·L·op(R): L [M, r]; R [r, N], or [N, r] with transR. */
+  readonly lowRank?: {
+    readonly l: tf.Tensor2D;
+    readonly r: tf.Tensor2D;
+    readonly transR: boolean;
+    readonly scale: number;
+  } | null;
+  /** Add into this [M, N] tensor (written in place; the caller must own it) and return it. */
+  readonly accumulate?: tf.Tensor2D | null;
+}
+
+const kernels = new Map<string, GpuKernel>();
+
+/** The kernel of one variant (cached: same object, same pipeline). */
+export function gemmKernel(variant: GemmVariant): GpuKernel {
+  const key = variantName(variant);
+  let kernel = kernels.get(key);
+  if (!kernel) {
+    kernel = {
+      name: key,
+      code: gemmWgsl(variant),
+      uniforms: ['u32', 'u32', 'u32', 'u32', 'f32', 'f32'],
+    };
+    kernels.set(key, kernel);
+  }
+  return kernel;
+}
+
+function variantName(v: GemmVariant): string {
+  const ops = `${v.transA ? 't' : 'n'}${v.transB ? 't' : 'n'}`;
+  const parts = [`gemm-${ops}`];
+  if (v.packedB) parts.push('bf16');
+  if (v.bias) parts.push('bias');
+  if (v.lowRank) parts.push(v.lowRank.transR ? 'lrt' : 'lr');
+  if (v.accumulate) parts.push('acc');
+  return parts.join('-');
+}
+
+/**
+ * C = α·op(A)·op(B) (+ bias) (+ s·L·op(R)) (+ C): one dispatch. A is float32 [M, K] ([K, M] with
+ * transA); B is float32 [K, N] ([N, K] with transB) or the same layout packed as bf16 pairs.
+ * Returns a new [M, N] tensor (the caller disposes it), or `accumulate` itself.
+ */
+export function gemm(
+  a: tf.Tensor2D,
+  b: tf.Tensor2D | PackedBf16Matrix,
+  options: GemmOptions = {},
+): tf.Tensor2D {
+  const transA = options.transA ?? false;
+  const transB = options.transB ?? false;
+  const packed = !(b instanceof tf.Tensor);
+  const bShape = packed ? b.shape : (b.shape as [number, number]);
+  const [M, K] = transA ? [a.shape[1], a.shape[0]] : a.shape;
+  const [kB, N] = transB ? [bShape[1], bShape[0]] : bShape;
+  if (kB !== K) {
+    throw new Error(
+      `gemm: op(A) is [${M}, ${K}] but op(B) is [${kB}, ${N}]; inner sizes must match.`,
+    );
+  }
+  if (packed) checkPacked(b);
+  const { bias, lowRank, accumulate } = options;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== N)) {
+    throw new Error(`gemm: bias has shape [${bias.shape}], expected [${N}].`);
+  }
+  let rank = 0;
+  if (lowRank) {
+    rank = lowRank.l.shape[1];
+    const want = lowRank.transR ? [N, rank] : [rank, N];
+    if (
+      lowRank.l.shape[0] !== M ||
+      lowRank.r.shape[0] !== want[0] ||
+      lowRank.r.shape[1] !== want[1]
+    ) {
+      throw new Error(
+        `gemm: low-rank term L [${lowRank.l.shape}] · R [${lowRank.r.shape}] does not give [${M}, ${N}] ` +
+          `(R must be ${lowRank.transR ? '[N, r]' : '[r, N]'}).`,
+      );
+    }
+  }
+  if (accumulate && (accumulate.shape[0] !== M || accumulate.shape[1] !== N)) {
+    throw new Error(`gemm: accumulate target is [${accumulate.shape}], expected [${M}, ${N}].`);
+  }
+  for (const t of [a, packed ? null : b, bias, lowRank?.l, lowRank?.r, accumulate]) {
+    if (t && t.dtype !== 'float32') throw new Error(`gemm: float32 operands only, got ${t.dtype}.`);
+  }
+  const variant: GemmVariant = {
+    transA,
+    transB,
+    packedB: packed,
+    bias: !!bias,
+    accumulate: !!accumulate,
+    lowRank: lowRank ? { transR: lowRank.transR } : null,
+  };
+  const c = accumulate ?? emptyTensor<tf.Tensor2D>([M, N]);
+  const bindings: tf.TensorInfo[] = [a, packed ? b.words : b];
+  if (bias) bindings.push(bias);
+  if (lowRank) bindings.push(lowRank.l, lowRank.r);
+  bindings.push(c);
+  dispatch(
+    gemmKernel(variant),
+    bindings,
+    [groupsFor(N, TILE), groupsFor(M, TILE)],
+    [M, N, K, rank, options.alpha ?? 1, lowRank?.scale ?? 0],
+  );
+  return c;
+}
+
+function checkPacked(b: PackedBf16Matrix): void {
+  const words = Math.ceil((b.shape[0] * b.shape[1]) / 2);
+  if (b.words.dtype !== 'int32' || b.words.size !== words) {
+    throw new Error(
+      `gemm: packed B [${b.shape}] needs ${words} int32 words, got ${b.words.size} ${b.words.dtype}.`,
+    );
+  }
+}
+
+/** The WGSL of one variant. */
+function gemmWgsl(v: GemmVariant): string {
+  let binding = 0;
+  const decl = (name: string, type: string, access = 'read') =>
+    `@group(0) @binding(${binding++}) var<storage, ${access}> ${name}: array<${type}>;`;
+  const lines = [decl('a', 'f32'), decl('b', v.packedB ? 'u32' : 'f32')];
+  if (v.bias) lines.push(decl('bias', 'f32'));
+  if (v.lowRank) lines.push(decl('lo', 'f32'), decl('ro', 'f32'));
+  lines.push(decl('c', 'f32', 'read_write'));
+  lines.push(`@group(0) @binding(${binding}) var<uniform> u: U;`);
+  // Element (k, n) of op(B) and its flat index in B's storage.
+  const bIndex = v.transB ? 'n * u.K + k' : 'k * u.N + n';
+  const loadB = v.packedB
+    ? `let e = ${bIndex};
+      let w = b[e >> 1u];
+      if ((e & 1u) == 0u) { return bitcast<f32>(w << 16u); }
+      return bitcast<f32>(w & 0xffff0000u);`
+    : `return b[${bIndex}];`;
+  // Which tile coordinate runs along the contiguous axis, so neighbouring invocations load
+  // neighbouring words: for A [M, K] that is k, for Aᵀ it is m; for B [K, N] n, for Bᵀ k.
+  const aSplit = v.transA ? ['mm', 'kk'] : ['kk', 'mm'];
+  const bSplit = v.transB ? ['kk', 'nn'] : ['nn', 'kk'];
+  const rIndex = v.lowRank?.transR ? 'n * u.R + j' : 'j * u.N + n';
+  return /* wgsl */ `
+struct U { M: u32, N: u32, K: u32, R: u32, alpha: f32, s: f32 }
+${lines.join('\n')}
+
+const TILE = ${TILE}u;
+const TILE_K = ${TILE_K}u;
+// Staged tiles, K-major: As[k][m / 4] and Bs[k][n / 4], so the inner loop reads whole vec4s.
+var<workgroup> As: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
+var<workgroup> Bs: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
+
+fn loadA(m: u32, k: u32) -> f32 {
+  return a[${v.transA ? 'k * u.M + m' : 'm * u.K + k'}];
+}
+
+fn loadB(k: u32, n: u32) -> f32 {
+  ${loadB}
+}
+
+// 16 FMAs per (vec4 of A, vec4 of B) pair, over one staged K step.
+fn multiplyTile(tx: u32, ty: u32, acc: ptr<function, array<vec4<f32>, 4>>) {
+  for (var kk = 0u; kk < TILE_K; kk++) {
+    let av = As[kk * (TILE / 4u) + ty];
+    let bv = Bs[kk * (TILE / 4u) + tx];
+    (*acc)[0] += av.x * bv;
+    (*acc)[1] += av.y * bv;
+    (*acc)[2] += av.z * bv;
+    (*acc)[3] += av.w * bv;
+  }
+}
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let tx = t % 8u;
+  let ty = t / 8u;
+  let m0 = wg.y * TILE;
+  let n0 = wg.x * TILE;
+  var acc: array<vec4<f32>, 4>;
+  let steps = (u.K + TILE_K - 1u) / TILE_K;
+  for (var step = 0u; step < steps; step++) {
+    let k0 = step * TILE_K;
+    for (var j = 0u; j < ${(TILE * TILE_K) / 64}u; j++) {
+      let idx = j * 64u + t;
+      let ${aSplit[0]} = idx % TILE;
+      let ${aSplit[1]} = idx / TILE;
+      var av = 0.0;
+      if (m0 + mm < u.M && k0 + kk < u.K) { av = u.alpha * loadA(m0 + mm, k0 + kk); }
+      As[kk * (TILE / 4u) + mm / 4u][mm % 4u] = av;
+    }
+    for (var j = 0u; j < ${(TILE * TILE_K) / 64}u; j++) {
+      let idx = j * 64u + t;
+      let ${bSplit[0]} = idx % TILE;
+      let ${bSplit[1]} = idx / TILE;
+      var bv = 0.0;
+      if (n0 + nn < u.N && k0 + kk < u.K) { bv = loadB(k0 + kk, n0 + nn); }
+      Bs[kk * (TILE / 4u) + nn / 4u][nn % 4u] = bv;
+    }
+    workgroupBarrier();
+    multiplyTile(tx, ty, &acc);
+    workgroupBarrier();
+  }
+${v.lowRank ? lowRankSteps(rIndex) : ''}
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + ty * 4u + i;
+    if (m >= u.M) { break; }
+    for (var jn = 0u; jn < 4u; jn++) {
+      let n = n0 + tx * 4u + jn;
+      if (n >= u.N) { break; }
+      var value = acc[i][jn];
+      ${v.bias ? 'value += bias[n];' : ''}
+      ${v.accumulate ? 'value += c[m * u.N + n];' : ''}
+      c[m * u.N + n] = value;
+    }
+  }
+}
+`;
+}
+
+/** The low-rank term as extra K steps over j < r: staged s·L [M, r] (rows) and R (columns). */
+function lowRankSteps(rIndex: string): string {
+  return `
+  let lrSteps = (u.R + TILE_K - 1u) / TILE_K;
+  for (var step = 0u; step < lrSteps; step++) {
+    let j0 = step * TILE_K;
+    for (var q = 0u; q < ${(TILE * TILE_K) / 64}u; q++) {
+      let idx = q * 64u + t;
+      let kk = idx % TILE;
+      let mm = idx / TILE;
+      var lv = 0.0;
+      if (m0 + mm < u.M && j0 + kk < u.R) { lv = u.s * lo[(m0 + mm) * u.R + j0 + kk]; }
+      As[kk * (TILE / 4u) + mm / 4u][mm % 4u] = lv;
+    }
+    for (var q = 0u; q < ${(TILE * TILE_K) / 64}u; q++) {
+      let idx = q * 64u + t;
+      let nn = idx % TILE;
+      let kk = idx / TILE;
+      let n = n0 + nn;
+      let j = j0 + kk;
+      var rv = 0.0;
+      if (n < u.N && j < u.R) { rv = ro[${rIndex}]; }
+      Bs[kk * (TILE / 4u) + nn / 4u][nn % 4u] = rv;
+    }
+    workgroupBarrier();
+    multiplyTile(tx, ty, &acc);
+    workgroupBarrier();
+  }`;
+}

@@ -1,0 +1,39 @@
+/**
+ * Causal attention with grouped-query heads as one differentiable op on webgpu: the fused
+ * forward (kernels/attention-forward.ts, 1 dispatch) and its flash-style backward
+ * (kernels/attention-backward.ts, 2 dispatches), joined by `tf.customGrad`. The forward saves
+ * q, k, v, its output and the per-row logsumexp [B, H, T]; never the [B, H, T, S] probabilities.
+ *
+ * The model calls it through `attend` (src/model/attention.ts), which keeps the stock-op path
+ * for other backends and when our kernels are switched off.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { attentionBackward } from '../kernels/attention-backward';
+import { attentionForward } from '../kernels/attention-forward';
+
+/**
+ * q [B, H, T, D]; k, v [B, K, S, D] (offset = S − T). Returns a new [B, T, H·D] tensor; gradients
+ * flow to q, k and v. Webgpu only.
+ */
+export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor3D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [q4, k4, v4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    const { o, lse } = attentionForward(q4, k4, v4); // [B, T, H·D], [B, H, T]
+    save([q4, k4, v4, o, lse]);
+    return {
+      value: o,
+      gradFunc: (dy, saved) => {
+        const [sq, sk, sv, so, slse] = saved as [
+          tf.Tensor4D,
+          tf.Tensor4D,
+          tf.Tensor4D,
+          tf.Tensor3D,
+          tf.Tensor3D,
+        ];
+        const { dq, dk, dv } = attentionBackward(sq, sk, sv, so, slse, dy as tf.Tensor3D);
+        return [dq, dk, dv];
+      },
+    };
+  });
+  return op(q, k, v) as tf.Tensor3D;
+}
