@@ -7,6 +7,7 @@ import {
   type SamplingParamsInput,
 } from '../../../src/core/sampling-params';
 import { LmDecoder } from '../../../src/model/lm-decoder';
+import { disposeRopeTables } from '../../../src/model/rope';
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackend } from '../../../src/runtime/webgpu/backend-internals';
 import { countGpuWork, type GpuWork } from '../../../src/runtime/webgpu/counters';
@@ -52,8 +53,12 @@ describe('decode with sampling on the device (Dawn, llama GQA tiny, LoRA on q/v/
   beforeAll(async () => {
     await useWebGpuBackend();
     f = engineFixture('llamaGqa', { targets: ['q_proj', 'v_proj', 'lm_head'], rank: 2 });
-  });
+    // The model's caches (device RoPE tables) are made on first use: make them before anything
+    // counts tensors or uploads.
+    await run({ temperature: 0, max_tokens: 2 }, 2);
+  }, 300_000);
   afterAll(async () => {
+    disposeRopeTables();
     f.dispose();
     await useCpuAgain();
   });
