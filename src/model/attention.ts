@@ -7,6 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import { fusedAttention } from '../runtime/webgpu/ops/attention';
+import type { KvCache } from './kv-cache';
+import { rmsNorm } from './layers';
+import { applyRope, type RopeTables } from './rope';
 
 /** Additive causal mask [T, S]: 0 where key s is visible from query t, −1e9 elsewhere. */
 export function causalMask(T: number, S: number, offset: number): tf.Tensor2D {
@@ -47,5 +50,65 @@ export function splitHeads(x: tf.Tensor3D, heads: number, D: number): tf.Tensor4
     const [B, T] = x.shape;
     if (T === 1) return tf.reshape(x, [B, heads, 1, D]);
     return tf.transpose(tf.reshape(x, [B, T, heads, D]), [0, 2, 1, 3]);
+  });
+}
+
+/** Heads of a block's attention: H query heads and K kv heads of width D. */
+export interface HeadSpec {
+  readonly H: number;
+  readonly K: number;
+  readonly D: number;
+}
+
+export interface ProjectionAttentionOptions {
+  /** RoPE tables of the call's positions (Llama/Qwen); null or absent: none (GPT-2). */
+  readonly rope?: RopeTables | null;
+  /** Qwen3's per-head RMSNorm of q and k (over D), before RoPE. */
+  readonly headNorm?: {
+    readonly q: tf.Tensor1D;
+    readonly k: tf.Tensor1D;
+    readonly eps: number;
+  } | null;
+  /** With a cache, k and v are appended to layer `index`'s and q attends over all of them. */
+  readonly cache?: KvCache | null;
+  readonly index?: number;
+}
+
+/**
+ * A block's attention from its projections: q [B, T, H·D], k and v [B, T, K·D] → [B, T, H·D].
+ * Heads are split, q and k normalised per head (Qwen3) and rotated (RoPE), then attended
+ * causally, through the cache when there is one. Stock path: splitHeads, then the ops above. On
+ * webgpu with our kernels the projections are read as they are, [B, T, h, D] (a reshape, no
+ * transpose): one RoPE dispatch each for q and k and one attention dispatch; with a cache, one
+ * dispatch writes k, v into it and rotates q and k, and one attends.
+ */
+export function attendProjections(
+  q3: tf.Tensor3D,
+  k3: tf.Tensor3D,
+  v3: tf.Tensor3D,
+  { H, K, D }: HeadSpec,
+  { rope = null, headNorm = null, cache = null, index = 0 }: ProjectionAttentionOptions = {},
+): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [B, T] = q3.shape;
+    const gpu = gpuKernelsActive();
+    const layout = gpu ? 'tokens' : 'heads';
+    const heads = (x: tf.Tensor3D, h: number): tf.Tensor4D =>
+      gpu ? tf.reshape(x, [B, T, h, D]) : splitHeads(x, h, D); // [B, T, h, D] or [B, h, T, D]
+    let q = heads(q3, H);
+    let k = heads(k3, K);
+    const v = heads(v3, K);
+    if (headNorm) {
+      q = rmsNorm(q, headNorm.q, headNorm.eps);
+      k = rmsNorm(k, headNorm.k, headNorm.eps);
+    }
+    // On the device a cache rotates q and k inside its write (one dispatch for the three).
+    if (cache && gpu) return cache.attend(index, q, k, v, layout, rope);
+    if (rope) {
+      q = applyRope(q, rope, layout);
+      k = applyRope(k, rope, layout);
+    }
+    if (cache) return cache.attend(index, q, k, v, layout);
+    return gpu ? fusedAttention(q, k, v, 'tokens') : attend(q, k, v);
   });
 }

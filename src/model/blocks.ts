@@ -9,10 +9,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Linear } from '../lora/linear';
 import type { ModelConfig } from './config';
-import { attend, splitHeads } from './attention';
+import { attendProjections } from './attention';
 import type { KvCache } from './kv-cache';
 import { geluTanh, layerNorm, rmsNorm, swiglu } from './layers';
-import { applyRope, type RopeTables } from './rope';
+import type { RopeTables } from './rope';
 
 /** Applies a 2-D projection to a [B, T, in] activation. */
 export function project(linear: Linear, x: tf.Tensor3D): tf.Tensor3D {
@@ -50,16 +50,14 @@ export function llamaBlock(
   return tf.tidy(() => {
     const { numHeads: H, numKvHeads: K, headDim: D, normEps: eps } = config;
     const n1 = rmsNorm(x, layer.inputNorm, eps); // [B, T, C]
-    let q = splitHeads(project(layer.q, n1), H, D); // [B, H, T, D]
-    let k = splitHeads(project(layer.k, n1), K, D); // [B, K, T, D]
-    const v = splitHeads(project(layer.v, n1), K, D); // [B, K, T, D]
-    if (layer.qNorm && layer.kNorm) {
-      q = rmsNorm(q, layer.qNorm, eps);
-      k = rmsNorm(k, layer.kNorm, eps);
-    }
-    q = applyRope(q, rope);
-    k = applyRope(k, rope);
-    const attended = cache ? cache.attend(index, q, k, v) : attend(q, k, v); // [B, T, H·D]
+    const headNorm = layer.qNorm && layer.kNorm ? { q: layer.qNorm, k: layer.kNorm, eps } : null;
+    const attended = attendProjections(
+      project(layer.q, n1), // [B, T, H·D]
+      project(layer.k, n1), // [B, T, K·D]
+      project(layer.v, n1), // [B, T, K·D]
+      { H, K, D },
+      { rope, headNorm, cache, index },
+    ); // [B, T, H·D]
     const h = tf.add<tf.Tensor3D>(x, project(layer.o, attended)); // [B, T, C]
     const n2 = rmsNorm(h, layer.postNorm, eps);
     const gated = swiglu(project(layer.gate, n2), project(layer.up, n2)); // [B, T, F]
@@ -88,10 +86,7 @@ export function gpt2Block(
     const n1 = layerNorm(x, layer.ln1.weight, layer.ln1.bias, eps);
     const qkv = project(layer.cAttn, n1); // [B, T, 3C], [Q | K | V]
     const [qs, ks, vs] = tf.split(qkv, [C, C, C], 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-    const q = splitHeads(qs, H, D); // [B, H, T, D]
-    const k = splitHeads(ks, H, D);
-    const v = splitHeads(vs, H, D);
-    const attended = cache ? cache.attend(index, q, k, v) : attend(q, k, v); // [B, T, H·D]
+    const attended = attendProjections(qs, ks, vs, { H, K: H, D }, { cache, index }); // [B, T, H·D]
     const h = tf.add<tf.Tensor3D>(x, project(layer.attnProj, attended)); // [B, T, C]
     const n2 = layerNorm(h, layer.ln2.weight, layer.ln2.bias, eps);
     return tf.add(h, project(layer.mlpProj, geluTanh(project(layer.cFc, n2))));

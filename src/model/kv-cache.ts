@@ -22,9 +22,11 @@ import {
   attentionForwardRegions,
   type KvRegions,
 } from '../runtime/webgpu/kernels/attention-forward';
-import { writeKvCache } from '../runtime/webgpu/kernels/kv-cache-write';
+import { dimsOf, type HeadLayout } from '../runtime/webgpu/kernels/attention-wgsl';
+import { appendKvCacheRope, writeKvCache } from '../runtime/webgpu/kernels/kv-cache-write';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import { attend } from './attention';
+import { applyRope, type RopeTables } from './rope';
 
 export interface LayerKv {
   /** [B, K, S, D] */
@@ -77,14 +79,28 @@ export class KvCache {
 
   /**
    * Caches k, v [B, K, T, D] of layer i after the positions already held, and attends q
-   * [B, H, T, D] over all of them; returns a new [B, T, H·D] tensor.
+   * [B, H, T, D] over all of them; returns a new [B, T, H·D] tensor. In layout 'tokens' q, k, v
+   * are [B, T, H, D] and [B, T, K, D] (the device path reads them as they are). With `rope`, q
+   * and k come unrotated and are rotated here (on the device, in the cache write's dispatch).
    */
-  attend(i: number, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor3D {
+  attend(
+    i: number,
+    q: tf.Tensor4D,
+    k: tf.Tensor4D,
+    v: tf.Tensor4D,
+    layout: HeadLayout = 'heads',
+    rope: RopeTables | null = null,
+  ): tf.Tensor3D {
     if (this.device[i] || (!this.stock[i] && gpuKernelsActive())) {
-      return this.attendOnDevice(i, q, k, v);
+      return this.attendOnDevice(i, q, k, v, layout, rope);
     }
-    const kv = this.append(i, k, v);
-    return attend(q, kv.k, kv.v);
+    return tf.tidy(() => {
+      const heads = (x: tf.Tensor4D) =>
+        layout === 'heads' ? x : (tf.transpose(x, [0, 2, 1, 3]) as tf.Tensor4D); // [B, h, T, D]
+      const rotate = (x: tf.Tensor4D) => (rope ? applyRope(x, rope) : x);
+      const kv = this.append(i, rotate(heads(k)), heads(v));
+      return attend(rotate(heads(q)), kv.k, kv.v);
+    });
   }
 
   /** Stock path: appends by concat; the returned k, v are the cache's own (do not dispose). */
@@ -98,9 +114,16 @@ export class KvCache {
     return next;
   }
 
-  private attendOnDevice(i: number, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor3D {
-    const [B, K, T, D] = k.shape;
-    const H = q.shape[1];
+  private attendOnDevice(
+    i: number,
+    q: tf.Tensor4D,
+    k: tf.Tensor4D,
+    v: tf.Tensor4D,
+    layout: HeadLayout,
+    rope: RopeTables | null,
+  ): tf.Tensor3D {
+    const [B, K, T, D] = dimsOf(k.shape, layout);
+    const H = dimsOf(q.shape, layout)[1];
     let layer = this.device[i];
     if (!layer) {
       const cap = Math.max(T, this.options.capacity ?? T + DEFAULT_ROOM);
@@ -115,22 +138,28 @@ export class KvCache {
       this.device[i] = layer;
     }
     const pos = layer.filled;
-    if (layer.kB && layer.vB) {
-      const at = pos - layer.prefix;
-      if (at + T > layer.kB.shape[2]) {
-        [layer.kB, layer.vB] = [grow(layer.kB, at, at + T), grow(layer.vB, at, at + T)];
-      }
-      writeKvCache(k, v, layer.kB, layer.vB, at);
-    } else {
-      if (pos + T > layer.kA.shape[2]) {
-        [layer.kA, layer.vA] = [grow(layer.kA, pos, pos + T), grow(layer.vA, pos, pos + T)];
-      }
-      writeKvCache(k, v, layer.kA, layer.vA, pos);
-    }
+    const tiled = layer.kB !== null;
+    const at = tiled ? pos - layer.prefix : pos;
+    const [kDst, vDst] = tiled ? [layer.kB!, layer.vB!] : [layer.kA, layer.vA];
+    const [nk, nv] =
+      at + T > kDst.shape[2] ? [grow(kDst, at, at + T), grow(vDst, at, at + T)] : [kDst, vDst];
+    if (tiled) [layer.kB, layer.vB] = [nk, nv];
+    else [layer.kA, layer.vA] = [nk, nv];
+    // One dispatch moves k, v into place (rotating k and q when there are tables).
+    if (rope) q = appendKvCacheRope(q, k, v, nk, nv, at, rope, layout);
+    else writeKvCache(k, v, nk, nv, at, layout);
     layer.filled = pos + T;
     const S = layer.filled;
-    const { o, lse } = attentionForwardRegions(q, regionsOf(layer, S), { B, H, K, T, S, D });
+    const { o, lse } = attentionForwardRegions(q, layout, regionsOf(layer, S), {
+      B,
+      H,
+      K,
+      T,
+      S,
+      D,
+    });
     lse.dispose();
+    if (rope) q.dispose();
     return o;
   }
 
@@ -208,23 +237,19 @@ function regionsOf(layer: DeviceLayer, S: number): KvRegions {
       kA: layer.kA,
       vA: layer.vA,
       P: layer.prefix,
-      aBatch: Ba === 1 ? 0 : K * capA * D,
-      aHead: capA * D,
+      aStrides: [Ba === 1 ? 0 : K * capA * D, capA * D, D],
       kB: layer.kB,
       vB: layer.vB,
-      bBatch: K * capB * D,
-      bHead: capB * D,
+      bStrides: [K * capB * D, capB * D, D],
     };
   }
   return {
     kA: layer.kA,
     vA: layer.vA,
     P: S,
-    aBatch: K * capA * D,
-    aHead: capA * D,
+    aStrides: [K * capA * D, capA * D, D],
     kB: layer.kA,
     vB: layer.vA,
-    bBatch: 0,
-    bHead: 0,
+    bStrides: [0, 0, 0],
   };
 }

@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import type { HeadLayout } from '../runtime/webgpu/kernels/attention-wgsl';
 import { fusedRope } from '../runtime/webgpu/ops/rope';
 
 /** cos and sin tables [N, D]; position offset + t of a call uses row start + t. */
@@ -89,16 +90,26 @@ export function disposeRopeTables(): void {
   outgrown.length = 0;
 }
 
-/** Applies RoPE to x [B, heads, T, D] at the tables' positions; returns a new tensor. */
-export function applyRope(x: tf.Tensor4D, tables: RopeTables): tf.Tensor4D {
-  if (gpuKernelsActive()) return fusedRope(x, tables.cos, tables.sin, tables.start);
+/**
+ * Applies RoPE to x [B, heads, T, D] (or [B, T, heads, D] in layout 'tokens') at the tables'
+ * positions; returns a new tensor.
+ */
+export function applyRope(
+  x: tf.Tensor4D,
+  tables: RopeTables,
+  layout: HeadLayout = 'heads',
+): tf.Tensor4D {
+  if (gpuKernelsActive()) return fusedRope(x, tables.cos, tables.sin, tables.start, layout);
   return tf.tidy(() => {
-    const [, , T, D] = x.shape;
+    const D = x.shape[3];
+    const T = layout === 'heads' ? x.shape[2] : x.shape[1];
     const whole = tables.start === 0 && tables.cos.shape[0] === T;
-    const cos = whole ? tables.cos : tf.slice(tables.cos, [tables.start, 0], [T, D]); // [T, D]
-    const sin = whole ? tables.sin : tf.slice(tables.sin, [tables.start, 0], [T, D]);
-    const [x1, x2] = tf.split(x, [D / 2, D / 2], 3) as [tf.Tensor4D, tf.Tensor4D]; // [B, h, T, D/2] each
-    const rotated = tf.concat([tf.neg(x2), x1], 3); // [B, h, T, D]
-    return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
+    const rows = (t: tf.Tensor2D) => {
+      const mine = whole ? t : tf.slice(t, [tables.start, 0], [T, D]); // [T, D]
+      return layout === 'heads' ? mine : tf.reshape(mine, [T, 1, D]); // broadcast over heads
+    };
+    const [x1, x2] = tf.split(x, [D / 2, D / 2], 3) as [tf.Tensor4D, tf.Tensor4D]; // [..., D/2] each
+    const rotated = tf.concat([tf.neg(x2), x1], 3); // [..., D]
+    return tf.add(tf.mul(x, rows(tables.cos)), tf.mul(rotated, rows(tables.sin)));
   });
 }

@@ -1,10 +1,11 @@
 // The tiny fixture models on webgpu with our attention and RoPE kernels: target log-probs and
 // LoRA gradients equal the cpu backend's, and the attention part of a block (split heads, RoPE,
-// attend; forward and backward) costs a handful of dispatches and no uploads, against the stock ops.
+// attend: `attendProjections`; forward and backward) costs a handful of dispatches and no
+// uploads, against the stock ops.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attend, splitHeads } from '../../../src/model/attention';
-import { applyRope, disposeRopeTables, ropeTables } from '../../../src/model/rope';
+import { attendProjections } from '../../../src/model/attention';
+import { disposeRopeTables, ropeTables } from '../../../src/model/rope';
 import { webgpuBackend } from '../../../src/runtime/webgpu/backend-internals';
 import { countGpuWork, type GpuWork } from '../../../src/runtime/webgpu/counters';
 import { withGpuKernels } from '../../../src/runtime/webgpu-kernels';
@@ -67,12 +68,9 @@ describe('tiny models on webgpu with fused attention and RoPE', () => {
     const v3 = tf.tensor3d(seededArray(B * T * K * D, 3, 2), [B, T, K * D]);
     const dy = tf.tensor3d(seededArray(B * T * H * D, 4, 2), [B, T, H * D]);
     for (const t of [q3, k3, v3, dy]) webgpuBackend()!.uploadToGPU(t.dataId);
-    const part = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D) => {
-      const rope = ropeTables(T, D, 10000, 0);
-      const qh = applyRope(splitHeads(q, H, D), rope); // [B, H, T, D]
-      const kh = applyRope(splitHeads(k, K, D), rope); // [B, K, T, D]
-      return attend(qh, kh, splitHeads(v, K, D)); // [B, T, H·D]
-    };
+    // The block's own attention lines (src/model/blocks.ts → attendProjections).
+    const part = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D) =>
+      attendProjections(q, k, v, { H, K, D }, { rope: ropeTables(T, D, 10000, 0) });
     const step = () =>
       countGpuWork(async () => {
         const g = tf.grads((a, b, c) => part(a as tf.Tensor3D, b as tf.Tensor3D, c as tf.Tensor3D))(

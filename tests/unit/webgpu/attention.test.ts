@@ -87,6 +87,25 @@ describe('fused attention (webgpu)', () => {
     }
   });
 
+  it.each([
+    ['GQA 4/2, T = S', { B: 2, H: 4, K: 2, T: 7, S: 7, D: 8 }],
+    ['GQA 4/1, T 3 < S 10', { B: 2, H: 4, K: 1, T: 3, S: 10, D: 8 }],
+  ] as [string, AttentionDims][])(
+    "%s in layout 'tokens' ([B, T, h, D]): forward and gradients match stock cpu",
+    async (_, d) => {
+      const x = inputs(d, 9);
+      const stock = await onCpu(() => run(d, x, stockAttend));
+      const toTokens = (a: tf.Tensor4D) => tf.transpose(a, [0, 2, 1, 3]) as tf.Tensor4D;
+      const ours = await run(d, x, (q, k, v) =>
+        tf.tidy(() => fusedAttention(toTokens(q), toTokens(k), toTokens(v), 'tokens')),
+      );
+      expect(relativeError(ours.out, stock.out)).toBeLessThan(1e-5);
+      for (const g of ['dq', 'dk', 'dv'] as const) {
+        expect(relativeError(ours[g], stock[g]), g).toBeLessThan(1e-4);
+      }
+    },
+  );
+
   it('gradients agree with finite differences of the float64 reference', async () => {
     const d: AttentionDims = { B: 1, H: 4, K: 2, T: 4, S: 6, D: 8 };
     const x = inputs(d, 11);

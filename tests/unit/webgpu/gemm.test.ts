@@ -216,6 +216,8 @@ describe('gemm kernel (Dawn)', () => {
     const a = tf.zeros([2, 3]) as tf.Tensor2D;
     const b = tf.zeros([4, 5]) as tf.Tensor2D;
     expect(() => gemm(a, b)).toThrow(/op\(A\) is \[2, 3\] but op\(B\) is \[4, 5\]/);
-    tf.dispose([a, b]);
+    const square = tf.zeros([3, 3]) as tf.Tensor2D;
+    expect(() => gemm(square, square, { accumulate: square })).toThrow(/also an operand/);
+    tf.dispose([a, b, square]);
   });
 });

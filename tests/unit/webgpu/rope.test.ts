@@ -47,6 +47,23 @@ describe('fused RoPE (webgpu)', () => {
     },
   );
 
+  it("rotates [B, T, h, D] (layout 'tokens') as the stock rotation of [B, h, T, D]", async () => {
+    const offset = 4;
+    await tf.setBackend('cpu');
+    const stock = await rotate(offset).finally(() => tf.setBackend('webgpu'));
+    const x = tf.tensor4d(xs, [B, h, T, D]);
+    const w = tf.tensor4d(ws, [B, h, T, D]);
+    const tokens = (a: tf.Tensor4D) => tf.transpose(a, [0, 2, 1, 3]) as tf.Tensor4D;
+    const heads = tokens; // the same swap back
+    const rope = (a: tf.Tensor4D) =>
+      heads(applyRope(tokens(a), ropeTables(T, D, theta, offset), 'tokens'));
+    const y = tf.tidy(() => rope(x));
+    const g = tf.grad((a) => tf.sum(tf.mul(rope(a as tf.Tensor4D), w)))(x);
+    expect(relativeError(await y.data(), stock.y)).toBeLessThan(1e-6);
+    expect(relativeError(await g.data(), stock.g)).toBeLessThan(1e-6);
+    tf.dispose([x, w, y, g]);
+  });
+
   it('uploads the tables once; steps reuse them with one dispatch each way', async () => {
     disposeRopeTables();
     const x = tf.tensor4d(xs, [B, h, T, D]);

@@ -15,10 +15,36 @@
 import type * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
 import { dispatch, type GpuKernel } from '../gpu-runtime';
-import { constants, headDim, loader, storage, storer, type HeadDim } from './attention-wgsl';
+import {
+  constants,
+  headDim,
+  loader,
+  storage,
+  storer,
+  dimsOf,
+  stridesOf,
+  type HeadDim,
+  type HeadLayout,
+} from './attention-wgsl';
 
-const UNIFORMS = ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'f32'] as const; // T S offset H G K scale
-const HEADER = `struct U { T: u32, S: u32, offset: u32, H: u32, G: u32, K: u32, scale: f32 }`;
+// T S offset H G K scale, then q's and k/v's element strides (batch, head, token)
+const UNIFORMS = [
+  'u32',
+  'u32',
+  'u32',
+  'u32',
+  'u32',
+  'u32',
+  'f32',
+  'u32',
+  'u32',
+  'u32',
+  'u32',
+  'u32',
+  'u32',
+] as const;
+const HEADER = `struct U { T: u32, S: u32, offset: u32, H: u32, G: u32, K: u32, scale: f32,
+  qBatch: u32, qHead: u32, qTok: u32, kvBatch: u32, kvHead: u32, kvTok: u32 }`;
 
 function dqSource(hd: HeadDim): string {
   return /* wgsl */ `
@@ -54,19 +80,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let t = rr / u.G;
   let h = kvh * u.G + rr % u.G;
   let row = (b * u.H + h) * u.T + t;
+  let qBase = b * u.qBatch + h * u.qHead + t * u.qTok;
   let mBase = ((b * u.T + t) * u.H + h) * D; // merged [B, T, H·D]
   var qr: array<vec4<f32>, D4>;
   var dor: array<vec4<f32>, D4>;
   var dq: array<vec4<f32>, D4>;
   var dl = vec4<f32>(0.0);
   for (var j = 0u; j < D4; j++) {
-    qr[j] = ld_q(row * D, j) * u.scale;
+    qr[j] = ld_q(qBase, j) * u.scale;
     dor[j] = ld_dO(mBase, j);
     dl = fma(dor[j], ld_O(mBase, j), dl);
   }
   let dlt = dl.x + dl.y + dl.z + dl.w;
   let L = lse[row];
-  let kvBase = (b * u.K + kvh) * u.S * D;
+  let kvBase = b * u.kvBatch + kvh * u.kvHead;
   let tLast = min(wg.x * WG + WG - 1u, rows - 1u) / u.G;
   let sEnd = min(u.S, u.offset + tLast + 1u);
   let mine = u.offset + t + 1u;
@@ -76,8 +103,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       var kx = vec4<f32>(0.0);
       var vx = vec4<f32>(0.0);
       if (s < sEnd) {
-        kx = ld_k(kvBase + s * D, i % D4);
-        vx = ld_v(kvBase + s * D, i % D4);
+        kx = ld_k(kvBase + s * u.kvTok, i % D4);
+        vx = ld_v(kvBase + s * u.kvTok, i % D4);
       }
       ks[i] = kx;
       vs[i] = vx;
@@ -100,7 +127,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
   }
   if (live) {
-    for (var j = 0u; j < D4; j++) { st_dq(row * D, j, dq[j] * u.scale); }
+    for (var j = 0u; j < D4; j++) { st_dq(qBase, j, dq[j] * u.scale); }
     delta[row] = dlt;
   }
 }`;
@@ -137,7 +164,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let kvh = wg.y % u.K;
   let s = wg.x * WG + li;
   let live = s < u.S;
-  let kvRow = ((b * u.K + kvh) * u.S + min(s, u.S - 1u)) * D;
+  let kvRow = b * u.kvBatch + kvh * u.kvHead + min(s, u.S - 1u) * u.kvTok;
   var kr: array<vec4<f32>, D4>;
   var vr: array<vec4<f32>, D4>;
   var dk: array<vec4<f32>, D4>;
@@ -159,7 +186,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       if (r < rows) {
         let t = r / u.G;
         let h = kvh * u.G + r % u.G;
-        qx = ld_q(((b * u.H + h) * u.T + t) * D, j) * u.scale;
+        qx = ld_q(b * u.qBatch + h * u.qHead + t * u.qTok, j) * u.scale;
         dx = ld_dO(((b * u.T + t) * u.H + h) * D, j);
       }
       qs[i] = qx;
@@ -229,8 +256,9 @@ export function attentionDkdvKernel(D: number): GpuKernel {
 }
 
 /**
- * Gradients of the fused forward. q [B, H, T, D]; k, v [B, K, S, D]; o and dO [B, T, H·D]; lse
- * [B, H, T]. Returns new dq [B, H, T, D], dk and dv [B, K, S, D] (the caller owns them).
+ * Gradients of the fused forward. q [B, H, T, D]; k, v [B, K, S, D] in layout 'heads' (or
+ * [B, T, H, D], [B, S, K, D] in layout 'tokens'); o and dO [B, T, H·D]; lse [B, H, T]. Returns new
+ * dq, dk, dv shaped and laid out as q, k, v (the caller owns them).
  */
 export function attentionBackward(
   q: tf.Tensor4D,
@@ -239,14 +267,25 @@ export function attentionBackward(
   o: tf.Tensor3D,
   lse: tf.Tensor3D,
   dO: tf.Tensor3D,
+  layout: HeadLayout = 'heads',
 ): { dq: tf.Tensor4D; dk: tf.Tensor4D; dv: tf.Tensor4D } {
-  const [B, H, T, D] = q.shape;
-  const [, K, S] = k.shape;
+  const [B, H, T, D] = dimsOf(q.shape, layout);
+  const [, K, S] = dimsOf(k.shape, layout);
   const G = H / K;
-  const uniforms = [T, S, S - T, H, G, K, 1 / Math.sqrt(D)];
-  const dq = emptyTensor<tf.Tensor4D>([B, H, T, D]);
-  const dk = emptyTensor<tf.Tensor4D>([B, K, S, D]);
-  const dv = emptyTensor<tf.Tensor4D>([B, K, S, D]);
+  const uniforms = [
+    T,
+    S,
+    S - T,
+    H,
+    G,
+    K,
+    1 / Math.sqrt(D),
+    ...stridesOf(layout, H, T, D),
+    ...stridesOf(layout, K, S, D),
+  ];
+  const dq = emptyTensor<tf.Tensor4D>(q.shape);
+  const dk = emptyTensor<tf.Tensor4D>(k.shape);
+  const dv = emptyTensor<tf.Tensor4D>(v.shape);
   const delta = emptyTensor<tf.Tensor3D>([B, H, T]);
   dispatch(
     attentionDqKernel(D),

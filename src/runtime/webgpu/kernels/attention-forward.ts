@@ -17,7 +17,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
 import { dispatch, type Binding, type GpuKernel } from '../gpu-runtime';
-import { constants, headDim, loader, storage, storer, type HeadDim } from './attention-wgsl';
+import {
+  constants,
+  headDim,
+  loader,
+  storage,
+  storer,
+  dimsOf,
+  stridesOf,
+  type HeadDim,
+  type HeadLayout,
+} from './attention-wgsl';
 
 const UNIFORMS = [
   'u32', // T
@@ -28,17 +38,23 @@ const UNIFORMS = [
   'u32', // K
   'f32', // scale
   'u32', // P: keys read from region A
-  'u32', // aBatch: region A's batch stride (elements)
-  'u32', // aHead: region A's head stride
-  'u32', // bBatch
+  'u32', // qBatch: q's strides in elements (batch, head, token)
+  'u32', // qHead
+  'u32', // qTok
+  'u32', // aBatch: region A's strides (batch 0: one row shared by every batch row)
+  'u32', // aHead
+  'u32', // aTok
+  'u32', // bBatch: region B's strides
   'u32', // bHead
+  'u32', // bTok
 ] as const;
 
 function source(hd: HeadDim): string {
   return /* wgsl */ `
 ${constants(hd)}
 struct U { T: u32, S: u32, offset: u32, H: u32, G: u32, K: u32, scale: f32, P: u32,
-           aBatch: u32, aHead: u32, bBatch: u32, bHead: u32 }
+           qBatch: u32, qHead: u32, qTok: u32, aBatch: u32, aHead: u32, aTok: u32,
+           bBatch: u32, bHead: u32, bTok: u32 }
 ${storage(hd, 0, 'q')}
 ${storage(hd, 1, 'kA')}
 ${storage(hd, 2, 'vA')}
@@ -67,7 +83,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let rr = min(r, rows - 1u);
   let t = rr / u.G;
   let h = kvh * u.G + rr % u.G;
-  let qBase = ((b * u.H + h) * u.T + t) * D;
+  let qBase = b * u.qBatch + h * u.qHead + t * u.qTok;
   var qr: array<vec4<f32>, D4>;
   var acc: array<vec4<f32>, D4>;
   for (var j = 0u; j < D4; j++) { qr[j] = ld_q(qBase, j) * u.scale; }
@@ -85,11 +101,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       var vx = vec4<f32>(0.0);
       if (s < sEnd) {
         if (s < u.P) {
-          let base = b * u.aBatch + kvh * u.aHead + s * D;
+          let base = b * u.aBatch + kvh * u.aHead + s * u.aTok;
           kx = ld_kA(base, j);
           vx = ld_vA(base, j);
         } else {
-          let base = b * u.bBatch + kvh * u.bHead + (s - u.P) * D;
+          let base = b * u.bBatch + kvh * u.bHead + (s - u.P) * u.bTok;
           kx = ld_kB(base, j);
           vx = ld_vB(base, j);
         }
@@ -141,19 +157,17 @@ export function attentionForwardKernel(D: number): GpuKernel {
   return kernel;
 }
 
-/** Where the keys and values of a call live (see the module comment). */
+/** Where the keys and values of a call live (see the module comment); strides in elements. */
 export interface KvRegions {
   readonly kA: Binding;
   readonly vA: Binding;
   /** Keys s < P come from region A. */
   readonly P: number;
-  /** Region A's strides in elements: batch (0 = shared by all batch rows), head. */
-  readonly aBatch: number;
-  readonly aHead: number;
+  /** Region A's strides: batch (0 = shared by all batch rows), head, token. */
+  readonly aStrides: readonly [number, number, number];
   readonly kB: Binding;
   readonly vB: Binding;
-  readonly bBatch: number;
-  readonly bHead: number;
+  readonly bStrides: readonly [number, number, number];
 }
 
 export interface AttentionShape {
@@ -167,11 +181,12 @@ export interface AttentionShape {
 }
 
 /**
- * Records the forward for q [B, H, T, D] over keys/values in `kv`; returns new tensors
+ * Records the forward for q (layout `qLayout`) over keys/values in `kv`; returns new tensors
  * o [B, T, H·D] and lse [B, H, T] (the caller owns both).
  */
 export function attentionForwardRegions(
-  q: tf.Tensor4D,
+  q: tf.Tensor,
+  qLayout: HeadLayout,
   kv: KvRegions,
   shape: AttentionShape,
 ): { o: tf.Tensor3D; lse: tf.Tensor3D } {
@@ -185,37 +200,50 @@ export function attentionForwardRegions(
     attentionForwardKernel(D),
     [q, kv.kA, kv.vA, kv.kB, kv.vB, o, lse],
     [Math.ceil((G * T) / 64), B * K],
-    [T, S, S - T, H, G, K, 1 / Math.sqrt(D), kv.P, kv.aBatch, kv.aHead, kv.bBatch, kv.bHead],
+    [
+      T,
+      S,
+      S - T,
+      H,
+      G,
+      K,
+      1 / Math.sqrt(D),
+      kv.P,
+      ...stridesOf(qLayout, H, T, D),
+      ...kv.aStrides,
+      ...kv.bStrides,
+    ],
   );
   return { o, lse };
 }
 
 /**
- * q [B, H, T, D]; k, v [B, K, S, D] (contiguous). Returns new o [B, T, H·D] and lse [B, H, T].
+ * q [B, H, T, D]; k, v [B, K, S, D] in layout 'heads' (or [B, T, H, D], [B, S, K, D] in layout
+ * 'tokens'), contiguous. Returns new o [B, T, H·D] and lse [B, H, T].
  */
 export function attentionForward(
   q: tf.Tensor4D,
   k: tf.Tensor4D,
   v: tf.Tensor4D,
+  layout: HeadLayout = 'heads',
 ): { o: tf.Tensor3D; lse: tf.Tensor3D } {
-  const [B, H, T, D] = q.shape;
-  const [Bk, K, S, Dk] = k.shape;
+  const [B, H, T, D] = dimsOf(q.shape, layout);
+  const [Bk, K, S, Dk] = dimsOf(k.shape, layout);
   if (Bk !== B || Dk !== D || !tf.util.arraysEqual(k.shape, v.shape)) {
     throw new RangeError(
       `attention: q ${JSON.stringify(q.shape)}, k ${JSON.stringify(k.shape)}, ` +
-        `v ${JSON.stringify(v.shape)} do not fit [B, H, T, D], [B, K, S, D], [B, K, S, D]`,
+        `v ${JSON.stringify(v.shape)} do not fit layout '${layout}'`,
     );
   }
+  const kvStrides = stridesOf(layout, K, S, D);
   const regions: KvRegions = {
     kA: k,
     vA: v,
     P: S,
-    aBatch: K * S * D,
-    aHead: S * D,
+    aStrides: kvStrides,
     kB: k,
     vB: v,
-    bBatch: 0,
-    bHead: 0,
+    bStrides: [0, 0, 0],
   };
-  return attentionForwardRegions(q, regions, { B, H, K, T, S, D });
+  return attentionForwardRegions(q, layout, regions, { B, H, K, T, S, D });
 }

@@ -72,3 +72,30 @@ const D4 = ${hd.D4}u;
 const TILE = ${hd.tile}u;
 const WG = ${ATTN_WG}u;`;
 }
+
+/**
+ * How an operand of `heads` heads × `tokens` rows of D is laid out: 'heads' is [B, h, T, D] (what
+ * `splitHeads` makes), 'tokens' is [B, T, h, D] (a projection's [B, T, h·D] output as it is).
+ */
+export type HeadLayout = 'heads' | 'tokens';
+
+/** Element strides (batch, head, token) of a row of D in that layout. */
+export function stridesOf(
+  layout: HeadLayout,
+  heads: number,
+  tokens: number,
+  D: number,
+): [number, number, number] {
+  return layout === 'heads'
+    ? [heads * tokens * D, tokens * D, D]
+    : [tokens * heads * D, D, heads * D];
+}
+
+/** [B, heads, tokens, D] of a 4-D operand's shape in `layout`. */
+export function dimsOf(
+  shape: readonly number[],
+  layout: HeadLayout,
+): [number, number, number, number] {
+  const [B, a, b, D] = shape as [number, number, number, number];
+  return layout === 'heads' ? [B, a, b, D] : [B, b, a, D];
+}

@@ -29,6 +29,9 @@ const TILE = 32;
 /** Depth of one K step staged in workgroup memory. */
 const TILE_K = 32;
 
+/** WebGPU's default maxComputeWorkgroupsPerDimension. */
+const MAX_GROUPS = 65535;
+
 /** What selects a shader: everything that changes the code, not the sizes. */
 export interface GemmVariant {
   readonly transA: boolean;
@@ -103,46 +106,12 @@ export function gemm(
   b: tf.Tensor2D | PackedBf16Matrix,
   options: GemmOptions = {},
 ): tf.Tensor2D {
-  const transA = options.transA ?? false;
-  const transB = options.transB ?? false;
-  const packed = !(b instanceof tf.Tensor);
-  const bShape = packed ? b.shape : (b.shape as [number, number]);
-  const [M, K] = transA ? [a.shape[1], a.shape[0]] : a.shape;
-  const [kB, N] = transB ? [bShape[1], bShape[0]] : bShape;
-  if (kB !== K) {
-    throw new Error(
-      `gemm: op(A) is [${M}, ${K}] but op(B) is [${kB}, ${N}]; inner sizes must match.`,
-    );
-  }
-  if (packed) checkPacked(b);
   const { bias, lowRank, accumulate } = options;
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== N)) {
-    throw new Error(`gemm: bias has shape [${bias.shape}], expected [${N}].`);
-  }
-  let rank = 0;
-  if (lowRank) {
-    rank = lowRank.l.shape[1];
-    const want = lowRank.transR ? [N, rank] : [rank, N];
-    if (
-      lowRank.l.shape[0] !== M ||
-      lowRank.r.shape[0] !== want[0] ||
-      lowRank.r.shape[1] !== want[1]
-    ) {
-      throw new Error(
-        `gemm: low-rank term L [${lowRank.l.shape}] · R [${lowRank.r.shape}] does not give [${M}, ${N}] ` +
-          `(R must be ${lowRank.transR ? '[N, r]' : '[r, N]'}).`,
-      );
-    }
-  }
-  if (accumulate && (accumulate.shape[0] !== M || accumulate.shape[1] !== N)) {
-    throw new Error(`gemm: accumulate target is [${accumulate.shape}], expected [${M}, ${N}].`);
-  }
-  for (const t of [a, packed ? null : b, bias, lowRank?.l, lowRank?.r, accumulate]) {
-    if (t && t.dtype !== 'float32') throw new Error(`gemm: float32 operands only, got ${t.dtype}.`);
-  }
+  const packed = !(b instanceof tf.Tensor);
+  const { M, N, K, rank } = checkOperands(a, b, options);
   const variant: GemmVariant = {
-    transA,
-    transB,
+    transA: options.transA ?? false,
+    transB: options.transB ?? false,
     packedB: packed,
     bias: !!bias,
     accumulate: !!accumulate,
@@ -153,13 +122,57 @@ export function gemm(
   if (bias) bindings.push(bias);
   if (lowRank) bindings.push(lowRank.l, lowRank.r);
   bindings.push(c);
-  dispatch(
-    gemmKernel(variant),
-    bindings,
-    [groupsFor(N, TILE), groupsFor(M, TILE)],
-    [M, N, K, rank, options.alpha ?? 1, lowRank?.scale ?? 0],
-  );
+  const uniforms = [M, N, K, rank, options.alpha ?? 1, lowRank?.scale ?? 0];
+  dispatch(gemmKernel(variant), bindings, [groupsFor(N, TILE), groupsFor(M, TILE)], uniforms);
   return c;
+}
+
+/** M, N, K and the low-rank r of a call; throws with the sizes when the operands do not fit. */
+function checkOperands(
+  a: tf.Tensor2D,
+  b: tf.Tensor2D | PackedBf16Matrix,
+  options: GemmOptions,
+): { M: number; N: number; K: number; rank: number } {
+  const { bias, lowRank, accumulate } = options;
+  const packed = !(b instanceof tf.Tensor);
+  const bShape = packed ? b.shape : (b.shape as [number, number]);
+  const [M, K] = options.transA ? [a.shape[1], a.shape[0]] : a.shape;
+  const [kB, N] = options.transB ? [bShape[1], bShape[0]] : bShape;
+  const fail = (why: string): never => {
+    throw new Error(`gemm: ${why}`);
+  };
+  if (kB !== K) fail(`op(A) is [${M}, ${K}] but op(B) is [${kB}, ${N}]; inner sizes must match.`);
+  if (packed) checkPacked(b);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== N)) {
+    fail(`bias has shape [${bias.shape}], expected [${N}].`);
+  }
+  const rank = lowRank ? lowRank.l.shape[1] : 0;
+  if (lowRank) {
+    const want = lowRank.transR ? [N, rank] : [rank, N];
+    if (lowRank.l.shape[0] !== M || lowRank.r.shape.join() !== want.join()) {
+      fail(
+        `low-rank term L [${lowRank.l.shape}] · R [${lowRank.r.shape}] does not give [${M}, ${N}] ` +
+          `(R must be ${lowRank.transR ? '[N, r]' : '[r, N]'}).`,
+      );
+    }
+  }
+  if (accumulate && (accumulate.shape[0] !== M || accumulate.shape[1] !== N)) {
+    fail(`accumulate target is [${accumulate.shape}], expected [${M}, ${N}].`);
+  }
+  const operands = [a, packed ? null : b, bias, lowRank?.l, lowRank?.r];
+  for (const t of [...operands, accumulate]) {
+    if (t && t.dtype !== 'float32') fail(`float32 operands only, got ${t.dtype}.`);
+  }
+  if (
+    accumulate &&
+    [...operands, packed ? b.words : null].some((t) => t?.dataId === accumulate.dataId)
+  ) {
+    fail('the accumulate target is also an operand; pass a copy.');
+  }
+  if (groupsFor(N, TILE) > MAX_GROUPS || groupsFor(M, TILE) > MAX_GROUPS) {
+    fail(`[${M}, ${N}] needs more than WebGPU's ${MAX_GROUPS} workgroups per dimension; split it.`);
+  }
+  return { M, N, K, rank };
 }
 
 function checkPacked(b: PackedBf16Matrix): void {

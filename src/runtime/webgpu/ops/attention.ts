@@ -10,15 +10,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { attentionBackward } from '../kernels/attention-backward';
 import { attentionForward } from '../kernels/attention-forward';
+import type { HeadLayout } from '../kernels/attention-wgsl';
 
 /**
- * q [B, H, T, D]; k, v [B, K, S, D] (offset = S − T). Returns a new [B, T, H·D] tensor; gradients
- * flow to q, k and v. Webgpu only.
+ * q [B, H, T, D]; k, v [B, K, S, D] (offset = S − T), or in layout 'tokens' [B, T, H, D] and
+ * [B, S, K, D] (projections as they come, no transpose). Returns a new [B, T, H·D] tensor;
+ * gradients flow to q, k and v in their own layout. Webgpu only.
  */
-export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor3D {
+export function fusedAttention(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  layout: HeadLayout = 'heads',
+): tf.Tensor3D {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [q4, k4, v4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
-    const { o, lse } = attentionForward(q4, k4, v4); // [B, T, H·D], [B, H, T]
+    const { o, lse } = attentionForward(q4, k4, v4, layout); // [B, T, H·D], [B, H, T]
     save([q4, k4, v4, o, lse]);
     return {
       value: o,
@@ -30,7 +37,7 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): 
           tf.Tensor3D,
           tf.Tensor3D,
         ];
-        const { dq, dk, dv } = attentionBackward(sq, sk, sv, so, slse, dy as tf.Tensor3D);
+        const { dq, dk, dv } = attentionBackward(sq, sk, sv, so, slse, dy as tf.Tensor3D, layout);
         return [dq, dk, dv];
       },
     };
