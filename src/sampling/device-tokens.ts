@@ -10,13 +10,19 @@
  * page path's tokens wherever float32 rounding does not move a choice (sample-rows.ts says when
  * it can). A finished sequence is fed the kernel's choice rather than its own last token; its row
  * is ignored either way.
+ *
+ * In TF.js's compile-only mode (the engine's warm-up, src/engine/warm-up.ts) nothing runs and the
+ * readback answers zeros, which would read as token 0 for every sequence, and stop them all where
+ * 0 is an EOS id (SmolLM2's), before the steps' pipelines are compiled. There the source answers
+ * what the page path answers on all-zero logits: a uniform draw from each sequence's stream.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { TokenChoiceParams } from '../core/sampling-params';
+import { compileOnly } from '../runtime/webgpu/gpu-runtime';
 import { chooseTokensOnDevice, rngStates } from '../runtime/webgpu/ops/sampling';
 import { nonFiniteLogitError, noLiveTokenError, type TokenChoice } from './choose-token';
 import type { DecodeModel, DeviceDecodeSession } from './decode-model';
-import { streamRng, type SeedWords } from './rng';
+import { streamRng, type Rng, type SeedWords } from './rng';
 import type { TokenSource } from './token-source';
 
 /** The device path: prefill, then per step one kernel dispatch and one readback of [2, B]. */
@@ -34,12 +40,14 @@ export function deviceTokenSource(
     throw new TypeError('deviceTokenSource: this DecodeModel has no prefillOnDevice.');
   }
   const { session, lastLogits } = model.prefillOnDevice(prompt, batch, maxNewTokens);
-  return new DeviceTokens(session, lastLogits, rngStates(states), batch, V, params);
+  return new DeviceTokens(session, lastLogits, rngStates(states), batch, V, params, seed);
 }
 
 class DeviceTokens implements TokenSource {
   /** [B] int32: the last chosen ids, the next step's input. */
   private ids: tf.Tensor1D | null = null;
+  /** The page's streams, only for compile-only mode (see the module comment). */
+  private pageRngs: Rng[] | null = null;
 
   constructor(
     private readonly session: DeviceDecodeSession,
@@ -50,6 +58,7 @@ class DeviceTokens implements TokenSource {
     private readonly batch: number,
     private readonly V: number,
     private readonly params: TokenChoiceParams,
+    private readonly seed: SeedWords,
   ) {}
 
   async next(
@@ -72,6 +81,7 @@ class DeviceTokens implements TokenSource {
     } finally {
       chosen.result.dispose();
     }
+    if (compileOnly()) return running.map((on, i) => (on ? this.uniformChoice(i) : null));
     return running.map((on, i) => (on ? this.choice(out, i) : null));
   }
 
@@ -80,6 +90,13 @@ class DeviceTokens implements TokenSource {
     this.ids?.dispose();
     this.rng.dispose();
     this.session.dispose();
+  }
+
+  /** What choose-token.ts gives sequence i on all-equal logits: a uniform draw. */
+  private uniformChoice(i: number): TokenChoice {
+    this.pageRngs ??= Array.from({ length: this.batch }, (_, j) => streamRng(this.seed, j));
+    const u = this.pageRngs[i]!.nextFloat();
+    return { token: Math.min(this.V - 1, Math.floor(u * this.V)), logprob: -Math.log(this.V) };
   }
 
   /** Sequence i's choice, or the error the page chooser would throw for its row. */
