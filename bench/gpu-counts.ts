@@ -6,7 +6,8 @@
  * Also the TF.js webgpu buffer pool after the step (`numBytesAllocatedInGPU`, what the device
  * holds for TF.js at its high-water mark) against the float32 weights' bytes.
  *
- *   npm run bench -- --gpu-counts [--models fixture,smollm2] [--smollm2-layers 30,1,2]
+ *   npm run bench -- --gpu-counts [--models fixture,smollm2] [--kernels on,off]
+ *     [--smollm2-layers 30] [--smollm2-run]
  *   node --import tsx bench/gpu-counts.ts [same options]
  *
  * Runs on Dawn in Node (the `webgpu` package); on this machine that is Chromium's SwiftShader
@@ -14,11 +15,19 @@
  * they are missing). Counts do not depend on the adapter; times do, and none are reported.
  *
  * Each (model, kernels on/off) case runs in its own process, so one case's buffer pool does not
- * inflate the next one's. SmolLM2-135M's 30 layers take many minutes per step on SwiftShader, so
- * `--smollm2-layers` may name a reduced depth: with two depths L1 < L2 the report extrapolates to
- * the model's own depth, count(L1) + (30 − L1) · (count(L2) − count(L1)) / (L2 − L1) (every layer
- * runs the same ops), and says so. Prints Markdown tables and writes
- * bench/results/<date>-gpu-counts.json.
+ * inflate the next one's.
+ *
+ * Compile-only counting: a SmolLM2-135M step (30 layers, 49,152-token vocabulary) takes tens of
+ * minutes on SwiftShader, so by default that model is counted in TF.js's compile-only mode
+ * (`compileOnlyWindow`, src/engine/warm-up.ts): the engine runs the same code, every program is
+ * dispatched to the backend (and counted) but nothing is recorded or run, readbacks answer zeros.
+ * Counts are exact as long as no decision depends on computed values (none does in a step; in
+ * decoding, a sequence could stop early on a sampled EOS, and the report says when one did). Its
+ * buffer pool is a lower bound of a real run's: buffers come back to the pool at once instead of
+ * after the submit. The fixture is counted both ways, as a check of the method.
+ * `--smollm2-run` counts it for real instead, and `--smollm2-layers` sets its depth (with two depths
+ * L1 < L2 the report also extrapolates to 30 layers: count(L1) + (30 − L1) · per-layer difference).
+ * Prints Markdown tables and writes bench/results/<date>-gpu-counts.json.
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
@@ -32,6 +41,7 @@ import { Sampler } from '../src/engine/sampler';
 import { DEFAULT_LORA_ALPHA, LoraAdapter, targetsFor } from '../src/lora/adapter';
 import { parseModelConfig, type ModelConfig } from '../src/model/config';
 import { KNOWN_CONFIGS, type HfConfigJson } from '../src/model/known-configs';
+import { compileOnlyWindow } from '../src/engine/warm-up';
 import { ADAM_DEFAULTS } from '../src/optim/adamw';
 import type { WireDatum } from '../src/protocol/wire-types';
 import { countGpuWork, type GpuWork } from '../src/runtime/webgpu/counters';
@@ -57,6 +67,8 @@ interface CaseSpec {
   readonly model: 'fixture' | 'smollm2';
   readonly layers: number;
   readonly kernels: boolean;
+  /** Counted in TF.js's compile-only mode (nothing runs; see the header) instead of for real. */
+  readonly compileOnly: boolean;
 }
 
 /** Counts of one stretch of work, without the per-name maps' empty entries. */
@@ -176,42 +188,45 @@ async function runCase(spec: CaseSpec): Promise<CaseResult> {
   const run = new Run('counts', base, LoraAdapter.create(config, lora), config.maxPositions, SEED);
   const data = batchData(config);
   const adam = { ...ADAM_DEFAULTS, learning_rate: 1e-3 };
+  const window = <T>(fn: () => Promise<T>) => (spec.compileOnly ? compileOnlyWindow(fn) : fn());
   try {
-    console.log(`${label(spec)}: warm-up step…`);
-    await run.forwardBackward(data, 'cross_entropy', {}, true);
-    await run.optimStep(adam);
-    console.log(`${label(spec)}: counted step…`);
-    const fb = await countGpuWork(() => run.forwardBackward(data, 'cross_entropy', {}, true));
-    const opt = await countGpuWork(() => run.optimStep(adam));
-    const memory = tf.memory() as tf.MemoryInfo & {
-      numBytesInGPU?: number;
-      numBytesAllocatedInGPU?: number;
-    };
-    console.log(`${label(spec)}: decoding…`);
-    const sampler = new Sampler('counts', base, run.adapter.snapshot(), 1, NO_TEXT);
-    const decode: DecodeCounts[] = [];
-    try {
-      for (const batch of [1, 8]) decode.push(await decodeCounts(sampler, config, batch));
-    } finally {
-      sampler.dispose();
-    }
-    return {
-      ...spec,
-      adapter: adapterName,
-      config: {
-        hidden: config.hiddenSize,
-        vocab: config.vocabSize,
-        layers: config.numLayers,
-        fullLayers: fullLayers(spec.model),
-      },
-      forwardBackward: fb.work,
-      optimStep: opt.work,
-      decode,
-      weightsFloat32Bytes: built.float32Bytes,
-      gpuBytesAllocatedAfterStep: memory.numBytesAllocatedInGPU ?? Number.NaN,
-      gpuBytesInUseAfterStep: memory.numBytesInGPU ?? Number.NaN,
-      wallSeconds: (performance.now() - t0) / 1000,
-    };
+    return await window(async () => {
+      console.log(`${label(spec)}: warm-up step…`);
+      await run.forwardBackward(data, 'cross_entropy', {}, true);
+      await run.optimStep(adam);
+      console.log(`${label(spec)}: counted step…`);
+      const fb = await countGpuWork(() => run.forwardBackward(data, 'cross_entropy', {}, true));
+      const opt = await countGpuWork(() => run.optimStep(adam));
+      const memory = tf.memory() as tf.MemoryInfo & {
+        numBytesInGPU?: number;
+        numBytesAllocatedInGPU?: number;
+      };
+      console.log(`${label(spec)}: decoding…`);
+      const sampler = new Sampler('counts', base, run.adapter.snapshot(), 1, NO_TEXT);
+      const decode: DecodeCounts[] = [];
+      try {
+        for (const batch of [1, 8]) decode.push(await decodeCounts(sampler, config, batch));
+      } finally {
+        sampler.dispose();
+      }
+      return {
+        ...spec,
+        adapter: adapterName,
+        config: {
+          hidden: config.hiddenSize,
+          vocab: config.vocabSize,
+          layers: config.numLayers,
+          fullLayers: fullLayers(spec.model),
+        },
+        forwardBackward: fb.work,
+        optimStep: opt.work,
+        decode,
+        weightsFloat32Bytes: built.float32Bytes,
+        gpuBytesAllocatedAfterStep: memory.numBytesAllocatedInGPU ?? Number.NaN,
+        gpuBytesInUseAfterStep: memory.numBytesInGPU ?? Number.NaN,
+        wallSeconds: (performance.now() - t0) / 1000,
+      };
+    });
   } finally {
     run.dispose();
     disposeWeights(built.weights);
@@ -219,15 +234,24 @@ async function runCase(spec: CaseSpec): Promise<CaseResult> {
 }
 
 function label(spec: CaseSpec): string {
-  return `${spec.model}${spec.model === 'smollm2' ? `@${spec.layers}L` : ''} kernels ${spec.kernels ? 'on' : 'off'}`;
+  const depth = spec.model === 'smollm2' ? `@${spec.layers}L` : '';
+  const mode = spec.compileOnly ? ' (compile-only)' : '';
+  return `${spec.model}${depth} kernels ${spec.kernels ? 'on' : 'off'}${mode}`;
+}
+
+function caseArg(spec: CaseSpec): string {
+  const mode = spec.compileOnly ? 'compile-only' : 'run';
+  return `${spec.model}:${spec.layers}:${spec.kernels ? 'on' : 'off'}:${mode}`;
 }
 
 function parseSpec(text: string): CaseSpec {
-  const [model, layers, kernels] = text.split(':');
-  if ((model !== 'fixture' && model !== 'smollm2') || !layers || !kernels) {
-    throw new Error(`--case "${text}" is not <fixture|smollm2>:<layers>:<on|off>`);
+  const [model, layers, kernels, mode] = text.split(':');
+  if ((model !== 'fixture' && model !== 'smollm2') || !layers || !kernels || !mode) {
+    throw new Error(
+      `--case "${text}" is not <fixture|smollm2>:<layers>:<on|off>:<run|compile-only>`,
+    );
   }
-  return { model, layers: Number(layers), kernels: kernels === 'on' };
+  return { model, layers: Number(layers), kernels: kernels === 'on', compileOnly: mode !== 'run' };
 }
 
 // ---- the report -------------------------------------------------------------------------------
@@ -235,6 +259,7 @@ function parseSpec(text: string): CaseSpec {
 interface Row {
   readonly what: string;
   readonly kernels: string;
+  readonly how: string;
   readonly work: Work;
 }
 
@@ -251,6 +276,7 @@ function countsTable(title: string, rows: readonly Row[]): void {
   const cells = rows.map((r): Record<string, Cell> => ({
     what: r.what,
     kernels: r.kernels,
+    how: r.how,
     dispatches: r.work.dispatches,
     ours: sum(r.work.ours),
     stock: sum(r.work.stock),
@@ -263,6 +289,7 @@ function countsTable(title: string, rows: readonly Row[]): void {
   const columns = [
     { key: 'what', title: 'per' },
     { key: 'kernels', title: 'our kernels' },
+    { key: 'how', title: 'counted' },
     { key: 'dispatches', digits: 0 },
     { key: 'ours', title: 'ours', digits: 0 },
     { key: 'stock', title: 'stock', digits: 0 },
@@ -277,13 +304,15 @@ function countsTable(title: string, rows: readonly Row[]): void {
 
 function rowsOf(r: CaseResult, scaleTo?: (w: Work, pick: (c: CaseResult) => Work) => Work): Row[] {
   const k = r.kernels ? 'on' : 'off';
+  const how = r.compileOnly ? 'compile-only' : 'run';
   const get = (pick: (c: CaseResult) => Work) => (scaleTo ? scaleTo(pick(r), pick) : pick(r));
   return [
-    { what: 'forward_backward', kernels: k, work: get((c) => c.forwardBackward) },
-    { what: 'optim_step', kernels: k, work: get((c) => c.optimStep) },
+    { what: 'forward_backward', kernels: k, how, work: get((c) => c.forwardBackward) },
+    { what: 'optim_step', kernels: k, how, work: get((c) => c.optimStep) },
     ...r.decode.map((d, i) => ({
-      what: `decode step, batch ${d.batch}`,
+      what: `decode step, batch ${d.batch}${d.earlyStops ? ` (${d.earlyStops} early stops)` : ''}`,
       kernels: k,
+      how,
       work: get((c) => (c.decode[i] as DecodeCounts).perStep),
     })),
   ];
@@ -315,7 +344,7 @@ function report(results: CaseResult[]): void {
     const byDepth = smol.filter((r) => r.kernels === kernels).sort((a, b) => a.layers - b.layers);
     for (const r of byDepth) {
       countsTable(
-        `SmolLM2-135M shape at ${r.config.layers} of ${r.config.fullLayers} layers (random weights), LoRA r${RANK}, B ${BATCH} × T ${SEQ}: measured`,
+        `SmolLM2-135M shape, ${r.config.layers} of ${r.config.fullLayers} layers (random weights), LoRA r${RANK} on attention + MLP, B ${BATCH} × T ${SEQ}; decode: ${PROMPT}-token prompt`,
         rowsOf(r),
       );
     }
@@ -328,9 +357,10 @@ function report(results: CaseResult[]): void {
       );
     }
   }
-  const memRows = smol.map((r) => ({
-    model: `SmolLM2 shape, ${r.config.layers} layers`,
+  const memRows = results.map((r) => ({
+    model: `${r.model === 'smollm2' ? 'SmolLM2 shape' : 'fixture'}, ${r.config.layers} layers`,
     kernels: r.kernels ? 'on' : 'off',
+    how: r.compileOnly ? 'compile-only' : 'run',
     weights: mib(r.weightsFloat32Bytes),
     pool: mib(r.gpuBytesAllocatedAfterStep),
     live: mib(r.gpuBytesInUseAfterStep),
@@ -340,13 +370,14 @@ function report(results: CaseResult[]): void {
     const columns = [
       { key: 'model' },
       { key: 'kernels', title: 'our kernels' },
+      { key: 'how', title: 'counted' },
       { key: 'weights', title: 'weights f32 MiB' },
       { key: 'pool', title: 'numBytesAllocatedInGPU MiB' },
       { key: 'live', title: 'numBytesInGPU MiB (live)' },
       { key: 'ratio', title: 'allocated / f32 weights', digits: 2 },
     ];
     console.log(
-      `\nGPU memory after a LoRA r${RANK} ${BATCH}×${SEQ} step and its decode (TF.js webgpu buffer pool)\n\n${formatTable(columns, memRows)}`,
+      `\nGPU memory after the counted LoRA r${RANK} ${BATCH}×${SEQ} step (TF.js webgpu buffer pool; compile-only: a lower bound)\n\n${formatTable(columns, memRows)}`,
     );
   }
 }
@@ -357,7 +388,8 @@ async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
       models: { type: 'string', default: 'fixture,smollm2' },
-      'smollm2-layers': { type: 'string', default: '1,2' },
+      'smollm2-layers': { type: 'string', default: '30' },
+      'smollm2-run': { type: 'boolean', default: false },
       case: { type: 'string' },
       'child-out': { type: 'string' },
       kernels: { type: 'string', default: 'on,off' },
@@ -380,22 +412,22 @@ async function main(): Promise<void> {
   const kernels = v.kernels.split(',').map((k) => k.trim() === 'on');
   const specs: CaseSpec[] = [];
   for (const model of v.models.split(',').map((m) => m.trim())) {
+    if (model !== 'fixture' && model !== 'smollm2') throw new Error(`--models: unknown "${model}"`);
     const depths =
       model === 'smollm2'
         ? v['smollm2-layers'].split(',').map(Number)
         : [FIXTURE_CONFIG.num_hidden_layers];
-    for (const on of kernels) {
-      for (const layers of depths)
-        specs.push({ model: model as CaseSpec['model'], layers, kernels: on });
-    }
+    const modes = model === 'fixture' ? [false, true] : [!v['smollm2-run']];
+    for (const compileOnly of modes)
+      for (const on of kernels)
+        for (const layers of depths) specs.push({ model, layers, kernels: on, compileOnly });
   }
   const script = fileURLToPath(import.meta.url);
   const results: CaseResult[] = [];
   const failures: string[] = [];
   for (const spec of specs) {
-    const arg = `${spec.model}:${spec.layers}:${spec.kernels ? 'on' : 'off'}`;
     console.log(`\n== ${label(spec)}`);
-    const outcome = await runInChild<CaseResult>(script, ['--case', arg]);
+    const outcome = await runInChild<CaseResult>(script, ['--case', caseArg(spec)]);
     if (outcome.result) {
       results.push(outcome.result);
       console.log(`${label(spec)}: done in ${outcome.result.wallSeconds.toFixed(0)} s`);

@@ -59,8 +59,7 @@ export async function warmUp(
   model: LoadedModel,
   options: WarmUpOptions = {},
 ): Promise<WarmUpReport | null> {
-  const backend = webgpuBackend();
-  if (!backend) return null;
+  if (!webgpuBackend()) return null;
   const t0 = performance.now();
   const config = model.config;
   const seq = Math.max(1, Math.min(options.seq ?? 64, config.maxPositions));
@@ -74,7 +73,7 @@ export async function warmUp(
   });
   const run = new Run('warm-up', model, adapter, config.maxPositions, 0);
   const tokenizer = model.textTokenizer ?? ({ decode: () => '' } as unknown as TextTokenizer);
-  let sampler: Sampler | null = null;
+  const samplers: Sampler[] = [];
   const errors: string[] = [];
   const phase = async (name: string, fn: () => Promise<unknown>) => {
     try {
@@ -83,25 +82,44 @@ export async function warmUp(
       errors.push(`${name}: ${(error as Error).message}`);
     }
   };
+  try {
+    await phase('compile', () =>
+      compileOnlyWindow(async () => {
+        const data = warmUpBatch(batch, seq, config.vocabSize);
+        await phase('forward_backward', () => run.forwardBackward(data, 'cross_entropy', {}, true));
+        await phase('optim_step', () => run.optimStep({ ...ADAM_DEFAULTS }));
+        const sampler = new Sampler('warm-up', model, adapter.snapshot(), 0, tokenizer);
+        samplers.push(sampler);
+        await phase('sample', () => sampler.sample(sampleRequest(promptLength, config.vocabSize)));
+      }),
+    );
+  } finally {
+    for (const s of samplers) s.dispose();
+    run.dispose();
+  }
+  return { ms: performance.now() - t0, errors };
+}
+
+/**
+ * Runs `fn` in TF.js's compile-only mode on webgpu (pipelines started, nothing recorded, readbacks
+ * answering zeros), then waits for every pipeline it started. Only `fn`'s own throwaway work may
+ * run meanwhile: the flag is global. Also used by bench/gpu-counts.ts to count a step's work on
+ * shapes too slow to run on a software adapter.
+ */
+export async function compileOnlyWindow<T>(fn: () => Promise<T>): Promise<T> {
+  const backend = webgpuBackend();
+  if (!backend) throw new Error(`compile-only mode needs webgpu; TF.js is on ${tf.getBackend()}`);
   const env = tf.env();
   const before = env.getBool(FLAG);
   const restoreReads = zeroReadbacks(backend);
   env.set(FLAG, true);
   try {
-    const data = warmUpBatch(batch, seq, config.vocabSize);
-    await phase('forward_backward', () => run.forwardBackward(data, 'cross_entropy', {}, true));
-    await phase('optim_step', () => run.optimStep({ ...ADAM_DEFAULTS }));
-    sampler = new Sampler('warm-up', model, adapter.snapshot(), 0, tokenizer);
-    const s = sampler;
-    await phase('sample', () => s.sample(sampleRequest(promptLength, config.vocabSize)));
+    return await fn();
   } finally {
     env.set(FLAG, before);
     restoreReads();
-    await phase('compile', () => compileCompletion());
-    sampler?.dispose();
-    run.dispose();
+    await compileCompletion();
   }
-  return { ms: performance.now() - t0, errors };
 }
 
 /** While compile-only: readbacks answer zeros of the buffer's size (TF.js would answer null). */

@@ -175,6 +175,7 @@ export function dispatch(
   if (x === 0 || y === 0 || z === 0) return;
   if (compileOnly()) {
     void compileAsync(backend, kernel);
+    noteDispatch(kernel.name); // counted, as TF.js's programs are in this mode (bench/gpu-counts.ts)
     return;
   }
   const pipeline = pipelineFor(backend, kernel);
