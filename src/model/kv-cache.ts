@@ -23,9 +23,10 @@ import {
   type KvRegions,
 } from '../runtime/webgpu/kernels/attention-forward';
 import { dimsOf, type HeadLayout } from '../runtime/webgpu/kernels/attention-wgsl';
-import { writeKvCache } from '../runtime/webgpu/kernels/kv-cache-write';
+import { appendKvCacheRope, writeKvCache } from '../runtime/webgpu/kernels/kv-cache-write';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import { attend } from './attention';
+import { applyRope, type RopeTables } from './rope';
 
 export interface LayerKv {
   /** [B, K, S, D] */
@@ -79,7 +80,8 @@ export class KvCache {
   /**
    * Caches k, v [B, K, T, D] of layer i after the positions already held, and attends q
    * [B, H, T, D] over all of them; returns a new [B, T, H·D] tensor. In layout 'tokens' q, k, v
-   * are [B, T, H, D] and [B, T, K, D] (the device path reads them as they are).
+   * are [B, T, H, D] and [B, T, K, D] (the device path reads them as they are). With `rope`, q
+   * and k come unrotated and are rotated here (on the device, in the cache write's dispatch).
    */
   attend(
     i: number,
@@ -87,14 +89,17 @@ export class KvCache {
     k: tf.Tensor4D,
     v: tf.Tensor4D,
     layout: HeadLayout = 'heads',
+    rope: RopeTables | null = null,
   ): tf.Tensor3D {
     if (this.device[i] || (!this.stock[i] && gpuKernelsActive())) {
-      return this.attendOnDevice(i, q, k, v, layout);
+      return this.attendOnDevice(i, q, k, v, layout, rope);
     }
     return tf.tidy(() => {
-      const heads = (x: tf.Tensor4D) => (layout === 'heads' ? x : tf.transpose(x, [0, 2, 1, 3]));
-      const kv = this.append(i, heads(k), heads(v));
-      return attend(heads(q), kv.k, kv.v);
+      const heads = (x: tf.Tensor4D) =>
+        layout === 'heads' ? x : (tf.transpose(x, [0, 2, 1, 3]) as tf.Tensor4D); // [B, h, T, D]
+      const rotate = (x: tf.Tensor4D) => (rope ? applyRope(x, rope) : x);
+      const kv = this.append(i, rotate(heads(k)), heads(v));
+      return attend(rotate(heads(q)), kv.k, kv.v);
     });
   }
 
@@ -115,6 +120,7 @@ export class KvCache {
     k: tf.Tensor4D,
     v: tf.Tensor4D,
     layout: HeadLayout,
+    rope: RopeTables | null,
   ): tf.Tensor3D {
     const [B, K, T, D] = dimsOf(k.shape, layout);
     const H = dimsOf(q.shape, layout)[1];
@@ -132,18 +138,16 @@ export class KvCache {
       this.device[i] = layer;
     }
     const pos = layer.filled;
-    if (layer.kB && layer.vB) {
-      const at = pos - layer.prefix;
-      if (at + T > layer.kB.shape[2]) {
-        [layer.kB, layer.vB] = [grow(layer.kB, at, at + T), grow(layer.vB, at, at + T)];
-      }
-      writeKvCache(k, v, layer.kB, layer.vB, at, layout);
-    } else {
-      if (pos + T > layer.kA.shape[2]) {
-        [layer.kA, layer.vA] = [grow(layer.kA, pos, pos + T), grow(layer.vA, pos, pos + T)];
-      }
-      writeKvCache(k, v, layer.kA, layer.vA, pos, layout);
-    }
+    const tiled = layer.kB !== null;
+    const at = tiled ? pos - layer.prefix : pos;
+    const [kDst, vDst] = tiled ? [layer.kB!, layer.vB!] : [layer.kA, layer.vA];
+    const [nk, nv] =
+      at + T > kDst.shape[2] ? [grow(kDst, at, at + T), grow(vDst, at, at + T)] : [kDst, vDst];
+    if (tiled) [layer.kB, layer.vB] = [nk, nv];
+    else [layer.kA, layer.vA] = [nk, nv];
+    // One dispatch moves k, v into place (rotating k and q when there are tables).
+    if (rope) q = appendKvCacheRope(q, k, v, nk, nv, at, rope, layout);
+    else writeKvCache(k, v, nk, nv, at, layout);
     layer.filled = pos + T;
     const S = layer.filled;
     const { o, lse } = attentionForwardRegions(q, layout, regionsOf(layer, S), {
@@ -155,6 +159,7 @@ export class KvCache {
       D,
     });
     lse.dispose();
+    if (rope) q.dispose();
     return o;
   }
 

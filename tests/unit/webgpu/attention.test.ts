@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stockAttend } from '../../../src/model/attention';
 import { webgpuBackend } from '../../../src/runtime/webgpu/backend-internals';
 import { countGpuWork } from '../../../src/runtime/webgpu/counters';
-import { fusedAttention } from '../../../src/runtime/webgpu/ops/attention';
+import { compileMessages } from '../../../src/runtime/webgpu/gpu-runtime';
+import { headDim } from '../../../src/runtime/webgpu/kernels/attention-wgsl';
+import { attentionKernels, fusedAttention } from '../../../src/runtime/webgpu/ops/attention';
 import { referenceAttention, type AttentionDims } from '../../reference/attention-f64';
 import { gradFD } from '../../reference/finite-diff';
 import { relativeError } from '../../helpers/model-fixtures';
@@ -123,6 +125,18 @@ describe('fused attention (webgpu)', () => {
     expect(relativeError(pick(ours.dq, at), fdq)).toBeLessThan(1e-4);
     expect(relativeError(pick(ours.dk, at.slice(0, 5)), fdk)).toBeLessThan(1e-4);
     expect(relativeError(pick(ours.dv, at.slice(0, 5)), fdv)).toBeLessThan(1e-4);
+  });
+
+  it('tiles fit the default 16 KiB of workgroup memory for every head dim up to 256', () => {
+    for (let D = 1; D <= 256; D++) {
+      const { D4, tile } = headDim(D);
+      // the largest kernel (dkdv): two tiles of TILE × D4 vec4s and two of TILE floats
+      expect(2 * tile * D4 * 16 + 2 * tile * 4, `D ${D}`).toBeLessThanOrEqual(16384);
+    }
+  });
+
+  it('every attention kernel compiles for D 64 (a real head dim)', async () => {
+    for (const kernel of attentionKernels(64)) expect(await compileMessages(kernel)).toEqual([]);
   });
 
   it('forward is 1 dispatch, backward 2, with no uploads', async () => {

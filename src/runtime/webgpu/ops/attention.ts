@@ -8,8 +8,15 @@
  * for other backends and when our kernels are switched off.
  */
 import * as tf from '@tensorflow/tfjs';
-import { attentionBackward } from '../kernels/attention-backward';
-import { attentionForward } from '../kernels/attention-forward';
+import type { GpuKernel } from '../gpu-runtime';
+import {
+  attentionBackward,
+  attentionDkdvKernel,
+  attentionDqKernel,
+} from '../kernels/attention-backward';
+import { attentionForward, attentionForwardKernel } from '../kernels/attention-forward';
+import { KV_CACHE_ROPE_KERNEL, KV_CACHE_WRITE_KERNEL } from '../kernels/kv-cache-write';
+import { ROPE_KERNEL } from '../kernels/rope';
 import type { HeadLayout } from '../kernels/attention-wgsl';
 
 /**
@@ -43,4 +50,19 @@ export function fusedAttention(
     };
   });
   return op(q, k, v) as tf.Tensor3D;
+}
+
+/**
+ * The pipelines attention needs for head dim D (forward, backward, RoPE, the KV-cache writes),
+ * for `precompile` at model load.
+ */
+export function attentionKernels(D: number): GpuKernel[] {
+  return [
+    attentionForwardKernel(D),
+    attentionDqKernel(D),
+    attentionDkdvKernel(D),
+    ROPE_KERNEL,
+    KV_CACHE_WRITE_KERNEL,
+    KV_CACHE_ROPE_KERNEL,
+  ];
 }
