@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdamParams, ServiceClient, type TrainingClient } from '../../../src/index';
 import { countGpuWork } from '../../../src/runtime/webgpu/counters';
+import { readTogether } from '../../../src/runtime/webgpu/read-together';
 import { withGpuKernels } from '../../../src/runtime/webgpu-kernels';
 import { FIXTURE_MODEL } from '../../helpers/fixture-model-dir';
 import { registerTestPlacements } from '../../helpers/placements';
@@ -30,6 +31,18 @@ describe('readbacks per training step on webgpu (Dawn)', () => {
   afterAll(async () => {
     await service.close();
     await useCpuAgain();
+  });
+
+  it('readTogether reads GPU tensors and page-side ones in one transfer', async () => {
+    const onGpu = tf.add(tf.tensor1d([1, 2, 3]), 1); // written by a kernel
+    const scalar = tf.sum(onGpu); // 9
+    const onPage = tf.tensor1d([7, 8], 'int32'); // never uploaded
+    const { result, work } = await countGpuWork(() => readTogether([onGpu, scalar, onPage]));
+    expect(work.readbacks).toBe(1);
+    expect(Array.from(new Float32Array(result[0]!))).toEqual([2, 3, 4]);
+    expect(Array.from(new Float32Array(result[1]!))).toEqual([9]);
+    expect(Array.from(new Int32Array(result[2]!))).toEqual([7, 8]);
+    tf.dispose([onGpu, scalar, onPage]);
   });
 
   async function pair(tc: TrainingClient, i: number) {
