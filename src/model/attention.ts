@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
-import { fusedAttention } from '../runtime/webgpu/ops/attention';
+import { fusedAttention, fusedAttentionPacked } from '../runtime/webgpu/ops/attention';
 import type { KvCache } from './kv-cache';
 import { rmsNorm } from './layers';
 import { applyRope, type RopeTables } from './rope';
@@ -110,5 +110,26 @@ export function attendProjections(
     }
     if (cache) return cache.attend(index, q, k, v, layout);
     return gpu ? fusedAttention(q, k, v, 'tokens') : attend(q, k, v);
+  });
+}
+
+/**
+ * `attendProjections` for a packed projection qkv [B, T, (H + 2K)·D] ([q | k | v] per token, as
+ * GPT-2's c_attn makes it; no RoPE). Stock path: split, then as above. On webgpu with our kernels
+ * qkv is read in place (no split): one attention dispatch forward and two backward, or with a
+ * cache one write and one attention.
+ */
+export function attendPacked(
+  qkv: tf.Tensor3D,
+  heads: HeadSpec,
+  { cache = null, index = 0 }: Pick<ProjectionAttentionOptions, 'cache' | 'index'> = {},
+): tf.Tensor3D {
+  const { H, K, D } = heads;
+  if (gpuKernelsActive()) {
+    return cache ? cache.attendPacked(index, qkv, heads) : fusedAttentionPacked(qkv, heads);
+  }
+  return tf.tidy(() => {
+    const [q, k, v] = tf.split(qkv, [H * D, K * D, K * D], 2) as tf.Tensor3D[];
+    return attendProjections(q!, k!, v!, heads, { cache, index });
   });
 }

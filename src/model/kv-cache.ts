@@ -21,11 +21,16 @@ import { emptyTensor } from '../runtime/webgpu/backend-internals';
 import {
   attentionForwardRegions,
   type KvRegions,
+  type QView,
 } from '../runtime/webgpu/kernels/attention-forward';
 import { dimsOf, type HeadLayout } from '../runtime/webgpu/kernels/attention-wgsl';
-import { appendKvCacheRope, writeKvCache } from '../runtime/webgpu/kernels/kv-cache-write';
+import {
+  appendKvCacheRope,
+  writeKvCache,
+  writeKvCachePacked,
+} from '../runtime/webgpu/kernels/kv-cache-write';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
-import { attend } from './attention';
+import { attend, splitHeads } from './attention';
 import { applyRope, type RopeTables } from './rope';
 
 export interface LayerKv {
@@ -114,6 +119,28 @@ export class KvCache {
     return next;
   }
 
+  /**
+   * `attend` for a packed projection qkv [B, T, (H + 2K)·D] ([q | k | v] per token, GPT-2's
+   * c_attn): on the device its k, v columns go into the cache and q is read in place (no split).
+   */
+  attendPacked(
+    i: number,
+    qkv: tf.Tensor3D,
+    heads: { H: number; K: number; D: number },
+  ): tf.Tensor3D {
+    const { H, K, D } = heads;
+    if (this.device[i] || (!this.stock[i] && gpuKernelsActive())) {
+      const [B, T, W] = qkv.shape;
+      const { layer, kDst, vDst, at } = this.reserve(i, B, K, T, D);
+      writeKvCachePacked(qkv, heads, kDst, vDst, at);
+      return attendFilled(layer, qkv, { strides: [T * W, D, W], offset: 0 }, { B, H, K, T, D });
+    }
+    return tf.tidy(() => {
+      const [q, k, v] = tf.split(qkv, [H * D, K * D, K * D], 2) as tf.Tensor3D[];
+      return this.attend(i, splitHeads(q!, H, D), splitHeads(k!, K, D), splitHeads(v!, K, D));
+    });
+  }
+
   private attendOnDevice(
     i: number,
     q: tf.Tensor4D,
@@ -124,6 +151,23 @@ export class KvCache {
   ): tf.Tensor3D {
     const [B, K, T, D] = dimsOf(k.shape, layout);
     const H = dimsOf(q.shape, layout)[1];
+    const { layer, kDst, vDst, at } = this.reserve(i, B, K, T, D);
+    // One dispatch moves k, v into place (rotating k and q when there are tables).
+    if (!rope) {
+      writeKvCache(k, v, kDst, vDst, at, layout);
+      return attendFilled(layer, q, layout, { B, H, K, T, D });
+    }
+    const rotated = appendKvCacheRope(q, k, v, kDst, vDst, at, rope, layout);
+    const o = attendFilled(layer, rotated, layout, { B, H, K, T, D });
+    rotated.dispose();
+    return o;
+  }
+
+  /**
+   * Layer i's buffers with room for T more positions (allocated or grown as needed), where the
+   * next T go (`at` within kDst/vDst), and the layer marked filled up to them.
+   */
+  private reserve(i: number, B: number, K: number, T: number, D: number) {
     let layer = this.device[i];
     if (!layer) {
       const cap = Math.max(T, this.options.capacity ?? T + DEFAULT_ROOM);
@@ -145,22 +189,8 @@ export class KvCache {
       at + T > kDst.shape[2] ? [grow(kDst, at, at + T), grow(vDst, at, at + T)] : [kDst, vDst];
     if (tiled) [layer.kB, layer.vB] = [nk, nv];
     else [layer.kA, layer.vA] = [nk, nv];
-    // One dispatch moves k, v into place (rotating k and q when there are tables).
-    if (rope) q = appendKvCacheRope(q, k, v, nk, nv, at, rope, layout);
-    else writeKvCache(k, v, nk, nv, at, layout);
     layer.filled = pos + T;
-    const S = layer.filled;
-    const { o, lse } = attentionForwardRegions(q, layout, regionsOf(layer, S), {
-      B,
-      H,
-      K,
-      T,
-      S,
-      D,
-    });
-    lse.dispose();
-    if (rope) q.dispose();
-    return o;
+    return { layer, kDst: nk, vDst: nv, at };
   }
 
   /**
@@ -226,6 +256,19 @@ function grow(t: tf.Tensor4D, rows: number, need: number): tf.Tensor4D {
   );
   t.dispose();
   return grown as tf.Tensor4D;
+}
+
+/** The attention of q over every position a layer holds; a new [B, T, H·D]. */
+function attendFilled(
+  layer: DeviceLayer,
+  q: tf.Tensor,
+  qView: HeadLayout | QView,
+  shape: { B: number; H: number; K: number; T: number; D: number },
+): tf.Tensor3D {
+  const S = layer.filled;
+  const { o, lse } = attentionForwardRegions(q, qView, regionsOf(layer, S), { ...shape, S });
+  lse.dispose();
+  return o;
 }
 
 /** Where the attention kernel finds a layer's S cached positions. */

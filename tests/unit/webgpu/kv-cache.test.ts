@@ -149,8 +149,11 @@ describe('KV cache on webgpu', () => {
     expect(ours.uploads).toBe(0);
   });
 
-  it('a whole decode step uploads only its tokens (llama)', async () => {
-    const f = engineFixture('llamaGqa');
+  it.each([
+    ['llamaGqa', 'kv-cache-write-rope', 'attention-forward-d8'],
+    ['gpt2', 'kv-cache-write', 'attention-forward-d8'],
+  ] as const)('%s: a whole decode step, ours vs stock', async (name, write, attention) => {
+    const f = engineFixture(name);
     const decoder = new LmDecoder(f.model);
     const count = (on: boolean) =>
       withGpuKernels(on, async () => {
@@ -164,13 +167,15 @@ describe('KV cache on webgpu', () => {
     const stock = await count(false);
     const L = f.config.numLayers;
     console.log(
-      `llamaGqa decode step (2 layers, batch 2): ours ${ours.dispatches} dispatches, ` +
-        `${ours.uploads} uploads, ${ours.readbacks} readbacks ${JSON.stringify(ours.ours)}; ` +
-        `stock ${stock.dispatches} dispatches, ${stock.uploads} uploads, ${stock.readbacks} readbacks`,
+      `${name} decode step (${L} layers, batch 2): ours ${ours.dispatches} dispatches, ` +
+        `${ours.uploads} uploads, ${ours.readbacks} readbacks ${JSON.stringify(ours.ours)} ` +
+        `${JSON.stringify(ours.stock)}; stock ${stock.dispatches} dispatches, ${stock.uploads} ` +
+        `uploads, ${stock.readbacks} readbacks`,
     );
-    expect(ours.ours['kv-cache-write-rope']).toBe(L);
-    expect(ours.ours['attention-forward-d8']).toBe(L);
-    expect(ours.uploads).toBe(1); // the token ids
+    expect(ours.ours[write]).toBe(L);
+    expect(ours.ours[attention]).toBe(L);
+    // the token ids; GPT-2 also its positions for wpe (tf.range in causal-lm.ts)
+    expect(ours.uploads).toBe(name === 'gpt2' ? 2 : 1);
     f.dispose();
   });
 });

@@ -19,10 +19,11 @@ const ROW = 4096;
 
 export const KV_CACHE_WRITE_KERNEL: GpuKernel = {
   name: 'kv-cache-write',
-  // n, T, D, cap, pos, K, then the source's element strides (batch, head, token)
-  uniforms: ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'],
+  // n, T, D, cap, pos, K, the source's element strides (batch, head, token), k's and v's offsets
+  uniforms: ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'],
   code: /* wgsl */ `
-struct U { n: u32, T: u32, D: u32, cap: u32, pos: u32, K: u32, sBatch: u32, sHead: u32, sTok: u32 }
+struct U { n: u32, T: u32, D: u32, cap: u32, pos: u32, K: u32, sBatch: u32, sHead: u32, sTok: u32,
+           kOff: u32, vOff: u32 }
 @group(0) @binding(0) var<storage, read> k: array<f32>;
 @group(0) @binding(1) var<storage, read> v: array<f32>;
 @group(0) @binding(2) var<storage, read_write> kDst: array<f32>;
@@ -38,8 +39,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let bh = row / u.T;
   let at = (bh * u.cap + u.pos + t) * u.D + d;
   let src = (bh / u.K) * u.sBatch + (bh % u.K) * u.sHead + t * u.sTok + d;
-  kDst[at] = k[src];
-  vDst[at] = v[src];
+  kDst[at] = k[u.kOff + src];
+  vDst[at] = v[u.vOff + src];
 }`,
 };
 
@@ -55,21 +56,48 @@ export function writeKvCache(
   pos: number,
   layout: HeadLayout = 'heads',
 ): void {
-  const [B, K, T, D] = dimsOf(k.shape, layout);
+  const [, K, T, D] = dimsOf(k.shape, layout);
+  write([k, v, kDst, vDst], pos, { K, T, D }, stridesOf(layout, K, T, D), [0, 0]);
+}
+
+/**
+ * The write for a packed projection qkv [B, T, (H + 2K)·D] ([q | k | v] per token): its k and v
+ * columns go into the cache as they are, no split.
+ */
+export function writeKvCachePacked(
+  qkv: tf.Tensor3D,
+  heads: { H: number; K: number; D: number },
+  kDst: tf.Tensor4D,
+  vDst: tf.Tensor4D,
+  pos: number,
+): void {
+  const [, T, W] = qkv.shape;
+  const { H, K, D } = heads;
+  write([qkv, qkv, kDst, vDst], pos, { K, T, D }, [T * W, D, W], [H * D, (H + K) * D]);
+}
+
+function write(
+  [k, v, kDst, vDst]: [tf.Tensor, tf.Tensor, tf.Tensor4D, tf.Tensor4D],
+  pos: number,
+  { K, T, D }: { K: number; T: number; D: number },
+  strides: readonly number[],
+  offsets: [number, number],
+): void {
+  const B = k.shape[0]!;
   const [Bd, Kd, cap, Dd] = kDst.shape;
   if (Bd !== B || Kd !== K || Dd !== D || pos + T > cap) {
     throw new RangeError(
-      `kv-cache write of ${JSON.stringify(k.shape)} at position ${pos} does not fit ` +
-        `a cache of ${JSON.stringify(kDst.shape)}`,
+      `kv-cache write of ${B}×${K} heads × ${T} positions × ${D} at position ${pos} does not ` +
+        `fit a cache of ${JSON.stringify(kDst.shape)}`,
     );
   }
-  const n = k.size;
+  const n = B * K * T * D;
   const groups = Math.ceil(n / WG);
   dispatch(
     KV_CACHE_WRITE_KERNEL,
     [k, v, kDst, vDst],
     [Math.min(groups, ROW), Math.ceil(groups / ROW)],
-    [n, T, D, cap, pos, K, ...stridesOf(layout, K, T, D)],
+    [n, T, D, cap, pos, K, ...strides, ...offsets],
   );
 }
 
