@@ -26,12 +26,13 @@ function run(
   input: SamplingParamsInput,
   numSamples: number,
   eos: readonly number[] = [],
+  fixture: EngineFixture = f,
 ): Promise<DecodedSequence[]> {
   const params = normaliseSamplingParams(input, {
-    vocabSize: f.config.vocabSize,
+    vocabSize: fixture.config.vocabSize,
     eosTokenIds: eos,
   });
-  return decode(new LmDecoder(f.model), prompt, numSamples, params, noText);
+  return decode(new LmDecoder(fixture.model), prompt, numSamples, params, noText);
 }
 
 /**
@@ -83,6 +84,22 @@ describe('decode with sampling on the device (Dawn, llama GQA tiny, LoRA on q/v/
       }
     },
   );
+
+  it('gives the cpu backend’s tokens for the same seeds', { timeout: 300_000 }, async () => {
+    const inputs = [1, 2, 3].map((seed) => ({ temperature: 1, top_k: 30, seed, max_tokens: 4 }));
+    const ours: DecodedSequence[][] = [];
+    for (const input of inputs) ours.push(await run(input, 2));
+    await useCpuAgain();
+    const cpu = engineFixture('llamaGqa', { targets: ['q_proj', 'v_proj', 'lm_head'], rank: 2 });
+    try {
+      for (const [i, input] of inputs.entries()) {
+        expectSameSequences(ours[i] as DecodedSequence[], await run(input, 2, [], cpu));
+      }
+    } finally {
+      cpu.dispose();
+      await useWebGpuBackend();
+    }
+  });
 
   it(
     'stops each sequence on its own EOS / stop ids, read from the chosen ids',
