@@ -11,8 +11,8 @@ const port = Number(process.env.LOOPS_TEST_PORT ?? 5174);
 const previewPort = Number(process.env.LOOPS_PREVIEW_PORT ?? 4173);
 /** The local hub (scripts/serve-hub.ts) of tests/e2e/lab-hub.spec.ts. */
 export const hubPort = Number(process.env.LOOPS_HUB_PORT ?? 5175);
-/** The `loops-web serve` of tests/e2e/remote.spec.ts. */
-export const remotePort = Number(process.env.LOOPS_REMOTE_PORT ?? 5176);
+/** The `loops-web serve` of tests/e2e/remote.spec.ts (5176 is bench/peer.ts's default). */
+export const remotePort = Number(process.env.LOOPS_REMOTE_PORT ?? 5178);
 /**
  * Origins the production build may connect to besides its own and the hub's: the dev server (the
  * hub fixture on another origin), the local hub and the remote service, as README says a lab that

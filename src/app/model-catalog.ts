@@ -5,7 +5,22 @@
  * float32, so this is the memory a model takes (the download is half of it for bf16 files).
  * Whether a hub model is already in the browser's model cache is asked of Cache Storage under the
  * engine's own keys (`<hub>/<repo>/resolve/main/<file>` in `loops-web-models`).
+ *
+ * For models whose config the engine knows (`KNOWN_CONFIGS`), `fitCheck` gives the GPU bytes a
+ * LoRA run needs on this backend (engine/memory-budget.ts's plan: weights, adapter, optimizer, a
+ * training step at batch × length) and why it will not fit the adapter's limits or the memory
+ * budget: the list shows it, and the panel refuses such a model before downloading it.
  */
+import {
+  backendBudget,
+  modelMemoryPlan,
+  planProblems,
+  type ModelMemoryPlan,
+} from '../engine/memory-budget';
+import { parseModelConfig } from '../model/config';
+import { KNOWN_CONFIGS, type KnownModelId } from '../model/known-configs';
+import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS } from '../model/weight-names';
+import type { BackendReport } from '../index';
 
 export interface CatalogModel {
   /** The `base_model` name: a shipped folder name or a hub repo id. */
@@ -103,4 +118,66 @@ export async function isModelCached(
   } catch {
     return false;
   }
+}
+
+/** The run a fit check assumes. */
+export interface FitOptions {
+  readonly rank: number;
+  /** Sequences per step and tokens per sequence. */
+  readonly batch: number;
+  readonly seq: number;
+  /** Host memory in bytes where known (else the browser's `navigator.deviceMemory`). */
+  readonly hostBytes?: number | null;
+}
+
+export interface FitCheck {
+  readonly plan: ModelMemoryPlan;
+  /** Why it will not fit, in words with the figures and the fix; empty when it fits. */
+  readonly problems: readonly string[];
+}
+
+/**
+ * The memory plan of `model` on the backend in `report` and its problems, or null when its config
+ * is not known before download (shipped and custom models). A LoRA on every attention, MLP and
+ * unembedding projection (the lab's run); projections packed as bf16 on webgpu for BF16 files.
+ */
+export function fitCheck(
+  model: CatalogModel,
+  report: BackendReport,
+  options: FitOptions,
+): FitCheck | null {
+  const raw = (KNOWN_CONFIGS as Readonly<Record<string, KnownConfig>>)[model.id];
+  if (!raw) return null;
+  const config = parseModelConfig(raw);
+  const webgpu = report.backend === 'webgpu';
+  const plan = modelMemoryPlan(config, {
+    rank: options.rank,
+    targets: [
+      ...ATTENTION_PROJECTIONS[config.family],
+      ...MLP_PROJECTIONS[config.family],
+      'lm_head',
+    ],
+    batch: options.batch,
+    seq: options.seq,
+    packedProjections: webgpu && raw.torch_dtype === 'bfloat16',
+  });
+  const limits = webgpu ? (report.gpuLimits ?? adapterLimits(report)) : null;
+  const budget = backendBudget(report, options.hostBytes);
+  return { plan, problems: planProblems(config, plan, budget, limits) };
+}
+
+/** The message for a model that will not fit, shown instead of downloading it. */
+export function refusalBeforeDownload(id: string, fit: FitCheck): string {
+  return `${id} will not fit on this device, so it was not downloaded: ${fit.problems.join(' ')}`;
+}
+
+type KnownConfig = (typeof KNOWN_CONFIGS)[KnownModelId] & { torch_dtype?: unknown };
+
+function adapterLimits(report: BackendReport) {
+  const l = report.adapter?.limits;
+  if (!l?.maxBufferSize || !l.maxStorageBufferBindingSize) return null;
+  return {
+    maxBufferSize: l.maxBufferSize,
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+  };
 }

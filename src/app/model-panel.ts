@@ -2,17 +2,24 @@
  * Panel 1, the model: shipped models first (ready without a download; the first is loaded at
  * start), then Hugging Face repos with their size before any download, a progress bar while one
  * downloads, a "cached" badge once it is in the browser, and the engine's own message when a model
- * cannot run on this device. Loading is `Lab.loadModel`; the catalog is model-catalog.ts.
+ * cannot run on this device. Next to each size, the GPU memory a LoRA run needs on this backend
+ * (model-catalog.ts's `fitCheck`), with a warning when it exceeds what the adapter offers; such a
+ * model is refused, with the reason, before anything is downloaded. Loading is `Lab.loadModel`;
+ * the catalog is model-catalog.ts.
  */
+import type { BackendReport } from '../index';
 import { byId, el, messageOf, setStatus } from './dom';
 import type { Lab, LoadProgressEvent } from './lab';
 import {
   HUB_MODELS,
   defaultModel,
+  fitCheck,
   isModelCached,
   modelBytes,
+  refusalBeforeDownload,
   shippedModels,
   type CatalogModel,
+  type FitCheck,
 } from './model-catalog';
 import { formatBytes } from './train-stats';
 
@@ -23,6 +30,8 @@ export interface ModelPanelOptions {
   readonly wanted: string | null;
   /** The LoRA rank for a fresh adapter (from the train panel). */
   readonly rank: () => number;
+  /** Sequences per training step; default: the train panel's batch field (8 when absent). */
+  readonly batch?: () => number;
 }
 
 export class ModelPanel {
@@ -31,6 +40,8 @@ export class ModelPanel {
   private readonly progress = byId<HTMLProgressElement>('model-progress');
   private readonly status = byId('model-status');
   private readonly cached = new Set<string>();
+  /** The engine's backend report (null until it answers, or when it fails). */
+  private report: BackendReport | null = null;
 
   private constructor(
     private readonly lab: Lab,
@@ -55,11 +66,29 @@ export class ModelPanel {
       this.add(id);
       this.render(id);
     });
+    lab.on('service', () => void this.readReport());
+  }
+
+  /** Asks the engine for its backend (limits, budget) and shows each model's fit. */
+  private async readReport(): Promise<void> {
+    this.report = await this.lab.service.backend().catch(() => null);
+    this.render(this.selected());
+  }
+
+  /** The fit of `model` for the run the lab would start now; null when not known. */
+  private fit(model: CatalogModel): FitCheck | null {
+    if (!this.report) return null;
+    return fitCheck(model, this.report, {
+      rank: this.options.rank(),
+      batch: (this.options.batch ?? batchField)(),
+      seq: this.lab.maxLength,
+    });
   }
 
   /** Lists the models, selects the default, and loads it when it needs no download. */
   static async open(lab: Lab, options: ModelPanelOptions): Promise<ModelPanel> {
     const panel = new ModelPanel(lab, options, await catalog(options.wanted));
+    await panel.readReport();
     const first = defaultModel(panel.models, options.wanted);
     panel.render(first);
     void markCached(lab.hubUrl, panel.models, panel.cached).then(() =>
@@ -85,7 +114,7 @@ export class ModelPanel {
 
   private render(pick: string | null): void {
     this.list.replaceChildren(
-      ...this.models.map((m) => optionFor(m, m.id === pick, this.cached.has(m.id))),
+      ...this.models.map((m) => optionFor(m, m.id === pick, this.cached.has(m.id), this.fit(m))),
     );
     this.refresh();
   }
@@ -107,6 +136,12 @@ export class ModelPanel {
   }
 
   private async start(id: string): Promise<void> {
+    const model = this.models.find((m) => m.id === id);
+    const fit = model ? this.fit(model) : null;
+    if (fit && fit.problems.length > 0) {
+      setStatus(this.status, refusalBeforeDownload(id, fit), 'error');
+      return;
+    }
     this.lab.setBusy(true);
     this.progress.hidden = false;
     this.progress.value = 0;
@@ -159,7 +194,18 @@ function readCustom(): string[] {
   }
 }
 
-function optionFor(model: CatalogModel, checked: boolean, isCached: boolean): HTMLElement {
+function batchField(): number {
+  const field = document.getElementById('set-batch') as HTMLInputElement | null;
+  const value = Number(field?.value);
+  return Number.isInteger(value) && value >= 1 ? value : 8;
+}
+
+function optionFor(
+  model: CatalogModel,
+  checked: boolean,
+  isCached: boolean,
+  fit: FitCheck | null,
+): HTMLElement {
   const bytes = modelBytes(model);
   const tag =
     model.source === 'shipped'
@@ -174,13 +220,17 @@ function optionFor(model: CatalogModel, checked: boolean, isCached: boolean): HT
   ]
     .filter(Boolean)
     .join(' · ');
+  const needs = fit
+    ? `needs ≈ ${formatBytes(fit.plan.total)} of memory to train here` +
+      (fit.problems.length ? ' · ⚠ will not fit this device' : '')
+    : '';
   return el(
     'label',
-    { class: 'model-option' },
+    { class: 'model-option', title: fit?.problems.join(' ') || undefined },
     el('input', { type: 'radio', name: 'model', value: model.id, checked }),
     el('span', { class: 'name', text: model.label }),
     tag,
-    el('span', { class: 'desc', text: desc }),
+    el('span', { class: 'desc', text: [desc, needs].filter(Boolean).join(' · ') }),
   );
 }
 

@@ -48,6 +48,12 @@ export interface ServiceClientOptions {
    * (false), e.g. to work around a kernel bug or to compare the two. Other backends ignore it.
    */
   gpu_kernels?: boolean;
+  /**
+   * On webgpu: plan as if the adapter offered at most these buffer limits (bytes), e.g.
+   * `{ maxStorageBufferBindingSize: 128 * 2 ** 20 }` to emulate a 128 MiB-binding adapter:
+   * vocab tables are split and models refused against them. `backend()` reports them.
+   */
+  gpu_limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number };
   /** Accepted and ignored for Loops compatibility. */
   training_project_id?: unknown;
   reuse_from_session_id?: unknown;
@@ -63,6 +69,7 @@ const OPTION_NAMES = [
   'api_key',
   'wasm_threads',
   'gpu_kernels',
+  'gpu_limits',
 ];
 const IGNORED_OPTIONS = ['training_project_id', 'reuse_from_session_id', 'availability_model'];
 
@@ -123,6 +130,7 @@ export class ServiceClient {
       storageNamespace: opts.storage_namespace ?? 'loops-web',
       ...(opts.wasm_threads === undefined ? {} : { wasmThreads: opts.wasm_threads }),
       ...(opts.gpu_kernels === undefined ? {} : { gpuKernels: opts.gpu_kernels }),
+      ...(opts.gpu_limits === undefined ? {} : { gpuLimits: opts.gpu_limits }),
     } as never);
     this.ready.catch(() => undefined);
   }

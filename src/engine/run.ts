@@ -2,6 +2,11 @@
  * A training run: a LoRA adapter on a shared base model, its gradient buffer, its AdamW state and
  * its policy version (= optimiser steps taken). Ops arrive already ordered (op-queue.ts) and
  * validated on the page; the checks here are the engine's own guard against malformed data.
+ *
+ * forward_backward and optim_step record their work and return at once with a `Later`: what they
+ * report (loss, metrics, log-probs, gradient norm) stays on the device in the run's read batch
+ * until `flushReads`, which reads everything queued in one transfer (runs.ts flushes when the
+ * run's queue goes idle). A pipelined forward_backward + optim_step pair is one readback.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ValidationError } from '../errors/loops-errors';
@@ -11,9 +16,11 @@ import { getLoss, resolveLossConfig } from '../losses/registry';
 import type { LossTensors } from '../losses/loss-spec';
 import { AdamW, resolveAdamParams, type AdamWState } from '../optim/adamw';
 import { GradientBuffer } from '../optim/gradient-buffer';
+import { ReadBatch } from '../runtime/webgpu/read-together';
 import type { AdamWire, WireDatum, WireForwardResult } from '../protocol/wire-types';
 import { buildBatch, disposeBatch, splitRows, type Batch } from './batch';
 import type { LoadedModel } from './model-registry';
+import { Later } from './op-queue';
 
 /** The target id that marks a position to ignore. */
 const IGNORE = -100;
@@ -23,6 +30,7 @@ export class Run {
   model: CausalLM;
   private optimizer = new AdamW();
   private buffer: GradientBuffer;
+  private readonly reads = new ReadBatch();
 
   constructor(
     readonly id: string,
@@ -51,13 +59,26 @@ export class Run {
     config: Record<string, number>,
     backward: boolean,
   ): Promise<WireForwardResult> {
+    const later = this.forwardBackwardLater(data, lossFn, config, backward);
+    await this.flushReads();
+    return later.result;
+  }
+
+  /** `forwardBackward` whose result arrives with the next `flushReads`. */
+  forwardBackwardLater(
+    data: readonly WireDatum[],
+    lossFn: string,
+    config: Record<string, number>,
+    backward: boolean,
+  ): Later<WireForwardResult> {
     this.checkData(data);
     const spec = getLoss(lossFn);
     const cfg = resolveLossConfig(lossFn, config);
     const batch = buildBatch(data);
+    let lp: tf.Tensor1D;
+    let metricTensors: Record<string, tf.Scalar>;
     try {
       const inputs = batch.inputs as unknown as LossTensors;
-      let lp: tf.Tensor1D;
       if (backward) {
         let kept: tf.Tensor1D | null = null;
         const { value, grads } = tf.variableGrads(() => {
@@ -71,18 +92,21 @@ export class Run {
       } else {
         lp = tf.tidy(() => this.flatLogprobs(batch));
       }
-      const metricTensors = spec.metrics(lp, inputs, cfg);
-      const metrics: Record<string, number> = {};
-      for (const [key, t] of Object.entries(metricTensors))
-        metrics[key] = (await t.data())[0] ?? Number.NaN;
-      tf.dispose(Object.values(metricTensors));
-      const flat = (await lp.data()) as Float32Array;
-      lp.dispose();
-      metrics['num_tokens:sum'] = batch.lengths.reduce((a, b) => a + b, 0);
-      return { loss: metrics['loss:sum'] ?? Number.NaN, metrics, logprobs: splitRows(flat, batch) };
+      metricTensors = spec.metrics(lp, inputs, cfg);
     } finally {
       disposeBatch(batch);
     }
+    const keys = Object.keys(metricTensors);
+    const tensors = [...keys.map((k) => metricTensors[k] as tf.Scalar), lp];
+    const numTokens = batch.lengths.reduce((a, b) => a + b, 0);
+    const result = this.reads.add(tensors).then((buffers) => {
+      const metrics: Record<string, number> = {};
+      keys.forEach((key, i) => (metrics[key] = new Float32Array(buffers[i]!)[0] ?? Number.NaN));
+      const flat = new Float32Array(buffers[keys.length]!);
+      metrics['num_tokens:sum'] = numTokens;
+      return { loss: metrics['loss:sum'] ?? Number.NaN, metrics, logprobs: splitRows(flat, batch) };
+    });
+    return new Later(result.finally(() => tf.dispose(tensors)));
   }
 
   /** Adds the gradient of −Σ w·lp (weights per datum and position) to the buffer. */
@@ -109,15 +133,39 @@ export class Run {
 
   /** AdamW on the accumulated gradient, then zero it; the policy version advances by one. */
   async optimStep(adam: AdamWire): Promise<Record<string, number>> {
+    const later = this.optimStepLater(adam);
+    await this.flushReads();
+    return later.result;
+  }
+
+  /** `optimStep` whose metrics arrive with the next `flushReads`. */
+  optimStepLater(adam: AdamWire): Later<Record<string, number>> {
     const hp = resolveAdamParams(adam);
-    const grads = this.buffer.get();
-    try {
-      const { grad_norm, step } = await this.optimizer.step(this.adapter.variables, grads, hp);
-      this.buffer.zero();
-      return { step, learning_rate: hp.learning_rate, lr: hp.learning_rate, grad_norm };
-    } finally {
-      tf.dispose(grads);
+    const arena = this.buffer.deviceSums();
+    let update;
+    if (arena) {
+      update = this.optimizer.update(this.adapter.variables, arena, hp);
+      this.buffer.zero(true);
+    } else {
+      const grads = this.buffer.get();
+      try {
+        update = this.optimizer.update(this.adapter.variables, grads, hp);
+        this.buffer.zero();
+      } finally {
+        tf.dispose(grads);
+      }
     }
+    const { gradNorm, step } = update;
+    const result = this.reads.add([gradNorm]).then(([buffer]) => {
+      const grad_norm = new Float32Array(buffer!)[0] ?? Number.NaN;
+      return { step, learning_rate: hp.learning_rate, lr: hp.learning_rate, grad_norm };
+    });
+    return new Later(result.finally(() => gradNorm.dispose()));
+  }
+
+  /** Reads everything queued by earlier ops in one transfer; resolves when all reads are done. */
+  flushReads(): Promise<void> {
+    return this.reads.flush();
   }
 
   /**

@@ -3,6 +3,10 @@
  * op on one, each submitted to the run's slot of the ordered queue (op-queue.ts) and guarded
  * against device loss. What a run computes is run.ts; how checkpoints are built and read back is
  * checkpoints.ts.
+ *
+ * Reads: forward_backward and optim_step leave what they report on the device in the run's read
+ * batch (run.ts); the batch is read in one transfer when the run's queue has gone idle for a task
+ * (so an optim_step submitted behind a forward_backward joins it), or before any other op runs.
  */
 import { ValidationError } from '../errors/loops-errors';
 import { DEFAULT_LORA_ALPHA, LoraAdapter, targetsFor } from '../lora/adapter';
@@ -21,6 +25,7 @@ import type { EngineContext } from './engine-context';
 import { trainingStepBytes } from './memory-budget';
 import type { LoadedModel } from './model-registry';
 import { modelFacts } from './model-facts';
+import { Later } from './op-queue';
 import { Run } from './run';
 
 export class Runs {
@@ -82,9 +87,9 @@ export class Runs {
     config: Record<string, number>,
     backward: boolean,
   ): Promise<WireForwardResult> {
-    return this.on(runId, (run) => {
+    return this.onLater(runId, (run) => {
       this.checkStepMemory(run, data);
-      return run.forwardBackward(data, lossFn, config, backward);
+      return run.forwardBackwardLater(data, lossFn, config, backward);
     });
   }
 
@@ -96,7 +101,7 @@ export class Runs {
   }
 
   optimStep(runId: string, adam: AdamWire): Promise<Record<string, number>> {
-    return this.on(runId, (run) => run.optimStep(adam));
+    return this.onLater(runId, (run) => run.optimStepLater(adam));
   }
 
   initTrainerServer(
@@ -185,6 +190,7 @@ export class Runs {
     if (!run) return;
     await this.ctx.queue.drain(runId);
     this.runs.delete(runId);
+    await run.flushReads().catch(() => undefined);
     run.dispose();
     await this.ctx.registry.release(run.base.name);
   }
@@ -203,18 +209,49 @@ export class Runs {
     );
   }
 
-  /** Runs `op` on the run in its queue slot, after every op submitted to it before. */
+  /**
+   * Runs `op` on the run in its queue slot, after every op submitted to it before; reads queued
+   * by earlier ops are started first.
+   */
   private on<T>(runId: string, op: (run: Run) => Promise<T> | T): Promise<T> {
     return this.ctx.queue.submit(runId, () =>
       guardDevice(() => {
-        const run = this.runs.get(runId);
-        if (!run)
-          throw new ValidationError(
-            `run ${runId} is closed or unknown; create a new TrainingClient.`,
-          );
+        const run = this.get(runId);
+        void run.flushReads().catch(() => undefined);
         return op(run);
       }),
     );
+  }
+
+  /**
+   * `on` for an op whose result waits in the run's read batch: the queue moves on when the op
+   * has recorded its work, and the batch is read once the queue stays idle for a task.
+   */
+  private onLater<T>(runId: string, op: (run: Run) => Later<T>): Promise<T> {
+    return this.ctx.queue.submit(runId, () =>
+      guardDevice(() => {
+        const run = this.get(runId);
+        try {
+          const later = op(run);
+          return new Later(guardDevice(() => later.result));
+        } finally {
+          this.flushWhenIdle(runId, run);
+        }
+      }),
+    );
+  }
+
+  private flushWhenIdle(runId: string, run: Run): void {
+    setTimeout(() => {
+      if (this.ctx.queue.isIdle(runId)) void run.flushReads().catch(() => undefined);
+    }, 0);
+  }
+
+  private get(runId: string): Run {
+    const run = this.runs.get(runId);
+    if (!run)
+      throw new ValidationError(`run ${runId} is closed or unknown; create a new TrainingClient.`);
+    return run;
   }
 }
 

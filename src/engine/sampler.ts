@@ -8,7 +8,7 @@ import type { LoraAdapter } from '../lora/adapter';
 import { CausalLM } from '../model/causal-lm';
 import type { ModelConfig } from '../model/config';
 import { LmDecoder } from '../model/lm-decoder';
-import { promptLogprobs, topkPromptLogprobs } from '../model/prompt-scoring';
+import { promptLogprobs, scorePrompt } from '../model/prompt-scoring';
 import { decode, sequencesWithNoRoom } from '../sampling/decode-loop';
 import { normaliseSamplingParams } from '../core/sampling-params';
 import type { SampleRequest, WireSampleResult } from '../protocol/wire-types';
@@ -49,16 +49,15 @@ export class Sampler {
       : await decode(new LmDecoder(this.model), prompt, request.numSamples, params, (ids) =>
           this.tokenizer.decode(ids),
         );
+    const scores = await scorePrompt(this.model, prompt, {
+      logprobs: request.includePromptLogprobs,
+      topk: request.topkPromptLogprobs,
+    });
     return {
       sequences,
       policy_version: this.policyVersion,
-      prompt_logprobs: request.includePromptLogprobs
-        ? await promptLogprobs(this.model, prompt)
-        : null,
-      topk_prompt_logprobs:
-        request.topkPromptLogprobs > 0
-          ? await topkPromptLogprobs(this.model, prompt, request.topkPromptLogprobs)
-          : null,
+      prompt_logprobs: scores.logprobs,
+      topk_prompt_logprobs: scores.topk,
     };
   }
 

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
-import { fusedAttention } from '../runtime/webgpu/ops/attention';
+import { fusedAttention, fusedAttentionPacked } from '../runtime/webgpu/ops/attention';
 import type { KvCache } from './kv-cache';
 import { rmsNorm } from './layers';
 import { applyRope, type RopeTables } from './rope';
@@ -79,7 +79,8 @@ export interface ProjectionAttentionOptions {
  * Heads are split, q and k normalised per head (Qwen3) and rotated (RoPE), then attended
  * causally, through the cache when there is one. Stock path: splitHeads, then the ops above. On
  * webgpu with our kernels the projections are read as they are, [B, T, h, D] (a reshape, no
- * transpose): one RoPE dispatch each for q and k, one attention dispatch (and one cache write).
+ * transpose): one RoPE dispatch each for q and k and one attention dispatch; with a cache, one
+ * dispatch writes k, v into it and rotates q and k, and one attends.
  */
 export function attendProjections(
   q3: tf.Tensor3D,
@@ -101,11 +102,34 @@ export function attendProjections(
       q = rmsNorm(q, headNorm.q, headNorm.eps);
       k = rmsNorm(k, headNorm.k, headNorm.eps);
     }
+    // On the device a cache rotates q and k inside its write (one dispatch for the three).
+    if (cache && gpu) return cache.attend(index, q, k, v, layout, rope);
     if (rope) {
       q = applyRope(q, rope, layout);
       k = applyRope(k, rope, layout);
     }
     if (cache) return cache.attend(index, q, k, v, layout);
     return gpu ? fusedAttention(q, k, v, 'tokens') : attend(q, k, v);
+  });
+}
+
+/**
+ * `attendProjections` for a packed projection qkv [B, T, (H + 2K)·D] ([q | k | v] per token, as
+ * GPT-2's c_attn makes it; no RoPE). Stock path: split, then as above. On webgpu with our kernels
+ * qkv is read in place (no split): one attention dispatch forward and two backward, or with a
+ * cache one write and one attention.
+ */
+export function attendPacked(
+  qkv: tf.Tensor3D,
+  heads: HeadSpec,
+  { cache = null, index = 0 }: Pick<ProjectionAttentionOptions, 'cache' | 'index'> = {},
+): tf.Tensor3D {
+  const { H, K, D } = heads;
+  if (gpuKernelsActive()) {
+    return cache ? cache.attendPacked(index, qkv, heads) : fusedAttentionPacked(qkv, heads);
+  }
+  return tf.tidy(() => {
+    const [q, k, v] = tf.split(qkv, [H * D, K * D, K * D], 2) as tf.Tensor3D[];
+    return attendProjections(q!, k!, v!, heads, { cache, index });
   });
 }

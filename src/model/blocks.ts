@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Linear } from '../lora/linear';
 import type { ModelConfig } from './config';
-import { attendProjections } from './attention';
+import { attendPacked, attendProjections } from './attention';
 import type { KvCache } from './kv-cache';
 import { geluTanh, layerNorm, rmsNorm, swiglu } from './layers';
 import type { RopeTables } from './rope';
@@ -82,11 +82,10 @@ export function gpt2Block(
   cache: KvCache | null,
 ): tf.Tensor3D {
   return tf.tidy(() => {
-    const { numHeads: H, headDim: D, hiddenSize: C, normEps: eps } = config;
+    const { numHeads: H, headDim: D, normEps: eps } = config;
     const n1 = layerNorm(x, layer.ln1.weight, layer.ln1.bias, eps);
     const qkv = project(layer.cAttn, n1); // [B, T, 3C], [Q | K | V]
-    const [qs, ks, vs] = tf.split(qkv, [C, C, C], 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-    const attended = attendProjections(qs, ks, vs, { H, K: H, D }, { cache, index }); // [B, T, H·D]
+    const attended = attendPacked(qkv, { H, K: H, D }, { cache, index }); // [B, T, H·D]
     const h = tf.add<tf.Tensor3D>(x, project(layer.attnProj, attended)); // [B, T, C]
     const n2 = layerNorm(h, layer.ln2.weight, layer.ln2.bias, eps);
     return tf.add(h, project(layer.mlpProj, geluTanh(project(layer.cFc, n2))));

@@ -5,6 +5,7 @@
  * log-probs of target tokens for training (chunked over positions, see target-logprobs.ts).
  * The vocab tables (embedding, lm_head) may come in row parts (weight-parts.ts) so that no GPU
  * buffer exceeds the device's limits; the model then gathers and unembeds part by part.
+ * Projection weights may be packed bf16 pairs (int32; src/lora/linear.ts) on webgpu.
  * The model does not own the weights or the adapter: whoever loaded them disposes them.
  */
 import * as tf from '@tensorflow/tfjs';

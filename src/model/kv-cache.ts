@@ -21,11 +21,17 @@ import { emptyTensor } from '../runtime/webgpu/backend-internals';
 import {
   attentionForwardRegions,
   type KvRegions,
+  type QView,
 } from '../runtime/webgpu/kernels/attention-forward';
 import { dimsOf, type HeadLayout } from '../runtime/webgpu/kernels/attention-wgsl';
-import { writeKvCache } from '../runtime/webgpu/kernels/kv-cache-write';
+import {
+  appendKvCacheRope,
+  writeKvCache,
+  writeKvCachePacked,
+} from '../runtime/webgpu/kernels/kv-cache-write';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
-import { attend } from './attention';
+import { attend, splitHeads } from './attention';
+import { applyRope, type RopeTables } from './rope';
 
 export interface LayerKv {
   /** [B, K, S, D] */
@@ -79,7 +85,8 @@ export class KvCache {
   /**
    * Caches k, v [B, K, T, D] of layer i after the positions already held, and attends q
    * [B, H, T, D] over all of them; returns a new [B, T, H·D] tensor. In layout 'tokens' q, k, v
-   * are [B, T, H, D] and [B, T, K, D] (the device path reads them as they are).
+   * are [B, T, H, D] and [B, T, K, D] (the device path reads them as they are). With `rope`, q
+   * and k come unrotated and are rotated here (on the device, in the cache write's dispatch).
    */
   attend(
     i: number,
@@ -87,14 +94,17 @@ export class KvCache {
     k: tf.Tensor4D,
     v: tf.Tensor4D,
     layout: HeadLayout = 'heads',
+    rope: RopeTables | null = null,
   ): tf.Tensor3D {
     if (this.device[i] || (!this.stock[i] && gpuKernelsActive())) {
-      return this.attendOnDevice(i, q, k, v, layout);
+      return this.attendOnDevice(i, q, k, v, layout, rope);
     }
     return tf.tidy(() => {
-      const heads = (x: tf.Tensor4D) => (layout === 'heads' ? x : tf.transpose(x, [0, 2, 1, 3]));
-      const kv = this.append(i, heads(k), heads(v));
-      return attend(heads(q), kv.k, kv.v);
+      const heads = (x: tf.Tensor4D) =>
+        layout === 'heads' ? x : (tf.transpose(x, [0, 2, 1, 3]) as tf.Tensor4D); // [B, h, T, D]
+      const rotate = (x: tf.Tensor4D) => (rope ? applyRope(x, rope) : x);
+      const kv = this.append(i, rotate(heads(k)), heads(v));
+      return attend(rotate(heads(q)), kv.k, kv.v);
     });
   }
 
@@ -109,15 +119,55 @@ export class KvCache {
     return next;
   }
 
+  /**
+   * `attend` for a packed projection qkv [B, T, (H + 2K)·D] ([q | k | v] per token, GPT-2's
+   * c_attn): on the device its k, v columns go into the cache and q is read in place (no split).
+   */
+  attendPacked(
+    i: number,
+    qkv: tf.Tensor3D,
+    heads: { H: number; K: number; D: number },
+  ): tf.Tensor3D {
+    const { H, K, D } = heads;
+    if (this.device[i] || (!this.stock[i] && gpuKernelsActive())) {
+      const [B, T, W] = qkv.shape;
+      const { layer, kDst, vDst, at } = this.reserve(i, B, K, T, D);
+      writeKvCachePacked(qkv, heads, kDst, vDst, at);
+      return attendFilled(layer, qkv, { strides: [T * W, D, W], offset: 0 }, { B, H, K, T, D });
+    }
+    return tf.tidy(() => {
+      const [q, k, v] = tf.split(qkv, [H * D, K * D, K * D], 2) as tf.Tensor3D[];
+      return this.attend(i, splitHeads(q!, H, D), splitHeads(k!, K, D), splitHeads(v!, K, D));
+    });
+  }
+
   private attendOnDevice(
     i: number,
     q: tf.Tensor4D,
     k: tf.Tensor4D,
     v: tf.Tensor4D,
     layout: HeadLayout,
+    rope: RopeTables | null,
   ): tf.Tensor3D {
     const [B, K, T, D] = dimsOf(k.shape, layout);
     const H = dimsOf(q.shape, layout)[1];
+    const { layer, kDst, vDst, at } = this.reserve(i, B, K, T, D);
+    // One dispatch moves k, v into place (rotating k and q when there are tables).
+    if (!rope) {
+      writeKvCache(k, v, kDst, vDst, at, layout);
+      return attendFilled(layer, q, layout, { B, H, K, T, D });
+    }
+    const rotated = appendKvCacheRope(q, k, v, kDst, vDst, at, rope, layout);
+    const o = attendFilled(layer, rotated, layout, { B, H, K, T, D });
+    rotated.dispose();
+    return o;
+  }
+
+  /**
+   * Layer i's buffers with room for T more positions (allocated or grown as needed), where the
+   * next T go (`at` within kDst/vDst), and the layer marked filled up to them.
+   */
+  private reserve(i: number, B: number, K: number, T: number, D: number) {
     let layer = this.device[i];
     if (!layer) {
       const cap = Math.max(T, this.options.capacity ?? T + DEFAULT_ROOM);
@@ -132,30 +182,15 @@ export class KvCache {
       this.device[i] = layer;
     }
     const pos = layer.filled;
-    if (layer.kB && layer.vB) {
-      const at = pos - layer.prefix;
-      if (at + T > layer.kB.shape[2]) {
-        [layer.kB, layer.vB] = [grow(layer.kB, at, at + T), grow(layer.vB, at, at + T)];
-      }
-      writeKvCache(k, v, layer.kB, layer.vB, at, layout);
-    } else {
-      if (pos + T > layer.kA.shape[2]) {
-        [layer.kA, layer.vA] = [grow(layer.kA, pos, pos + T), grow(layer.vA, pos, pos + T)];
-      }
-      writeKvCache(k, v, layer.kA, layer.vA, pos, layout);
-    }
+    const tiled = layer.kB !== null;
+    const at = tiled ? pos - layer.prefix : pos;
+    const [kDst, vDst] = tiled ? [layer.kB!, layer.vB!] : [layer.kA, layer.vA];
+    const [nk, nv] =
+      at + T > kDst.shape[2] ? [grow(kDst, at, at + T), grow(vDst, at, at + T)] : [kDst, vDst];
+    if (tiled) [layer.kB, layer.vB] = [nk, nv];
+    else [layer.kA, layer.vA] = [nk, nv];
     layer.filled = pos + T;
-    const S = layer.filled;
-    const { o, lse } = attentionForwardRegions(q, layout, regionsOf(layer, S), {
-      B,
-      H,
-      K,
-      T,
-      S,
-      D,
-    });
-    lse.dispose();
-    return o;
+    return { layer, kDst: nk, vDst: nv, at };
   }
 
   /**
@@ -221,6 +256,19 @@ function grow(t: tf.Tensor4D, rows: number, need: number): tf.Tensor4D {
   );
   t.dispose();
   return grown as tf.Tensor4D;
+}
+
+/** The attention of q over every position a layer holds; a new [B, T, H·D]. */
+function attendFilled(
+  layer: DeviceLayer,
+  q: tf.Tensor,
+  qView: HeadLayout | QView,
+  shape: { B: number; H: number; K: number; T: number; D: number },
+): tf.Tensor3D {
+  const S = layer.filled;
+  const { o, lse } = attentionForwardRegions(q, qView, regionsOf(layer, S), { ...shape, S });
+  lse.dispose();
+  return o;
 }
 
 /** Where the attention kernel finds a layer's S cached positions. */

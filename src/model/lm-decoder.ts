@@ -1,10 +1,12 @@
 /**
  * `DecodeModel` over a `CausalLM`: the prompt is run once (batch 1) into a KV cache, which is then
  * tiled to `batch` sequences (on webgpu sharing the prefill, see kv-cache.ts); each step feeds one
- * token per sequence and reads back [batch, V] logits.
+ * token per sequence and reads back [batch, V] logits, or, on the device path (`prefillOnDevice` /
+ * `stepOnDevice`), leaves them on the device for the sampler's kernels
+ * (src/sampling/device-tokens.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DecodeModel, DecodeSession } from '../sampling/decode-model';
+import type { DecodeModel, DeviceDecodeSession } from '../sampling/decode-model';
 import type { CausalLM } from './causal-lm';
 import { KvCache } from './kv-cache';
 
@@ -27,7 +29,24 @@ export class LmDecoder implements DecodeModel {
     prompt: readonly number[],
     batch: number,
     maxNewTokens?: number,
-  ): Promise<{ session: DecodeSession; lastLogits: Float32Array }> {
+  ): Promise<{ session: DeviceDecodeSession; lastLogits: Float32Array }> {
+    const { session, lastLogits } = this.prefillOnDevice(prompt, batch, maxNewTokens);
+    try {
+      return { session, lastLogits: (await lastLogits.data()) as Float32Array };
+    } catch (error) {
+      session.dispose();
+      throw error;
+    } finally {
+      lastLogits.dispose();
+    }
+  }
+
+  /** `prefill` with the last logits [1, V] left as a tensor the caller disposes. */
+  prefillOnDevice(
+    prompt: readonly number[],
+    batch: number,
+    maxNewTokens?: number,
+  ): { session: DeviceDecodeSession; lastLogits: tf.Tensor2D } {
     if (prompt.length === 0) throw new RangeError('the prompt must hold at least one token');
     const capacity =
       maxNewTokens === undefined
@@ -37,9 +56,9 @@ export class LmDecoder implements DecodeModel {
     const single = new KvCache(this.model.config.numLayers, {
       capacity: batch === 1 ? capacity : prompt.length,
     });
-    let cache: KvCache | null = null;
+    let logits: tf.Tensor2D | null = null;
     try {
-      const logits = tf.tidy(() => {
+      logits = tf.tidy(() => {
         const tokens = tf.tensor2d([...prompt], [1, prompt.length], 'int32');
         const h = this.model.hidden(tokens, single); // [1, T, C]
         const last = tf.reshape(
@@ -48,20 +67,19 @@ export class LmDecoder implements DecodeModel {
         ) as tf.Tensor2D;
         return this.model.logits(last); // [1, V]
       });
-      const lastLogits = (await logits.data()) as Float32Array;
-      logits.dispose();
-      cache = batch === 1 ? single : single.tile(batch, capacity);
-      return { session: new LmSession(this.model, cache, batch), lastLogits };
+      const cache = batch === 1 ? single : single.tile(batch, capacity);
+      return { session: new LmSession(this.model, cache, batch), lastLogits: logits };
     } catch (error) {
-      cache?.dispose();
+      logits?.dispose();
+      single.dispose();
       throw error;
     } finally {
-      if (cache !== single) single.dispose();
+      if (batch !== 1) single.dispose();
     }
   }
 }
 
-class LmSession implements DecodeSession {
+class LmSession implements DeviceDecodeSession {
   constructor(
     private readonly model: CausalLM,
     private readonly cache: KvCache,
@@ -71,16 +89,20 @@ class LmSession implements DecodeSession {
   async step(tokens: readonly number[]): Promise<Float32Array> {
     if (tokens.length !== this.batch)
       throw new RangeError(`step needs ${this.batch} tokens, got ${tokens.length}`);
-    const logits = tf.tidy(() => {
-      const input = tf.tensor2d([...tokens], [this.batch, 1], 'int32');
-      const h = this.model.hidden(input, this.cache); // [B, 1, C]
-      return this.model.logits(tf.reshape(h, [this.batch, -1]) as tf.Tensor2D); // [B, V]
-    });
+    const logits = tf.tidy(() => this.stepOnDevice(tf.tensor1d([...tokens], 'int32')));
     try {
       return (await logits.data()) as Float32Array;
     } finally {
       logits.dispose();
     }
+  }
+
+  stepOnDevice(tokens: tf.Tensor1D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const input = tf.reshape(tokens, [this.batch, 1]) as tf.Tensor2D; // [B, 1]
+      const h = this.model.hidden(input, this.cache); // [B, 1, C]
+      return this.model.logits(tf.reshape(h, [this.batch, -1]) as tf.Tensor2D); // [B, V]
+    });
   }
 
   dispose(): void {

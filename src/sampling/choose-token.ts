@@ -65,24 +65,30 @@ function scanRow(logits: Float32Array): { max: number; argmax: number } {
   let argmax = -1;
   for (let i = 0; i < logits.length; i++) {
     const l = at(logits, i);
-    if (Number.isNaN(l) || l === Infinity) {
-      throw new RangeError(
-        `logit ${i} of ${logits.length} is ${l}; the model produced a non-finite value ` +
-          '(check the weights, the adapter and the learning rate).',
-      );
-    }
+    if (Number.isNaN(l) || l === Infinity) throw nonFiniteLogitError(i, logits.length, l);
     if (l > max) {
       max = l;
       argmax = i;
     }
   }
-  if (argmax < 0) {
-    throw new RangeError(
-      `all ${logits.length} logits are -Infinity; there is no token to choose ` +
-        '(the vocabulary is empty or every token is masked).',
-    );
-  }
+  if (argmax < 0) throw noLiveTokenError(logits.length);
   return { max, argmax };
+}
+
+/** Logit `i` of a row of `V` is NaN or +Infinity (the device chooser reports the same). */
+export function nonFiniteLogitError(i: number, V: number, value: number): RangeError {
+  return new RangeError(
+    `logit ${i} of ${V} is ${value}; the model produced a non-finite value ` +
+      '(check the weights, the adapter and the learning rate).',
+  );
+}
+
+/** Every logit of a row of `V` is −Infinity. */
+export function noLiveTokenError(V: number): RangeError {
+  return new RangeError(
+    `all ${V} logits are -Infinity; there is no token to choose ` +
+      '(the vocabulary is empty or every token is masked).',
+  );
 }
 
 /** log Σ exp(l_i), as max + log Σ exp(l_i − max). */

@@ -11,20 +11,27 @@
  * ValidationError before anything runs; a request that only wants such a prompt scored gets empty
  * sequences from `sequencesWithNoRoom` instead (the sampler decides which).
  *
- * Batching: a sequence that has finished keeps its slot; it is fed its own last token as padding
- * and its logits row is ignored, so the batch shape never changes. Sequence i draws from random
- * stream i of the seed (rng.ts), so its tokens do not depend on numSamples.
+ * Batching: a sequence that has finished keeps its slot; it is fed padding and its logits row is
+ * ignored, so the batch shape never changes. Sequence i draws from random stream i of the seed
+ * (rng.ts), so its tokens do not depend on numSamples.
+ *
+ * Where tokens are chosen (token-source.ts): on the page, from logits read back each step; or, on
+ * webgpu with our kernels and a model that offers `prefillOnDevice`, on the device, reading back
+ * only the chosen ids and log-probs (device-tokens.ts). Same seeds, same tokens (up to float32
+ * rounding, sample-rows.ts); stops are checked here from the ids either way.
  *
  * `onToken` sees each token as it is drawn. A string stop can later trim tokens it has already
  * seen (stop.ts), so streamed tokens are a superset of the final `tokens`.
  */
 import { ValidationError } from '../errors/loops-errors';
-import { chooseToken } from './choose-token';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import type { TokenChoice } from './choose-token';
 import type { DecodeModel } from './decode-model';
 import type { DecodeParams } from '../core/sampling-params';
-import { seedWords, streamRng } from './rng';
-import type { Rng } from './rng';
+import { deviceTokenSource } from './device-tokens';
+import { seedWords } from './rng';
 import { StopDetector } from './stop';
+import { pageTokenSource, type TokenSource } from './token-source';
 
 export interface DecodedSequence {
   /** Generated ids only; a token-id stop (or EOS) is the last entry, a stop string is trimmed. */
@@ -42,10 +49,11 @@ class Running {
   readonly logprobs: number[] = [];
   stopReason: 'stop' | 'length' | null = null;
 
-  constructor(
-    readonly rng: Rng,
-    readonly stops: StopDetector,
-  ) {}
+  constructor(readonly stops: StopDetector) {}
+
+  get running(): boolean {
+    return this.stopReason === null;
+  }
 
   get last(): number {
     return this.tokens[this.tokens.length - 1] as number;
@@ -62,27 +70,24 @@ export async function decode(
   onToken?: (seq: number, token: number) => void,
 ): Promise<DecodedSequence[]> {
   const limit = checkInputs(model, prompt, numSamples, params);
-  const seed = seedWords(params.seed);
   const seqs = Array.from(
     { length: numSamples },
-    (_, i) => new Running(streamRng(seed, i), new StopDetector(params, decodeText)),
+    () => new Running(new StopDetector(params, decodeText)),
   );
-  const V = model.vocabSize;
-  const { session, lastLogits } = await model.prefill(prompt, numSamples);
+  const source = await openTokenSource(model, prompt, numSamples, params, limit);
   try {
-    checkLength(lastLogits, V, 'prefill');
-    seqs.forEach((s, i) => advance(s, i, lastLogits, params, limit, onToken));
-    while (seqs.some((s) => s.stopReason === null)) {
-      const logits = await session.step(seqs.map((s) => s.last)); // [B, V]
-      checkLength(logits, numSamples * V, 'step');
+    while (seqs.some((s) => s.running)) {
+      const choices = await source.next(
+        seqs.map((s) => s.last),
+        seqs.map((s) => s.running),
+      );
       seqs.forEach((s, i) => {
-        if (s.stopReason === null) {
-          advance(s, i, logits.subarray(i * V, (i + 1) * V), params, limit, onToken); // [V]
-        }
+        const choice = choices[i];
+        if (s.running && choice) record(s, i, choice, limit, onToken);
       });
     }
   } finally {
-    session.dispose();
+    source.dispose();
   }
   return seqs.map((s) => ({
     tokens: s.tokens,
@@ -91,16 +96,29 @@ export async function decode(
   }));
 }
 
-/** Draws one token for sequence `i` from its logits row and records how it may end. */
-function advance(
+/** The device path when our webgpu kernels are on and the model offers it, else the page path. */
+function openTokenSource(
+  model: DecodeModel,
+  prompt: readonly number[],
+  batch: number,
+  params: DecodeParams,
+  limit: number,
+): Promise<TokenSource> {
+  const seed = seedWords(params.seed);
+  if (model.prefillOnDevice && gpuKernelsActive()) {
+    return Promise.resolve(deviceTokenSource(model, prompt, batch, params, seed, limit));
+  }
+  return pageTokenSource(model, prompt, batch, params, seed, limit);
+}
+
+/** Records sequence `i`'s new token and how it may end. */
+function record(
   s: Running,
   i: number,
-  row: Float32Array,
-  params: DecodeParams,
+  { token, logprob }: TokenChoice,
   limit: number,
   onToken: ((seq: number, token: number) => void) | undefined,
 ): void {
-  const { token, logprob } = chooseToken(row, params, s.rng);
   s.tokens.push(token);
   s.logprobs.push(logprob);
   onToken?.(i, token);
@@ -175,13 +193,4 @@ function checkPromptAndCount(
       );
     }
   });
-}
-
-function checkLength(logits: Float32Array, expected: number, where: string): void {
-  if (logits.length !== expected) {
-    throw new RangeError(
-      `the model's ${where} returned ${logits.length} logits, expected ${expected}; ` +
-        'the DecodeModel implementation does not match its vocabSize or batch.',
-    );
-  }
 }

@@ -58,6 +58,11 @@ export class Xoshiro128 implements Rng {
     return out;
   }
 
+  /** The four state words (uint32), e.g. to run the same stream on the device (sample-rows.ts). */
+  state(): [number, number, number, number] {
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];
+  }
+
   nextFloat(): number {
     const a = this.nextUint32() >>> 5; // 27 bits
     const b = this.nextUint32() >>> 6; // 26 bits

@@ -45,7 +45,14 @@ export async function readTogether(items: readonly Readable[]): Promise<ArrayBuf
       }),
     );
   }
-  const sizes = items.map(byteSize);
+  // Tensors whose values are still on the page side (never uploaded, or small CPU-handoff
+  // results) are read from there; the rest come from the GPU together.
+  const onPage = items.map((r) =>
+    isTensor(r) && !backend.tensorMap.get(r.dataId).resource
+      ? (backend.tensorMap.get(r.dataId).values as ArrayLike<number> | null)
+      : null,
+  );
+  const sizes = items.map((r, i) => (onPage[i] ? 0 : byteSize(r)));
   // copyBufferToBuffer wants offsets and sizes in multiples of 4; every item is.
   const offsets: number[] = [];
   let total = 0;
@@ -53,7 +60,12 @@ export async function readTogether(items: readonly Readable[]): Promise<ArrayBuf
     offsets.push(total);
     total += size;
   }
-  if (total === 0) return items.map(() => new ArrayBuffer(0));
+  const fromPage = (i: number): ArrayBuffer => {
+    const values = onPage[i] as Float32Array | Int32Array | Uint8Array;
+    return (values instanceof Uint8Array ? Int32Array.from(values) : values.slice())
+      .buffer as ArrayBuffer;
+  };
+  if (total === 0) return items.map((_, i) => (onPage[i] ? fromPage(i) : new ArrayBuffer(0)));
   const usage = GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ;
   const staging = backend.bufferManager.acquireBuffer(total, usage);
   backend.ensureCommandEncoderReady();
@@ -71,7 +83,9 @@ export async function readTogether(items: readonly Readable[]): Promise<ArrayBuf
     await staging.mapAsync(GPUMapMode.READ);
     const all = staging.getMappedRange().slice(0);
     staging.unmap();
-    return items.map((_, i) => all.slice(offsets[i]!, offsets[i]! + sizes[i]!));
+    return items.map((_, i) =>
+      onPage[i] ? fromPage(i) : all.slice(offsets[i]!, offsets[i]! + sizes[i]!),
+    );
   } finally {
     backend.bufferManager.releaseBuffer(staging);
   }
@@ -80,4 +94,56 @@ export async function readTogether(items: readonly Readable[]): Promise<ArrayBuf
 /** `readTogether` for float32 tensors: one Float32Array per tensor. */
 export async function readFloats(tensors: readonly Readable[]): Promise<Float32Array[]> {
   return (await readTogether(tensors)).map((b) => new Float32Array(b));
+}
+
+interface Pending {
+  readonly items: readonly Readable[];
+  readonly resolve: (buffers: ArrayBuffer[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Reads collected from several ops and done in one transfer when `flush` is called: the engine
+ * queues a forward_backward's loss, metrics and log-probs and the optim_step's gradient norm
+ * behind it, and flushes once nothing more is queued (src/engine/runs.ts). The items must stay
+ * alive until their promise settles.
+ */
+export class ReadBatch {
+  private pending: Pending[] = [];
+  private last: Promise<void> = Promise.resolve();
+
+  /** True when reads are waiting for a flush. */
+  get waiting(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Queues `items`; resolves with their contents after the next flush. */
+  add(items: readonly Readable[]): Promise<ArrayBuffer[]> {
+    return new Promise((resolve, reject) => this.pending.push({ items, resolve, reject }));
+  }
+
+  /**
+   * Records the copies of everything queued now (in order with the work before) and reads it
+   * back in one transfer; resolves when that read, and every earlier one, has settled.
+   */
+  flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length > 0) {
+      const read = readTogether(batch.flatMap((p) => p.items)).then(
+        (buffers) => {
+          let at = 0;
+          for (const p of batch) {
+            p.resolve(buffers.slice(at, at + p.items.length));
+            at += p.items.length;
+          }
+        },
+        (error: unknown) => {
+          for (const p of batch) p.reject(error);
+        },
+      );
+      this.last = Promise.all([this.last, read]).then(() => undefined);
+    }
+    return this.last;
+  }
 }

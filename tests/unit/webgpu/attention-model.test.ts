@@ -4,7 +4,7 @@
 // uploads, against the stock ops.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attendProjections } from '../../../src/model/attention';
+import { attendPacked, attendProjections } from '../../../src/model/attention';
 import { disposeRopeTables, ropeTables } from '../../../src/model/rope';
 import { webgpuBackend } from '../../../src/runtime/webgpu/backend-internals';
 import { countGpuWork, type GpuWork } from '../../../src/runtime/webgpu/counters';
@@ -95,5 +95,33 @@ describe('tiny models on webgpu with fused attention and RoPE', () => {
     expect(ours.uploads).toBe(0);
     expect(ours.dispatches).toBeLessThan(stock.dispatches / 3);
     tf.dispose([q3, k3, v3, dy]);
+  });
+
+  it('GPT-2 attention part per training step (packed qkv read in place): ours vs stock', async () => {
+    const [B, T, H, D] = [2, 32, 4, 16];
+    const qkv = tf.tensor3d(seededArray(B * T * 3 * H * D, 5, 2), [B, T, 3 * H * D]);
+    const dy = tf.tensor3d(seededArray(B * T * H * D, 6, 2), [B, T, H * D]);
+    for (const t of [qkv, dy]) webgpuBackend()!.uploadToGPU(t.dataId);
+    const step = () =>
+      countGpuWork(async () => {
+        const g = tf.grad((x) => attendPacked(x as tf.Tensor3D, { H, K: H, D }))(qkv, dy);
+        await g.data();
+        g.dispose();
+      });
+    const measure = (on: boolean): Promise<GpuWork> =>
+      withGpuKernels(on, async () => {
+        await step();
+        return (await step()).work;
+      });
+    const ours = await measure(true);
+    const stock = await measure(false);
+    console.log(
+      `GPT-2 attention part per layer per training step (fwd + bwd): ours ${ours.dispatches} ` +
+        `dispatches, ${ours.uploads} uploads ${JSON.stringify(ours.ours)}; stock ` +
+        `${stock.dispatches} dispatches, ${stock.uploads} uploads ${JSON.stringify(stock.stock)}`,
+    );
+    expect(ours.dispatches).toBe(3);
+    expect(ours.uploads).toBe(0);
+    tf.dispose([qkv, dy]);
   });
 });

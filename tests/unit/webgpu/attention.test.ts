@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stockAttend } from '../../../src/model/attention';
 import { webgpuBackend } from '../../../src/runtime/webgpu/backend-internals';
 import { countGpuWork } from '../../../src/runtime/webgpu/counters';
-import { fusedAttention } from '../../../src/runtime/webgpu/ops/attention';
+import { compileMessages } from '../../../src/runtime/webgpu/gpu-runtime';
+import { headDim } from '../../../src/runtime/webgpu/kernels/attention-wgsl';
+import {
+  attentionKernels,
+  fusedAttention,
+  fusedAttentionPacked,
+} from '../../../src/runtime/webgpu/ops/attention';
 import { referenceAttention, type AttentionDims } from '../../reference/attention-f64';
 import { gradFD } from '../../reference/finite-diff';
 import { relativeError } from '../../helpers/model-fixtures';
@@ -106,6 +112,39 @@ describe('fused attention (webgpu)', () => {
     },
   );
 
+  it.each([
+    ['MHA 4/4 (GPT-2)', { B: 2, H: 4, K: 4, T: 9, S: 9, D: 8 }],
+    ['GQA 4/2, odd D 6', { B: 1, H: 4, K: 2, T: 70, S: 70, D: 6 }],
+  ] as [string, AttentionDims][])(
+    '%s packed qkv [B, T, (H + 2K)·D] read in place: forward and dqkv match stock cpu',
+    async (_, d) => {
+      const { B, H, K, T, D } = d;
+      const W = (H + 2 * K) * D;
+      const qkvData = seededArray(B * T * W, 21, 3);
+      const wData = seededArray(B * T * H * D, 22, 2);
+      const packedRun = async (attn: (qkv: tf.Tensor3D) => tf.Tensor3D) => {
+        const qkv = tf.tensor3d(qkvData, [B, T, W]);
+        const w = tf.tensor3d(wData, [B, T, H * D]);
+        const o = attn(qkv);
+        const g = tf.grad((x) => tf.sum(tf.mul(attn(x as tf.Tensor3D), w)))(qkv);
+        const out = { o: await o.data(), g: await g.data() };
+        tf.dispose([qkv, w, o, g]);
+        return out;
+      };
+      const split = (qkv: tf.Tensor3D) =>
+        tf.tidy(() => {
+          const [q, k, v] = tf.split(qkv, [H * D, K * D, K * D], 2) as tf.Tensor3D[];
+          const heads = (x: tf.Tensor3D, h: number) =>
+            tf.transpose(tf.reshape(x, [B, T, h, D]), [0, 2, 1, 3]) as tf.Tensor4D;
+          return stockAttend(heads(q!, H), heads(k!, K), heads(v!, K));
+        });
+      const stock = await onCpu(() => packedRun(split));
+      const ours = await packedRun((qkv) => fusedAttentionPacked(qkv, { H, K, D }));
+      expect(relativeError(ours.o, stock.o)).toBeLessThan(1e-5);
+      expect(relativeError(ours.g, stock.g)).toBeLessThan(1e-4);
+    },
+  );
+
   it('gradients agree with finite differences of the float64 reference', async () => {
     const d: AttentionDims = { B: 1, H: 4, K: 2, T: 4, S: 6, D: 8 };
     const x = inputs(d, 11);
@@ -123,6 +162,18 @@ describe('fused attention (webgpu)', () => {
     expect(relativeError(pick(ours.dq, at), fdq)).toBeLessThan(1e-4);
     expect(relativeError(pick(ours.dk, at.slice(0, 5)), fdk)).toBeLessThan(1e-4);
     expect(relativeError(pick(ours.dv, at.slice(0, 5)), fdv)).toBeLessThan(1e-4);
+  });
+
+  it('tiles fit the default 16 KiB of workgroup memory for every head dim up to 256', () => {
+    for (let D = 1; D <= 256; D++) {
+      const { D4, tile } = headDim(D);
+      // the largest kernel (dkdv): two tiles of TILE × D4 vec4s and two of TILE floats
+      expect(2 * tile * D4 * 16 + 2 * tile * 4, `D ${D}`).toBeLessThanOrEqual(16384);
+    }
+  });
+
+  it('every attention kernel compiles for D 64 (a real head dim)', async () => {
+    for (const kernel of attentionKernels(64)) expect(await compileMessages(kernel)).toEqual([]);
   });
 
   it('forward is 1 dispatch, backward 2, with no uploads', async () => {

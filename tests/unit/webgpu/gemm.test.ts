@@ -116,9 +116,12 @@ describe('gemm kernel (Dawn)', () => {
     for (const v of variants) expect(await compileMessages(gemmKernel(v))).toEqual([]);
   });
 
+  // Odd sizes take the scalar-load kernels; 36×40×24 the vec4 ones (every operand's rows a
+  // multiple of 4; 36 rows still end in a part tile).
   for (const [M, N, K] of [
     [5, 7, 9],
     [33, 65, 17],
+    [36, 40, 24],
   ] as const) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
@@ -132,6 +135,7 @@ describe('gemm kernel (Dawn)', () => {
             expect(c.shape).toEqual([M, N]);
             expect(relError(await c.data(), want)).toBeLessThan(1e-5);
             expect(work.dispatches).toBe(1);
+            expect(Object.keys(work.ours)[0]!.endsWith('-vec4')).toBe(N === 40);
             tf.dispose([ta, tb, c]);
           });
         });
@@ -198,6 +202,51 @@ describe('gemm kernel (Dawn)', () => {
       tf.dispose([...t, c]);
     });
   });
+
+  for (const transB of [true, false]) {
+    it(`reads packed B${transB ? 'ᵀ' : ''} 8 bf16 at a time when its rows allow (vec4 loads)`, async () => {
+      const [M, N, K, r] = [37, 40, 48, 8];
+      const a = mat(M, K, 15);
+      const { rounded: w, words } = bf16(transB ? mat(N, K, 16) : mat(K, N, 16));
+      const l = mat(M, r, 17);
+      const rr = transB ? mat(N, r, 18) : mat(r, N, 18);
+      const bias = seededArray(N, 19, 2);
+      const want = reference(M, N, K, a, false, w, transB, {
+        bias,
+        low: { l, r: rr, transR: transB, s: 0.5 },
+      });
+      await expectNoLeaks(async () => {
+        const t = [
+          tensor(a),
+          tf.tensor1d(words, 'int32'),
+          tf.tensor1d(bias),
+          tensor(l),
+          tensor(rr),
+        ];
+        const { result: c, work } = await countGpuWork(() =>
+          gemm(
+            t[0] as tf.Tensor2D,
+            { words: t[1]!, shape: transB ? [N, K] : [K, N] },
+            {
+              transB,
+              bias: t[2] as tf.Tensor1D,
+              lowRank: {
+                l: t[3] as tf.Tensor2D,
+                r: t[4] as tf.Tensor2D,
+                transR: transB,
+                scale: 0.5,
+              },
+            },
+          ),
+        );
+        expect(Object.keys(work.ours)).toEqual([
+          `gemm-n${transB ? 't' : 'n'}-bf16-bias-lr${transB ? 't' : ''}-vec4`,
+        ]);
+        expect(relError(await c.data(), want)).toBeLessThan(1e-5);
+        tf.dispose([...t, c]);
+      });
+    });
+  }
 
   it('scales op(A)·op(B) by α (the LoRA factor gradients: s·dyBᵀ·x)', async () => {
     const [M, N, K] = [3, 33, 40];

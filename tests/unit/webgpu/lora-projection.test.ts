@@ -117,7 +117,9 @@ describe('LoRA projection op (Dawn) vs the stock path on cpu', () => {
       expect(got.work.dispatches).toBe(6);
       expect(Object.values(got.work.stock)).toEqual([]);
       // The precompile list names every kernel the op dispatched.
-      const listed = projectionKernels({ ...c, lora: true }).map((k) => k.name);
+      const listed = projectionKernels({ ...c, inFeatures: IN, outFeatures: OUT, rank: R }).map(
+        (k) => k.name,
+      );
       expect(listed).toEqual(expect.arrayContaining(Object.keys(got.work.ours)));
     });
 
@@ -127,10 +129,19 @@ describe('LoRA projection op (Dawn) vs the stock path on cpu', () => {
       expect(relativeError(got.y, want.y)).toBeLessThan(1e-5);
       expect(relativeError(got.grads[0]!, want.grads[0]!)).toBeLessThan(1e-5);
       expect(got.work.dispatches).toBe(2);
-      const listed = projectionKernels({ ...c, lora: false }).map((k) => k.name);
+      const listed = projectionKernels({ ...c, inFeatures: IN, outFeatures: OUT }).map(
+        (k) => k.name,
+      );
       expect(listed).toEqual(expect.arrayContaining(Object.keys(got.work.ours)));
     });
   }
+
+  it('lists vec4-load kernels for model-sized projections (SmolLM2 q_proj, r 8)', () => {
+    const shape = { layout: 'out_in', inFeatures: 576, outFeatures: 576, bias: false } as const;
+    const names = projectionKernels({ ...shape, packed: true, rank: 8 }).map((k) => k.name);
+    expect(names).toHaveLength(5); // dA and dB share one variant
+    expect(names.every((n) => n.endsWith('-vec4'))).toBe(true);
+  });
 
   it('the stock path on webgpu (kernels off) gives the same values, in more dispatches', async () => {
     const c = CASES[1]!;

@@ -27,24 +27,15 @@ import {
   type HeadLayout,
 } from './attention-wgsl';
 
-// T S offset H G K scale, then q's and k/v's element strides (batch, head, token)
+// T S offset H G K scale, q's and k/v's element strides (batch, head, token), then the element
+// offsets of q, k and v rows in their buffers (a packed qkv; 0 otherwise)
 const UNIFORMS = [
-  'u32',
-  'u32',
-  'u32',
-  'u32',
-  'u32',
-  'u32',
-  'f32',
-  'u32',
-  'u32',
-  'u32',
-  'u32',
-  'u32',
-  'u32',
-] as const;
+  ...(['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'f32'] as const),
+  ...(['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'] as const),
+];
 const HEADER = `struct U { T: u32, S: u32, offset: u32, H: u32, G: u32, K: u32, scale: f32,
-  qBatch: u32, qHead: u32, qTok: u32, kvBatch: u32, kvHead: u32, kvTok: u32 }`;
+  qBatch: u32, qHead: u32, qTok: u32, kvBatch: u32, kvHead: u32, kvTok: u32,
+  qOff: u32, kOff: u32, vOff: u32 }`;
 
 function dqSource(hd: HeadDim): string {
   return /* wgsl */ `
@@ -80,7 +71,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let t = rr / u.G;
   let h = kvh * u.G + rr % u.G;
   let row = (b * u.H + h) * u.T + t;
-  let qBase = b * u.qBatch + h * u.qHead + t * u.qTok;
+  let qBase = u.qOff + b * u.qBatch + h * u.qHead + t * u.qTok;
   let mBase = ((b * u.T + t) * u.H + h) * D; // merged [B, T, H·D]
   var qr: array<vec4<f32>, D4>;
   var dor: array<vec4<f32>, D4>;
@@ -103,8 +94,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       var kx = vec4<f32>(0.0);
       var vx = vec4<f32>(0.0);
       if (s < sEnd) {
-        kx = ld_k(kvBase + s * u.kvTok, i % D4);
-        vx = ld_v(kvBase + s * u.kvTok, i % D4);
+        kx = ld_k(u.kOff + kvBase + s * u.kvTok, i % D4);
+        vx = ld_v(u.vOff + kvBase + s * u.kvTok, i % D4);
       }
       ks[i] = kx;
       vs[i] = vx;
@@ -133,7 +124,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }`;
 }
 
-function dkdvSource(hd: HeadDim): string {
+/** `packed`: dk and dv go to one buffer (a packed dqkv) at the k and v offsets. */
+function dkdvSource(hd: HeadDim, packed: boolean): string {
+  const outputs = packed
+    ? `${storage(hd, 6, 'dkv', true)}
+@group(0) @binding(7) var<uniform> u: U;
+${storer(hd, 'dkv')}`
+    : `${storage(hd, 6, 'dk', true)}
+${storage(hd, 7, 'dv', true)}
+@group(0) @binding(8) var<uniform> u: U;
+${storer(hd, 'dk')}
+${storer(hd, 'dv')}`;
   return /* wgsl */ `
 ${constants(hd)}
 ${HEADER}
@@ -143,15 +144,11 @@ ${storage(hd, 2, 'v')}
 ${storage(hd, 3, 'dO')}
 @group(0) @binding(4) var<storage, read> lse: array<f32>;
 @group(0) @binding(5) var<storage, read> delta: array<f32>;
-${storage(hd, 6, 'dk', true)}
-${storage(hd, 7, 'dv', true)}
-@group(0) @binding(8) var<uniform> u: U;
+${outputs}
 ${loader(hd, 'q')}
 ${loader(hd, 'k')}
 ${loader(hd, 'v')}
 ${loader(hd, 'dO')}
-${storer(hd, 'dk')}
-${storer(hd, 'dv')}
 
 var<workgroup> qs: array<vec4<f32>, ${hd.tile * hd.D4}>;
 var<workgroup> dos: array<vec4<f32>, ${hd.tile * hd.D4}>;
@@ -170,8 +167,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var dk: array<vec4<f32>, D4>;
   var dv: array<vec4<f32>, D4>;
   for (var j = 0u; j < D4; j++) {
-    kr[j] = ld_k(kvRow, j);
-    vr[j] = ld_v(kvRow, j);
+    kr[j] = ld_k(u.kOff + kvRow, j);
+    vr[j] = ld_v(u.vOff + kvRow, j);
   }
   let rows = u.G * u.T;
   // Query t sees key s when s ≤ offset + t: the workgroup's first key bounds the first row.
@@ -186,7 +183,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       if (r < rows) {
         let t = r / u.G;
         let h = kvh * u.G + r % u.G;
-        qx = ld_q(b * u.qBatch + h * u.qHead + t * u.qTok, j) * u.scale;
+        qx = ld_q(u.qOff + b * u.qBatch + h * u.qHead + t * u.qTok, j) * u.scale;
         dx = ld_dO(((b * u.T + t) * u.H + h) * D, j);
       }
       qs[i] = qx;
@@ -227,15 +224,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   if (live) {
     for (var j = 0u; j < D4; j++) {
-      st_dk(kvRow, j, dk[j]);
-      st_dv(kvRow, j, dv[j]);
+      ${packed ? 'st_dkv' : 'st_dk'}(u.kOff + kvRow, j, dk[j]);
+      ${packed ? 'st_dkv' : 'st_dv'}(u.vOff + kvRow, j, dv[j]);
     }
   }
 }`;
 }
 
 const dqKernels = new Map<number, GpuKernel>();
-const dkdvKernels = new Map<number, GpuKernel>();
+const dkdvKernels = new Map<string, GpuKernel>();
 
 export function attentionDqKernel(D: number): GpuKernel {
   let kernel = dqKernels.get(D);
@@ -246,13 +243,54 @@ export function attentionDqKernel(D: number): GpuKernel {
   return kernel;
 }
 
-export function attentionDkdvKernel(D: number): GpuKernel {
-  let kernel = dkdvKernels.get(D);
+export function attentionDkdvKernel(D: number, packed = false): GpuKernel {
+  const name = `attention-dkdv${packed ? '-packed' : ''}-d${D}`;
+  let kernel = dkdvKernels.get(name);
   if (!kernel) {
-    kernel = { name: `attention-dkdv-d${D}`, code: dkdvSource(headDim(D)), uniforms: UNIFORMS };
-    dkdvKernels.set(D, kernel);
+    kernel = { name, code: dkdvSource(headDim(D), packed), uniforms: UNIFORMS };
+    dkdvKernels.set(name, kernel);
   }
   return kernel;
+}
+
+interface BackwardCall {
+  readonly B: number;
+  readonly H: number;
+  readonly K: number;
+  readonly T: number;
+  readonly S: number;
+  readonly D: number;
+  readonly qStrides: readonly number[];
+  readonly kvStrides: readonly number[];
+  readonly offsets: readonly [number, number, number];
+}
+
+/** The two dispatches; `dkv` one tensor (packed) or [dk, dv]. */
+function backward(
+  c: BackwardCall,
+  inputs: [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D],
+  dq: tf.Tensor,
+  dkv: tf.Tensor | [tf.Tensor, tf.Tensor],
+): void {
+  const [q, k, v, o, lse, dO] = inputs;
+  const G = c.H / c.K;
+  const uniforms = [
+    ...[c.T, c.S, c.S - c.T, c.H, G, c.K, 1 / Math.sqrt(c.D)],
+    ...c.qStrides,
+    ...c.kvStrides,
+    ...c.offsets,
+  ];
+  const delta = emptyTensor<tf.Tensor3D>([c.B, c.H, c.T]);
+  const rows: [number, number] = [Math.ceil((G * c.T) / 64), c.B * c.K];
+  dispatch(attentionDqKernel(c.D), [q, k, v, dO, o, lse, dq, delta], rows, uniforms);
+  const packed = !Array.isArray(dkv);
+  dispatch(
+    attentionDkdvKernel(c.D, packed),
+    [q, k, v, dO, lse, delta, ...(packed ? [dkv] : dkv)],
+    [Math.ceil(c.S / 64), c.B * c.K],
+    uniforms,
+  );
+  delta.dispose();
 }
 
 /**
@@ -271,34 +309,40 @@ export function attentionBackward(
 ): { dq: tf.Tensor4D; dk: tf.Tensor4D; dv: tf.Tensor4D } {
   const [B, H, T, D] = dimsOf(q.shape, layout);
   const [, K, S] = dimsOf(k.shape, layout);
-  const G = H / K;
-  const uniforms = [
-    T,
-    S,
-    S - T,
-    H,
-    G,
-    K,
-    1 / Math.sqrt(D),
-    ...stridesOf(layout, H, T, D),
-    ...stridesOf(layout, K, S, D),
-  ];
   const dq = emptyTensor<tf.Tensor4D>(q.shape);
   const dk = emptyTensor<tf.Tensor4D>(k.shape);
   const dv = emptyTensor<tf.Tensor4D>(v.shape);
-  const delta = emptyTensor<tf.Tensor3D>([B, H, T]);
-  dispatch(
-    attentionDqKernel(D),
-    [q, k, v, dO, o, lse, dq, delta],
-    [Math.ceil((G * T) / 64), B * K],
-    uniforms,
-  );
-  dispatch(
-    attentionDkdvKernel(D),
-    [q, k, v, dO, lse, delta, dk, dv],
-    [Math.ceil(S / 64), B * K],
-    uniforms,
-  );
-  delta.dispose();
+  const call: BackwardCall = {
+    ...{ B, H, K, T, S, D },
+    qStrides: stridesOf(layout, H, T, D),
+    kvStrides: stridesOf(layout, K, S, D),
+    offsets: [0, 0, 0],
+  };
+  backward(call, [q, k, v, o, lse, dO], dq, [dk, dv]);
   return { dq, dk, dv };
+}
+
+/**
+ * The backward of `attentionForwardPacked`: qkv [B, T, (H + 2K)·D] as the forward read it; returns
+ * a new dqkv of its shape (dq, dk, dv in the q, k and v columns).
+ */
+export function attentionBackwardPacked(
+  qkv: tf.Tensor3D,
+  heads: { H: number; K: number; D: number },
+  o: tf.Tensor3D,
+  lse: tf.Tensor3D,
+  dO: tf.Tensor3D,
+): tf.Tensor3D {
+  const [B, T, W] = qkv.shape;
+  const { H, K, D } = heads;
+  const dqkv = emptyTensor<tf.Tensor3D>(qkv.shape);
+  const strides = [T * W, D, W];
+  const call: BackwardCall = {
+    ...{ B, H, K, T, S: T, D },
+    qStrides: strides,
+    kvStrides: strides,
+    offsets: [0, H * D, (H + K) * D],
+  };
+  backward(call, [qkv, qkv, qkv, o, lse, dO], dqkv, dqkv);
+  return dqkv;
 }

@@ -47,6 +47,9 @@ const UNIFORMS = [
   'u32', // bBatch: region B's strides
   'u32', // bHead
   'u32', // bTok
+  'u32', // qOff: element offsets of q's rows and of region A's k and v rows (a packed qkv)
+  'u32', // kOff
+  'u32', // vOff
 ] as const;
 
 function source(hd: HeadDim): string {
@@ -54,7 +57,7 @@ function source(hd: HeadDim): string {
 ${constants(hd)}
 struct U { T: u32, S: u32, offset: u32, H: u32, G: u32, K: u32, scale: f32, P: u32,
            qBatch: u32, qHead: u32, qTok: u32, aBatch: u32, aHead: u32, aTok: u32,
-           bBatch: u32, bHead: u32, bTok: u32 }
+           bBatch: u32, bHead: u32, bTok: u32, qOff: u32, kOff: u32, vOff: u32 }
 ${storage(hd, 0, 'q')}
 ${storage(hd, 1, 'kA')}
 ${storage(hd, 2, 'vA')}
@@ -83,7 +86,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let rr = min(r, rows - 1u);
   let t = rr / u.G;
   let h = kvh * u.G + rr % u.G;
-  let qBase = b * u.qBatch + h * u.qHead + t * u.qTok;
+  let qBase = u.qOff + b * u.qBatch + h * u.qHead + t * u.qTok;
   var qr: array<vec4<f32>, D4>;
   var acc: array<vec4<f32>, D4>;
   for (var j = 0u; j < D4; j++) { qr[j] = ld_q(qBase, j) * u.scale; }
@@ -102,8 +105,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       if (s < sEnd) {
         if (s < u.P) {
           let base = b * u.aBatch + kvh * u.aHead + s * u.aTok;
-          kx = ld_kA(base, j);
-          vx = ld_vA(base, j);
+          kx = ld_kA(u.kOff + base, j);
+          vx = ld_vA(u.vOff + base, j);
         } else {
           let base = b * u.bBatch + kvh * u.bHead + (s - u.P) * u.bTok;
           kx = ld_kB(base, j);
@@ -168,6 +171,15 @@ export interface KvRegions {
   readonly kB: Binding;
   readonly vB: Binding;
   readonly bStrides: readonly [number, number, number];
+  /** Element offsets of region A's k and v rows (a packed qkv); default 0. */
+  readonly kOff?: number;
+  readonly vOff?: number;
+}
+
+/** Where q's rows are: element strides (batch, head, token) and an offset (a packed qkv). */
+export interface QView {
+  readonly strides: readonly number[];
+  readonly offset: number;
 }
 
 export interface AttentionShape {
@@ -181,12 +193,12 @@ export interface AttentionShape {
 }
 
 /**
- * Records the forward for q (layout `qLayout`) over keys/values in `kv`; returns new tensors
- * o [B, T, H·D] and lse [B, H, T] (the caller owns both).
+ * Records the forward for q (in `qLayout`, or at the strides and offset of a `QView`) over
+ * keys/values in `kv`; returns new tensors o [B, T, H·D] and lse [B, H, T] (the caller owns both).
  */
 export function attentionForwardRegions(
   q: tf.Tensor,
-  qLayout: HeadLayout,
+  qLayout: HeadLayout | QView,
   kv: KvRegions,
   shape: AttentionShape,
 ): { o: tf.Tensor3D; lse: tf.Tensor3D } {
@@ -194,6 +206,8 @@ export function attentionForwardRegions(
   if (H % K !== 0) throw new RangeError(`${H} query heads are not a multiple of ${K} kv heads`);
   if (S < T) throw new RangeError(`attention over ${S} keys for ${T} queries: need S ≥ T`);
   const G = H / K;
+  const qView =
+    typeof qLayout === 'string' ? { strides: stridesOf(qLayout, H, T, D), offset: 0 } : qLayout;
   const o = emptyTensor<tf.Tensor3D>([B, T, H * D]);
   const lse = emptyTensor<tf.Tensor3D>([B, H, T]);
   dispatch(
@@ -209,9 +223,12 @@ export function attentionForwardRegions(
       K,
       1 / Math.sqrt(D),
       kv.P,
-      ...stridesOf(qLayout, H, T, D),
+      ...qView.strides,
       ...kv.aStrides,
       ...kv.bStrides,
+      qView.offset,
+      kv.kOff ?? 0,
+      kv.vOff ?? 0,
     ],
   );
   return { o, lse };
@@ -246,4 +263,32 @@ export function attentionForward(
     bStrides: [0, 0, 0],
   };
   return attentionForwardRegions(q, layout, regions, { B, H, K, T, S, D });
+}
+
+/**
+ * Self-attention over a packed projection qkv [B, T, (H + 2K)·D], each token's row [q | k | v]
+ * (GPT-2's c_attn output), read in place: no split. Returns new o [B, T, H·D] and lse [B, H, T].
+ */
+export function attentionForwardPacked(
+  qkv: tf.Tensor3D,
+  heads: { H: number; K: number; D: number },
+): { o: tf.Tensor3D; lse: tf.Tensor3D } {
+  const [B, T, W] = qkv.shape;
+  const { H, K, D } = heads;
+  if (W !== (H + 2 * K) * D) {
+    throw new RangeError(`packed qkv rows of ${W} do not hold ${H} + 2·${K} heads of ${D}`);
+  }
+  const strides: [number, number, number] = [T * W, D, W];
+  const regions: KvRegions = {
+    kA: qkv,
+    vA: qkv,
+    P: T,
+    aStrides: strides,
+    kB: qkv,
+    vB: qkv,
+    bStrides: [0, 0, 0],
+    kOff: H * D,
+    vOff: (H + K) * D,
+  };
+  return attentionForwardRegions(qkv, { strides, offset: 0 }, regions, { B, H, K, T, S: T, D });
 }

@@ -8,8 +8,8 @@
 /** Invocations per workgroup of every attention kernel (one per query row or key row). */
 export const ATTN_WG = 64;
 
-/** Floats of workgroup memory a kernel's two shared tiles may take (16 KiB: WebGPU's default). */
-const SHARED_VEC4 = 512;
+/** Bytes of workgroup memory a kernel may take: WebGPU's default limit, which every adapter gives. */
+const SHARED_BYTES = 16384;
 
 /** Head-dim facts a kernel is generated for. */
 export interface HeadDim {
@@ -18,7 +18,7 @@ export interface HeadDim {
   readonly D4: number;
   /** rows are whole vec4s */
   readonly aligned: boolean;
-  /** rows per shared tile (two tiles of TILE × D4 vec4s fit 16 KiB) */
+  /** rows per shared tile: two tiles of TILE × D4 vec4s and two of TILE floats fit 16 KiB */
   readonly tile: number;
 }
 
@@ -26,7 +26,7 @@ export function headDim(D: number): HeadDim {
   if (!Number.isInteger(D) || D < 1)
     throw new RangeError(`head dim ${D} must be a positive integer`);
   const D4 = Math.ceil(D / 4);
-  const tile = Math.max(1, Math.min(32, Math.floor(SHARED_VEC4 / D4)));
+  const tile = Math.max(1, Math.min(32, Math.floor(SHARED_BYTES / (2 * 16 * D4 + 2 * 4))));
   return { D, D4, aligned: D % 4 === 0, tile };
 }
 

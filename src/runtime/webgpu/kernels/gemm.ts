@@ -43,6 +43,11 @@ export interface GemmVariant {
   readonly accumulate: boolean;
   /** The low-rank term s·L·op(R): null for none; transR: R is stored [N, r]. */
   readonly lowRank: null | { readonly transR: boolean };
+  /**
+   * A and B are loaded in vec4 words (`vectorLoads`: their contiguous sizes are multiples of 4,
+   * of 8 for packed B), instead of one element per load.
+   */
+  readonly vec4?: boolean;
 }
 
 /** A matrix of bf16 pairs: `words` (int32, ⌈rows·cols / 2⌉) holding the row-major [rows, cols]. */
@@ -93,6 +98,7 @@ function variantName(v: GemmVariant): string {
   if (v.bias) parts.push('bias');
   if (v.lowRank) parts.push(v.lowRank.transR ? 'lrt' : 'lr');
   if (v.accumulate) parts.push('acc');
+  if (v.vec4) parts.push('vec4');
   return parts.join('-');
 }
 
@@ -109,13 +115,16 @@ export function gemm(
   const { bias, lowRank, accumulate } = options;
   const packed = !(b instanceof tf.Tensor);
   const { M, N, K, rank } = checkOperands(a, b, options);
+  const transA = options.transA ?? false;
+  const transB = options.transB ?? false;
   const variant: GemmVariant = {
-    transA: options.transA ?? false,
-    transB: options.transB ?? false,
+    transA,
+    transB,
     packedB: packed,
     bias: !!bias,
     accumulate: !!accumulate,
     lowRank: lowRank ? { transR: lowRank.transR } : null,
+    vec4: vectorLoads(M, N, K, transA, transB, packed),
   };
   const c = accumulate ?? emptyTensor<tf.Tensor2D>([M, N]);
   const bindings: tf.TensorInfo[] = [a, packed ? b.words : b];
@@ -125,6 +134,25 @@ export function gemm(
   const uniforms = [M, N, K, rank, options.alpha ?? 1, lowRank?.scale ?? 0];
   dispatch(gemmKernel(variant), bindings, [groupsFor(N, TILE), groupsFor(M, TILE)], uniforms);
   return c;
+}
+
+/**
+ * Whether A and B can be read in aligned vec4 words: the size along each one's contiguous axis
+ * (A: K, or M when transposed; B: N, or K when transposed) a multiple of 4, of 8 for packed B
+ * (a vec4 of u32 is 8 bf16). Tiles start at multiples of 32, so such a word is wholly inside the
+ * matrix or wholly outside.
+ */
+export function vectorLoads(
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  packedB: boolean,
+): boolean {
+  const aRun = transA ? M : K;
+  const bRun = transB ? K : N;
+  return aRun % 4 === 0 && bRun % (packedB ? 8 : 4) === 0;
 }
 
 /** M, N, K and the low-rank r of a call; throws with the sizes when the operands do not fit. */
@@ -184,28 +212,26 @@ function checkPacked(b: PackedBf16Matrix): void {
   }
 }
 
+/** Element i < 8 of a vec4<u32> of bf16 pairs, as float32 (low half first). */
+const WIDEN = `
+fn widen(w: vec4<u32>, i: u32) -> f32 {
+  let word = w[i / 2u];
+  if ((i & 1u) == 0u) { return bitcast<f32>(word << 16u); }
+  return bitcast<f32>(word & 0xffff0000u);
+}
+`;
+
 /** The WGSL of one variant. */
 function gemmWgsl(v: GemmVariant): string {
   let binding = 0;
   const decl = (name: string, type: string, access = 'read') =>
     `@group(0) @binding(${binding++}) var<storage, ${access}> ${name}: array<${type}>;`;
-  const lines = [decl('a', 'f32'), decl('b', v.packedB ? 'u32' : 'f32')];
+  const word = v.vec4 ? (t: string) => `vec4<${t}>` : (t: string) => t;
+  const lines = [decl('a', word('f32')), decl('b', word(v.packedB ? 'u32' : 'f32'))];
   if (v.bias) lines.push(decl('bias', 'f32'));
   if (v.lowRank) lines.push(decl('lo', 'f32'), decl('ro', 'f32'));
   lines.push(decl('c', 'f32', 'read_write'));
   lines.push(`@group(0) @binding(${binding}) var<uniform> u: U;`);
-  // Element (k, n) of op(B) and its flat index in B's storage.
-  const bIndex = v.transB ? 'n * u.K + k' : 'k * u.N + n';
-  const loadB = v.packedB
-    ? `let e = ${bIndex};
-      let w = b[e >> 1u];
-      if ((e & 1u) == 0u) { return bitcast<f32>(w << 16u); }
-      return bitcast<f32>(w & 0xffff0000u);`
-    : `return b[${bIndex}];`;
-  // Which tile coordinate runs along the contiguous axis, so neighbouring invocations load
-  // neighbouring words: for A [M, K] that is k, for Aᵀ it is m; for B [K, N] n, for Bᵀ k.
-  const aSplit = v.transA ? ['mm', 'kk'] : ['kk', 'mm'];
-  const bSplit = v.transB ? ['kk', 'nn'] : ['nn', 'kk'];
   const rIndex = v.lowRank?.transR ? 'n * u.R + j' : 'j * u.N + n';
   return /* wgsl */ `
 struct U { M: u32, N: u32, K: u32, R: u32, alpha: f32, s: f32 }
@@ -217,14 +243,8 @@ const TILE_K = ${TILE_K}u;
 var<workgroup> As: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
 var<workgroup> Bs: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
 
-fn loadA(m: u32, k: u32) -> f32 {
-  return a[${v.transA ? 'k * u.M + m' : 'm * u.K + k'}];
-}
-
-fn loadB(k: u32, n: u32) -> f32 {
-  ${loadB}
-}
-
+${v.vec4 ? '' : scalarLoaders(v)}
+${v.vec4 && v.packedB ? WIDEN : ''}
 // 16 FMAs per (vec4 of A, vec4 of B) pair, over one staged K step.
 fn multiplyTile(tx: u32, ty: u32, acc: ptr<function, array<vec4<f32>, 4>>) {
   for (var kk = 0u; kk < TILE_K; kk++) {
@@ -247,22 +267,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let steps = (u.K + TILE_K - 1u) / TILE_K;
   for (var step = 0u; step < steps; step++) {
     let k0 = step * TILE_K;
-    for (var j = 0u; j < ${(TILE * TILE_K) / 64}u; j++) {
-      let idx = j * 64u + t;
-      let ${aSplit[0]} = idx % TILE;
-      let ${aSplit[1]} = idx / TILE;
-      var av = 0.0;
-      if (m0 + mm < u.M && k0 + kk < u.K) { av = u.alpha * loadA(m0 + mm, k0 + kk); }
-      As[kk * (TILE / 4u) + mm / 4u][mm % 4u] = av;
-    }
-    for (var j = 0u; j < ${(TILE * TILE_K) / 64}u; j++) {
-      let idx = j * 64u + t;
-      let ${bSplit[0]} = idx % TILE;
-      let ${bSplit[1]} = idx / TILE;
-      var bv = 0.0;
-      if (n0 + nn < u.N && k0 + kk < u.K) { bv = loadB(k0 + kk, n0 + nn); }
-      Bs[kk * (TILE / 4u) + nn / 4u][nn % 4u] = bv;
-    }
+${v.vec4 ? vectorTileLoads(v) : scalarTileLoads(v)}
     workgroupBarrier();
     multiplyTile(tx, ty, &acc);
     workgroupBarrier();
@@ -282,6 +287,123 @@ ${v.lowRank ? lowRankSteps(rIndex) : ''}
   }
 }
 `;
+}
+
+/** Element loaders of the scalar variant: (m, k) of op(A), (k, n) of op(B). */
+function scalarLoaders(v: GemmVariant): string {
+  const bIndex = v.transB ? 'n * u.K + k' : 'k * u.N + n';
+  const loadB = v.packedB
+    ? `let e = ${bIndex};
+  let w = b[e >> 1u];
+  if ((e & 1u) == 0u) { return bitcast<f32>(w << 16u); }
+  return bitcast<f32>(w & 0xffff0000u);`
+    : `return b[${bIndex}];`;
+  return `
+fn loadA(m: u32, k: u32) -> f32 {
+  return a[${v.transA ? 'k * u.M + m' : 'm * u.K + k'}];
+}
+
+fn loadB(k: u32, n: u32) -> f32 {
+  ${loadB}
+}
+`;
+}
+
+/**
+ * One K step's tiles, an element per load. The tile coordinate along the operand's contiguous
+ * axis varies fastest across invocations, so neighbours load neighbouring words: for A [M, K]
+ * that is k, for Aᵀ m; for B [K, N] n, for Bᵀ k.
+ */
+function scalarTileLoads(v: GemmVariant): string {
+  const [a0, a1] = v.transA ? ['mm', 'kk'] : ['kk', 'mm'];
+  const [b0, b1] = v.transB ? ['kk', 'nn'] : ['nn', 'kk'];
+  const perInvocation = (TILE * TILE_K) / 64;
+  return `
+    for (var j = 0u; j < ${perInvocation}u; j++) {
+      let idx = j * 64u + t;
+      let ${a0} = idx % TILE;
+      let ${a1} = idx / TILE;
+      var av = 0.0;
+      if (m0 + mm < u.M && k0 + kk < u.K) { av = u.alpha * loadA(m0 + mm, k0 + kk); }
+      As[kk * (TILE / 4u) + mm / 4u][mm % 4u] = av;
+    }
+    for (var j = 0u; j < ${perInvocation}u; j++) {
+      let idx = j * 64u + t;
+      let ${b0} = idx % TILE;
+      let ${b1} = idx / TILE;
+      var bv = 0.0;
+      if (n0 + nn < u.N && k0 + kk < u.K) { bv = loadB(k0 + kk, n0 + nn); }
+      Bs[kk * (TILE / 4u) + nn / 4u][nn % 4u] = bv;
+    }`;
+}
+
+/**
+ * One K step's tiles in vec4 words along each operand's contiguous axis (`vectorLoads` holds):
+ * a word along m or n is stored whole into the K-major tile, one along k is spread over 4 rows.
+ * Packed B reads 8 bf16 per vec4<u32>.
+ */
+function vectorTileLoads(v: GemmVariant): string {
+  const words = (TILE * TILE_K) / 4 / 64; // f32 vec4 loads per invocation and operand
+  const aLoad = v.transA
+    ? `let mq = idx % (TILE / 4u);
+      let kk = idx / (TILE / 4u);
+      var w = vec4<f32>();
+      if (m0 + mq * 4u < u.M && k0 + kk < u.K) { w = u.alpha * a[((k0 + kk) * u.M + m0 + mq * 4u) / 4u]; }
+      As[kk * (TILE / 4u) + mq] = w;`
+    : `let kq = idx % (TILE_K / 4u);
+      let mm = idx / (TILE_K / 4u);
+      var w = vec4<f32>();
+      if (m0 + mm < u.M && k0 + kq * 4u < u.K) { w = u.alpha * a[((m0 + mm) * u.K + k0 + kq * 4u) / 4u]; }
+      for (var i = 0u; i < 4u; i++) { As[(kq * 4u + i) * (TILE / 4u) + mm / 4u][mm % 4u] = w[i]; }`;
+  return `
+    for (var j = 0u; j < ${words}u; j++) {
+      let idx = j * 64u + t;
+      ${aLoad}
+    }
+${v.packedB ? packedVectorLoads(v) : floatVectorLoads(v, words)}`;
+}
+
+function floatVectorLoads(v: GemmVariant, words: number): string {
+  const load = v.transB
+    ? `let kq = idx % (TILE_K / 4u);
+      let nn = idx / (TILE_K / 4u);
+      var w = vec4<f32>();
+      if (n0 + nn < u.N && k0 + kq * 4u < u.K) { w = b[((n0 + nn) * u.K + k0 + kq * 4u) / 4u]; }
+      for (var i = 0u; i < 4u; i++) { Bs[(kq * 4u + i) * (TILE / 4u) + nn / 4u][nn % 4u] = w[i]; }`
+    : `let nq = idx % (TILE / 4u);
+      let kk = idx / (TILE / 4u);
+      var w = vec4<f32>();
+      if (n0 + nq * 4u < u.N && k0 + kk < u.K) { w = b[((k0 + kk) * u.N + n0 + nq * 4u) / 4u]; }
+      Bs[kk * (TILE / 4u) + nq] = w;`;
+  return `
+    for (var j = 0u; j < ${words}u; j++) {
+      let idx = j * 64u + t;
+      ${load}
+    }`;
+}
+
+/** B's tile from bf16 pairs, 8 elements (one vec4<u32>) per load, widened exactly. */
+function packedVectorLoads(v: GemmVariant): string {
+  const words = (TILE * TILE_K) / 8 / 64;
+  const load = v.transB
+    ? `let kq = idx % (TILE_K / 8u);
+      let nn = idx / (TILE_K / 8u);
+      var w = vec4<u32>();
+      if (n0 + nn < u.N && k0 + kq * 8u < u.K) { w = b[((n0 + nn) * u.K + k0 + kq * 8u) / 8u]; }
+      for (var i = 0u; i < 8u; i++) {
+        Bs[(kq * 8u + i) * (TILE / 4u) + nn / 4u][nn % 4u] = widen(w, i);
+      }`
+    : `let nq = idx % (TILE / 8u);
+      let kk = idx / (TILE / 8u);
+      var w = vec4<u32>();
+      if (n0 + nq * 8u < u.N && k0 + kk < u.K) { w = b[((k0 + kk) * u.N + n0 + nq * 8u) / 8u]; }
+      Bs[kk * (TILE / 4u) + nq * 2u] = vec4<f32>(widen(w, 0u), widen(w, 1u), widen(w, 2u), widen(w, 3u));
+      Bs[kk * (TILE / 4u) + nq * 2u + 1u] = vec4<f32>(widen(w, 4u), widen(w, 5u), widen(w, 6u), widen(w, 7u));`;
+  return `
+    for (var j = 0u; j < ${words}u; j++) {
+      let idx = j * 64u + t;
+      ${load}
+    }`;
 }
 
 /** The low-rank term as extra K steps over j < r: staged s·L [M, r] (rows) and R (columns). */

@@ -8,8 +8,20 @@
  * for other backends and when our kernels are switched off.
  */
 import * as tf from '@tensorflow/tfjs';
-import { attentionBackward } from '../kernels/attention-backward';
-import { attentionForward } from '../kernels/attention-forward';
+import type { GpuKernel } from '../gpu-runtime';
+import {
+  attentionBackward,
+  attentionBackwardPacked,
+  attentionDkdvKernel,
+  attentionDqKernel,
+} from '../kernels/attention-backward';
+import {
+  attentionForward,
+  attentionForwardKernel,
+  attentionForwardPacked,
+} from '../kernels/attention-forward';
+import { KV_CACHE_ROPE_KERNEL, KV_CACHE_WRITE_KERNEL } from '../kernels/kv-cache-write';
+import { ROPE_KERNEL } from '../kernels/rope';
 import type { HeadLayout } from '../kernels/attention-wgsl';
 
 /**
@@ -43,4 +55,44 @@ export function fusedAttention(
     };
   });
   return op(q, k, v) as tf.Tensor3D;
+}
+
+/**
+ * Self-attention over a packed projection qkv [B, T, (H + 2K)·D] ([q | k | v] per token, GPT-2's
+ * c_attn), read in place; returns a new [B, T, H·D]. The gradient is one dqkv of qkv's shape.
+ * Webgpu only.
+ */
+export function fusedAttentionPacked(
+  qkv: tf.Tensor3D,
+  heads: { H: number; K: number; D: number },
+): tf.Tensor3D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor3D, tf.GradSaveFunc];
+    const { o, lse } = attentionForwardPacked(x, heads); // [B, T, H·D], [B, H, T]
+    save([x, o, lse]);
+    return {
+      value: o,
+      gradFunc: (dy, saved) => {
+        const [sx, so, slse] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+        return attentionBackwardPacked(sx, heads, so, slse, dy as tf.Tensor3D);
+      },
+    };
+  });
+  return op(qkv) as tf.Tensor3D;
+}
+
+/**
+ * The pipelines attention needs for head dim D (forward, backward, RoPE, the KV-cache writes),
+ * for `precompile` at model load.
+ */
+export function attentionKernels(D: number): GpuKernel[] {
+  return [
+    attentionForwardKernel(D),
+    attentionDqKernel(D),
+    attentionDkdvKernel(D),
+    attentionDkdvKernel(D, true),
+    ROPE_KERNEL,
+    KV_CACHE_WRITE_KERNEL,
+    KV_CACHE_ROPE_KERNEL,
+  ];
 }

@@ -14,6 +14,7 @@ import {
   type GemmOptions,
   type GemmVariant,
   type PackedBf16Matrix,
+  vectorLoads,
 } from '../kernels/gemm';
 import type { GpuKernel } from '../gpu-runtime';
 
@@ -70,40 +71,58 @@ function checkInput(x: tf.Tensor2D, frozen: FrozenWeight): void {
   }
 }
 
-/** What selects the kernels of a projection: its layout, whether W is packed, bias, LoRA. */
+/** What selects the kernels of a projection: layout, sizes, packed W, bias, LoRA rank. */
 export interface ProjectionShape {
   readonly layout: 'out_in' | 'in_out';
+  readonly inFeatures: number;
+  readonly outFeatures: number;
   readonly packed: boolean;
   readonly bias: boolean;
-  readonly lora: boolean;
+  /** The LoRA rank r; 0 or absent: the frozen projection alone. */
+  readonly rank?: number;
 }
 
-/** Every GEMM kernel a projection's forward and backward dispatch, for `precompile`. */
+/**
+ * Every GEMM kernel a projection's forward and backward dispatch, for `precompile`: the same
+ * variants `gemm` picks (vec4 loads by `vectorLoads`, which depends on in, out and r, not on
+ * the number of rows).
+ */
 export function projectionKernels(p: ProjectionShape): GpuKernel[] {
-  const base = { packedB: p.packed, accumulate: false };
-  const variants: GemmVariant[] = [
-    {
-      transA: false,
-      transB: p.layout === 'out_in',
-      bias: p.bias,
-      lowRank: p.lora ? { transR: true } : null,
-      ...base,
-    },
-    {
-      transA: false,
-      transB: p.layout === 'in_out',
-      bias: false,
-      lowRank: p.lora ? { transR: false } : null,
-      ...base,
-    },
+  const { inFeatures: C, outFeatures: O, packed } = p;
+  const r = p.rank ?? 0;
+  const outIn = p.layout === 'out_in';
+  const any = 4; // a row count: it matters only for a transposed A, whose rows here are r or out
+  const variant = (
+    v: Omit<GemmVariant, 'accumulate' | 'vec4'>,
+    [M, N, K]: [number, number, number],
+  ): GemmVariant => ({
+    ...v,
+    accumulate: false,
+    vec4: vectorLoads(M, N, K, v.transA, v.transB, v.packedB),
+  });
+  const lr = (transR: boolean) => (r > 0 ? { transR } : null);
+  const plain = { packedB: false, bias: false, lowRank: null };
+  const variants = [
+    // y = x·op(W) + b (+ s·down·Bᵀ)
+    variant({ transA: false, transB: outIn, packedB: packed, bias: p.bias, lowRank: lr(true) }, [
+      any,
+      O,
+      C,
+    ]),
+    // dx = dy·op(W)ᵀ (+ s·dyB·A)
+    variant({ transA: false, transB: !outIn, packedB: packed, bias: false, lowRank: lr(false) }, [
+      any,
+      C,
+      O,
+    ]),
   ];
-  if (p.lora) {
-    const plain = { packedB: false, bias: false, accumulate: false, lowRank: null };
+  if (r > 0) {
     variants.push(
-      { transA: false, transB: true, ...plain }, // down = x·Aᵀ
-      { transA: false, transB: false, ...plain }, // dyB = dy·B
-      { transA: true, transB: false, ...plain }, // dA = s·dyBᵀ·x, dB = s·dyᵀ·down
+      variant({ transA: false, transB: true, ...plain }, [any, r, C]), // down = x·Aᵀ
+      variant({ transA: false, transB: false, ...plain }, [any, r, O]), // dyB = dy·B
+      variant({ transA: true, transB: false, ...plain }, [r, C, any]), // dA = s·dyBᵀ·x
+      variant({ transA: true, transB: false, ...plain }, [O, r, any]), // dB = s·dyᵀ·down
     );
   }
-  return variants.map(gemmKernel);
+  return [...new Map(variants.map((v) => [gemmKernel(v).name, gemmKernel(v)])).values()];
 }
