@@ -44,6 +44,7 @@ import { KNOWN_CONFIGS, type HfConfigJson } from '../src/model/known-configs';
 import { compileOnlyWindow } from '../src/engine/warm-up';
 import { ADAM_DEFAULTS } from '../src/optim/adamw';
 import type { WireDatum } from '../src/protocol/wire-types';
+import { webgpuBackend } from '../src/runtime/webgpu/backend-internals';
 import { countGpuWork, type GpuWork } from '../src/runtime/webgpu/counters';
 import { gpuKernelsActive, setGpuKernelsEnabled } from '../src/runtime/webgpu-kernels';
 import { currentGpuDevice } from '../src/runtime/backend';
@@ -200,6 +201,10 @@ async function runCase(spec: CaseSpec): Promise<CaseResult> {
   setGpuKernelsEnabled(spec.kernels);
   const config = parseModelConfig(rawConfig(spec.model, spec.layers));
   const built = await loadBf16Weights(config);
+  // Every weight on the device, as after any real step (compile-only dispatches of our kernels
+  // bind nothing, so they would not upload the weights they read).
+  const backend = webgpuBackend();
+  for (const t of built.weights.values()) backend?.uploadToGPU(t.dataId);
   const base: LoadedModel = {
     name: `${spec.model}-${spec.layers}`,
     config,
