@@ -31,6 +31,7 @@ import { generateRandomWeights } from '../src/model/random-weights';
 import { expectedTensors } from '../src/model/weight-names';
 import { AdamW } from '../src/optim/adamw';
 import { currentGpuDevice, gpuBufferLimits, selectBackend } from '../src/runtime/backend';
+import { webgpuBackend } from '../src/runtime/webgpu/backend-internals';
 import { trackPeak } from './lib/peak-memory';
 
 const MIB = 2 ** 20;
@@ -123,8 +124,10 @@ async function main(): Promise<void> {
         limits: gpuBufferLimits(),
         packProjections: 'bf16',
       });
-      for (const t of weights.values()) tf.tidy(() => tf.add(t, 0).dispose()); // forces the upload
-      await tf.zeros([1]).data();
+      const backend = webgpuBackend()!;
+      for (const t of weights.values()) backend.uploadToGPU(t.dataId); // TF.js uploads on first use
+      backend.submitQueue();
+      await device.queue.onSubmittedWorkDone();
     });
     const largest = Math.max(...[...weights.values()].map((t) => t.size * 4));
     const parts = [...weights.keys()].filter((k) => k.includes('@')).length;

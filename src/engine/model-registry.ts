@@ -16,6 +16,7 @@ import {
 import type { FileCache } from '../io/file-cache';
 import { GENERATION_CONFIG, withGenerationConfig } from '../io/generation-config';
 import { loadWeights } from '../io/weights-loader';
+import { disposeRopeTables } from '../model/rope';
 import { gpuBufferLimits } from '../runtime/backend';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import { warmUp } from './warm-up';
@@ -108,6 +109,7 @@ export class ModelRegistry {
     this.loaded.delete(name);
     const model = await entry.model;
     for (const t of model.weights.values()) t.dispose();
+    this.freeSharedCaches();
   }
 
   async disposeAll(): Promise<void> {
@@ -117,6 +119,15 @@ export class ModelRegistry {
       const model = await entry.model.catch(() => null);
       if (model) for (const t of model.weights.values()) t.dispose();
     }
+    this.freeSharedCaches();
+  }
+
+  /**
+   * Device tables our webgpu kernels share between models (RoPE cos/sin) live while any model is
+   * loaded; the last unload frees them, so a closed engine holds no tensor.
+   */
+  private freeSharedCaches(): void {
+    if (this.loaded.size === 0) disposeRopeTables();
   }
 
   private async load(

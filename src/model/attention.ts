@@ -79,8 +79,8 @@ export interface ProjectionAttentionOptions {
  * Heads are split, q and k normalised per head (Qwen3) and rotated (RoPE), then attended
  * causally, through the cache when there is one. Stock path: splitHeads, then the ops above. On
  * webgpu with our kernels the projections are read as they are, [B, T, h, D] (a reshape, no
- * transpose): one RoPE dispatch each for q and k and one attention dispatch; with a cache, one
- * dispatch writes k, v into it and rotates q and k, and one attends.
+ * transpose), and RoPE happens inside the attention kernels: one dispatch forward, two backward;
+ * with a cache, one dispatch writes k, v into it and rotates q and k, and one attends.
  */
 export function attendProjections(
   q3: tf.Tensor3D,
@@ -102,8 +102,13 @@ export function attendProjections(
       q = rmsNorm(q, headNorm.q, headNorm.eps);
       k = rmsNorm(k, headNorm.k, headNorm.eps);
     }
-    // On the device a cache rotates q and k inside its write (one dispatch for the three).
+    // On the device a cache rotates q and k inside its write (one dispatch for the three), and
+    // the attention kernels rotate them on load (forward and backward: no RoPE dispatches).
     if (cache && gpu) return cache.attend(index, q, k, v, layout, rope);
+    if (gpu && rope?.packed && D % 2 === 0) {
+      const inKernel = { cs: rope.packed, qRow0: rope.start, kRow0: rope.start };
+      return fusedAttention(q, k, v, 'tokens', inKernel);
+    }
     if (rope) {
       q = applyRope(q, rope, layout);
       k = applyRope(k, rope, layout);

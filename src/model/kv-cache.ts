@@ -266,8 +266,8 @@ function attendFilled(
   shape: { B: number; H: number; K: number; T: number; D: number },
 ): tf.Tensor3D {
   const S = layer.filled;
-  const { o, lse } = attentionForwardRegions(q, qView, regionsOf(layer, S), { ...shape, S });
-  lse.dispose();
+  const { o, stats } = attentionForwardRegions(q, qView, regionsOf(layer, S), { ...shape, S });
+  stats.dispose();
   return o;
 }
 

@@ -19,6 +19,11 @@ export interface RopeTables {
   readonly cos: tf.Tensor2D;
   readonly sin: tf.Tensor2D;
   readonly start: number;
+  /**
+   * Device tables only: [L, D], row p = cos of position p's D/2 angles, then their sin (what the
+   * attention kernels read to rotate q and k on load).
+   */
+  readonly packed?: tf.Tensor2D;
 }
 
 /** Positions a device table covers at least (fewer rebuilds for short prompts). */
@@ -27,13 +32,14 @@ const MIN_DEVICE_POSITIONS = 64;
 interface DeviceTable {
   readonly cos: tf.Tensor2D;
   readonly sin: tf.Tensor2D;
+  readonly packed: tf.Tensor2D;
 }
 
 /** Device tables by backend and `${D}:${θ}`; outgrown tables stay until `disposeRopeTables`. */
 const deviceTables = new Map<tf.KernelBackend, Map<string, DeviceTable>>();
 const outgrown: DeviceTable[] = [];
 
-function hostTables(first: number, T: number, D: number, theta: number) {
+function hostAngles(first: number, T: number, D: number, theta: number) {
   const half = D / 2;
   const cos = new Float32Array(T * D);
   const sin = new Float32Array(T * D);
@@ -48,6 +54,11 @@ function hostTables(first: number, T: number, D: number, theta: number) {
       sin[t * D + i + half] = s;
     }
   }
+  return { cos, sin };
+}
+
+function hostTables(first: number, T: number, D: number, theta: number) {
+  const { cos, sin } = hostAngles(first, T, D, theta);
   return { cos: tf.tensor2d(cos, [T, D]), sin: tf.tensor2d(sin, [T, D]) };
 }
 
@@ -60,10 +71,20 @@ function deviceTable(positions: number, D: number, theta: number): DeviceTable {
   if (have && have.cos.shape[0] >= positions) return have;
   if (have) outgrown.push(have); // a recorded backward may still read it
   const L = Math.max(MIN_DEVICE_POSITIONS, 2 ** Math.ceil(Math.log2(positions)));
-  const table = tf.tidy(() => {
-    const { cos, sin } = hostTables(0, L, D, theta);
-    return { cos: tf.keep(cos), sin: tf.keep(sin) };
-  });
+  // Built from host values only: made by stock ops in the warm-up's compile-only mode
+  // (src/engine/warm-up.ts) its contents would be garbage, and cached for good.
+  const { cos, sin } = hostAngles(0, L, D, theta);
+  const half = D / 2;
+  const packed = new Float32Array(L * D);
+  for (let p = 0; p < L; p++) {
+    packed.set(cos.subarray(p * D, p * D + half), p * D);
+    packed.set(sin.subarray(p * D, p * D + half), p * D + half);
+  }
+  const table = tf.tidy(() => ({
+    cos: tf.keep(tf.tensor2d(cos, [L, D])),
+    sin: tf.keep(tf.tensor2d(sin, [L, D])),
+    packed: tf.keep(tf.tensor2d(packed, [L, D])),
+  }));
   byKey.set(key, table);
   return table;
 }
@@ -74,8 +95,8 @@ function deviceTable(positions: number, D: number, theta: number): DeviceTable {
  */
 export function ropeTables(T: number, D: number, theta: number, offset: number): RopeTables {
   if (gpuKernelsActive()) {
-    const { cos, sin } = deviceTable(offset + T, D, theta);
-    return { cos, sin, start: offset };
+    const { cos, sin, packed } = deviceTable(offset + T, D, theta);
+    return { cos, sin, packed, start: offset };
   }
   return { ...hostTables(offset, T, D, theta), start: 0 };
 }
@@ -83,9 +104,9 @@ export function ropeTables(T: number, D: number, theta: number, offset: number):
 /** Frees the cached device tables (tests; a model unload). */
 export function disposeRopeTables(): void {
   for (const byKey of deviceTables.values()) {
-    for (const t of byKey.values()) tf.dispose([t.cos, t.sin]);
+    for (const t of byKey.values()) tf.dispose([t.cos, t.sin, t.packed]);
   }
-  for (const t of outgrown) tf.dispose([t.cos, t.sin]);
+  for (const t of outgrown) tf.dispose([t.cos, t.sin, t.packed]);
   deviceTables.clear();
   outgrown.length = 0;
 }

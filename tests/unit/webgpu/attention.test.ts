@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stockAttend } from '../../../src/model/attention';
+import { applyRope, disposeRopeTables, ropeTables } from '../../../src/model/rope';
 import { webgpuBackend } from '../../../src/runtime/webgpu/backend-internals';
 import { countGpuWork } from '../../../src/runtime/webgpu/counters';
 import { compileMessages } from '../../../src/runtime/webgpu/gpu-runtime';
@@ -142,6 +143,36 @@ describe('fused attention (webgpu)', () => {
       const ours = await packedRun((qkv) => fusedAttentionPacked(qkv, { H, K, D }));
       expect(relativeError(ours.o, stock.o)).toBeLessThan(1e-5);
       expect(relativeError(ours.g, stock.g)).toBeLessThan(1e-4);
+    },
+  );
+
+  it.each([
+    ['GQA 4/2, D 8', { B: 2, H: 4, K: 2, T: 7, S: 7, D: 8 }],
+    ['GQA 4/1, D 6 (rows not whole vec4s), T = S = 70', { B: 1, H: 4, K: 1, T: 70, S: 70, D: 6 }],
+  ] as [string, AttentionDims][])(
+    '%s with RoPE inside the kernels: forward and gradients match stock RoPE + attend on cpu',
+    async (_, d) => {
+      const x = inputs(d, 13);
+      const { T, D } = d;
+      const roped = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) =>
+        tf.tidy(() => {
+          const tables = ropeTables(T, D, 10000, 0);
+          return stockAttend(applyRope(q, tables), applyRope(k, tables), v);
+        });
+      const stock = await onCpu(() => run(d, x, roped));
+      const toTokens = (a: tf.Tensor4D) => tf.transpose(a, [0, 2, 1, 3]) as tf.Tensor4D;
+      const ours = await run(d, x, (q, k, v) =>
+        tf.tidy(() => {
+          const tables = ropeTables(T, D, 10000, 0);
+          const rope = { cs: tables.packed!, qRow0: 0, kRow0: 0 };
+          return fusedAttention(toTokens(q), toTokens(k), toTokens(v), 'tokens', rope);
+        }),
+      );
+      disposeRopeTables();
+      expect(relativeError(ours.out, stock.out)).toBeLessThan(1e-5);
+      for (const g of ['dq', 'dk', 'dv'] as const) {
+        expect(relativeError(ours[g], stock[g]), g).toBeLessThan(1e-4);
+      }
     },
   );
 

@@ -15,6 +15,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
 import { dispatch, type GpuKernel } from '../gpu-runtime';
+import { ropeArgs, type AttentionRope } from './attention-forward';
 import {
   constants,
   headDim,
@@ -22,6 +23,8 @@ import {
   storage,
   storer,
   dimsOf,
+  ropeDecl,
+  rotateShared,
   stridesOf,
   type HeadDim,
   type HeadLayout,
@@ -32,10 +35,11 @@ import {
 const UNIFORMS = [
   ...(['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'f32'] as const),
   ...(['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'] as const),
+  ...(['u32', 'u32', 'u32', 'u32'] as const), // B·H·T, rope, qRow0, kRow0
 ];
 const HEADER = `struct U { T: u32, S: u32, offset: u32, H: u32, G: u32, K: u32, scale: f32,
   qBatch: u32, qHead: u32, qTok: u32, kvBatch: u32, kvHead: u32, kvTok: u32,
-  qOff: u32, kOff: u32, vOff: u32 }`;
+  qOff: u32, kOff: u32, vOff: u32, bht: u32, rope: u32, qRow0: u32, kRow0: u32 }`;
 
 function dqSource(hd: HeadDim): string {
   return /* wgsl */ `
@@ -46,9 +50,9 @@ ${storage(hd, 1, 'k')}
 ${storage(hd, 2, 'v')}
 ${storage(hd, 3, 'dO')}
 ${storage(hd, 4, 'O')}
-@group(0) @binding(5) var<storage, read> lse: array<f32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>; // [lse | Δ], each [B, H, T]
 ${storage(hd, 6, 'dq', true)}
-@group(0) @binding(7) var<storage, read_write> delta: array<f32>;
+${ropeDecl(hd, 7)}
 @group(0) @binding(8) var<uniform> u: U;
 ${loader(hd, 'q')}
 ${loader(hd, 'k')}
@@ -83,7 +87,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     dl = fma(dor[j], ld_O(mBase, j), dl);
   }
   let dlt = dl.x + dl.y + dl.z + dl.w;
-  let L = lse[row];
+  if (u.rope != 0u) { rotateRow(&qr, u.qRow0 + t, 1.0); }
+  let L = stats[row];
   let kvBase = b * u.kvBatch + kvh * u.kvHead;
   let tLast = min(wg.x * WG + WG - 1u, rows - 1u) / u.G;
   let sEnd = min(u.S, u.offset + tLast + 1u);
@@ -102,6 +107,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
     let n = min(TILE, sEnd - s0);
+    ${rotateShared('ks', 'n', (c) => `u.kRow0 + s0 + ${c}`)}
     for (var c = 0u; c < n; c++) {
       if (s0 + c < mine) {
         var x4 = vec4<f32>(0.0);
@@ -117,9 +123,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
   }
+  if (u.rope != 0u) { rotateRow(&dq, u.qRow0 + t, -1.0); } // back to the unrotated q
   if (live) {
     for (var j = 0u; j < D4; j++) { st_dq(qBase, j, dq[j] * u.scale); }
-    delta[row] = dlt;
+    stats[u.bht + row] = dlt;
   }
 }`;
 }
@@ -127,11 +134,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 /** `packed`: dk and dv go to one buffer (a packed dqkv) at the k and v offsets. */
 function dkdvSource(hd: HeadDim, packed: boolean): string {
   const outputs = packed
-    ? `${storage(hd, 6, 'dkv', true)}
+    ? `${storage(hd, 5, 'dkv', true)}
+${ropeDecl(hd, 6)}
 @group(0) @binding(7) var<uniform> u: U;
 ${storer(hd, 'dkv')}`
-    : `${storage(hd, 6, 'dk', true)}
-${storage(hd, 7, 'dv', true)}
+    : `${storage(hd, 5, 'dk', true)}
+${storage(hd, 6, 'dv', true)}
+${ropeDecl(hd, 7)}
 @group(0) @binding(8) var<uniform> u: U;
 ${storer(hd, 'dk')}
 ${storer(hd, 'dv')}`;
@@ -142,8 +151,7 @@ ${storage(hd, 0, 'q')}
 ${storage(hd, 1, 'k')}
 ${storage(hd, 2, 'v')}
 ${storage(hd, 3, 'dO')}
-@group(0) @binding(4) var<storage, read> lse: array<f32>;
-@group(0) @binding(5) var<storage, read> delta: array<f32>;
+@group(0) @binding(4) var<storage, read> stats: array<f32>; // [lse | Δ], each [B, H, T]
 ${outputs}
 ${loader(hd, 'q')}
 ${loader(hd, 'k')}
@@ -170,6 +178,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     kr[j] = ld_k(u.kOff + kvRow, j);
     vr[j] = ld_v(u.vOff + kvRow, j);
   }
+  if (u.rope != 0u) { rotateRow(&kr, u.kRow0 + min(s, u.S - 1u), 1.0); }
   let rows = u.G * u.T;
   // Query t sees key s when s ≤ offset + t: the workgroup's first key bounds the first row.
   let sFirst = wg.x * WG;
@@ -195,14 +204,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       var dlx = 0.0;
       if (r < rows) {
         let row = (b * u.H + kvh * u.G + r % u.G) * u.T + r / u.G;
-        lx = lse[row];
-        dlx = delta[row];
+        lx = stats[row];
+        dlx = stats[u.bht + row];
       }
       ls[i] = lx;
       dls[i] = dlx;
     }
     workgroupBarrier();
     let n = min(TILE, rows - r0);
+    ${rotateShared('qs', 'n', (c) => `u.qRow0 + (r0 + ${c}) / u.G`)}
     for (var c = 0u; c < n; c++) {
       let t = (r0 + c) / u.G;
       if (s <= u.offset + t) {
@@ -222,6 +232,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
   }
+  if (u.rope != 0u) { rotateRow(&dk, u.kRow0 + min(s, u.S - 1u), -1.0); } // back to unrotated k
   if (live) {
     for (var j = 0u; j < D4; j++) {
       ${packed ? 'st_dkv' : 'st_dk'}(u.kOff + kvRow, j, dk[j]);
@@ -263,49 +274,56 @@ interface BackwardCall {
   readonly qStrides: readonly number[];
   readonly kvStrides: readonly number[];
   readonly offsets: readonly [number, number, number];
+  readonly rope?: AttentionRope | null;
 }
 
-/** The two dispatches; `dkv` one tensor (packed) or [dk, dv]. */
+/**
+ * The two dispatches; `stats` is the forward's [lse | Δ] (Δ written here); `dkv` one tensor
+ * (packed) or [dk, dv].
+ */
 function backward(
   c: BackwardCall,
-  inputs: [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D],
+  inputs: [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor3D, tf.Tensor4D, tf.Tensor3D],
   dq: tf.Tensor,
   dkv: tf.Tensor | [tf.Tensor, tf.Tensor],
 ): void {
-  const [q, k, v, o, lse, dO] = inputs;
+  const [q, k, v, o, stats, dO] = inputs;
   const G = c.H / c.K;
+  const r = ropeArgs(c.rope, q, c.D);
   const uniforms = [
     ...[c.T, c.S, c.S - c.T, c.H, G, c.K, 1 / Math.sqrt(c.D)],
     ...c.qStrides,
     ...c.kvStrides,
     ...c.offsets,
+    c.B * c.H * c.T,
+    ...r.uniforms,
   ];
-  const delta = emptyTensor<tf.Tensor3D>([c.B, c.H, c.T]);
   const rows: [number, number] = [Math.ceil((G * c.T) / 64), c.B * c.K];
-  dispatch(attentionDqKernel(c.D), [q, k, v, dO, o, lse, dq, delta], rows, uniforms);
+  dispatch(attentionDqKernel(c.D), [q, k, v, dO, o, stats, dq, r.table], rows, uniforms);
   const packed = !Array.isArray(dkv);
   dispatch(
     attentionDkdvKernel(c.D, packed),
-    [q, k, v, dO, lse, delta, ...(packed ? [dkv] : dkv)],
+    [q, k, v, dO, stats, ...(packed ? [dkv] : dkv), r.table],
     [Math.ceil(c.S / 64), c.B * c.K],
     uniforms,
   );
-  delta.dispose();
 }
 
 /**
  * Gradients of the fused forward. q [B, H, T, D]; k, v [B, K, S, D] in layout 'heads' (or
- * [B, T, H, D], [B, S, K, D] in layout 'tokens'); o and dO [B, T, H·D]; lse [B, H, T]. Returns new
- * dq, dk, dv shaped and laid out as q, k, v (the caller owns them).
+ * [B, T, H, D], [B, S, K, D] in layout 'tokens'); o and dO [B, T, H·D]; stats the forward's
+ * [2, B, H, T] (its second half is overwritten with Δ); `rope` as the forward's. Returns new
+ * dq, dk, dv shaped and laid out as q, k, v (the caller owns them), w.r.t. the unrotated q, k.
  */
 export function attentionBackward(
   q: tf.Tensor4D,
   k: tf.Tensor4D,
   v: tf.Tensor4D,
   o: tf.Tensor3D,
-  lse: tf.Tensor3D,
+  stats: tf.Tensor4D,
   dO: tf.Tensor3D,
   layout: HeadLayout = 'heads',
+  rope: AttentionRope | null = null,
 ): { dq: tf.Tensor4D; dk: tf.Tensor4D; dv: tf.Tensor4D } {
   const [B, H, T, D] = dimsOf(q.shape, layout);
   const [, K, S] = dimsOf(k.shape, layout);
@@ -317,8 +335,9 @@ export function attentionBackward(
     qStrides: stridesOf(layout, H, T, D),
     kvStrides: stridesOf(layout, K, S, D),
     offsets: [0, 0, 0],
+    rope,
   };
-  backward(call, [q, k, v, o, lse, dO], dq, [dk, dv]);
+  backward(call, [q, k, v, o, stats, dO], dq, [dk, dv]);
   return { dq, dk, dv };
 }
 
@@ -330,7 +349,7 @@ export function attentionBackwardPacked(
   qkv: tf.Tensor3D,
   heads: { H: number; K: number; D: number },
   o: tf.Tensor3D,
-  lse: tf.Tensor3D,
+  stats: tf.Tensor4D,
   dO: tf.Tensor3D,
 ): tf.Tensor3D {
   const [B, T, W] = qkv.shape;
@@ -343,6 +362,6 @@ export function attentionBackwardPacked(
     kvStrides: strides,
     offsets: [0, H * D, (H + K) * D],
   };
-  backward(call, [qkv, qkv, qkv, o, lse, dO], dqkv, dqkv);
+  backward(call, [qkv, qkv, qkv, o, stats, dO], dqkv, dqkv);
   return dqkv;
 }

@@ -24,6 +24,8 @@ import {
   storage,
   storer,
   dimsOf,
+  ropeDecl,
+  rotateShared,
   stridesOf,
   type HeadDim,
   type HeadLayout,
@@ -50,6 +52,9 @@ const UNIFORMS = [
   'u32', // qOff: element offsets of q's rows and of region A's k and v rows (a packed qkv)
   'u32', // kOff
   'u32', // vOff
+  'u32', // rope: 1 rotates q and k by the packed table (binding 7) on load
+  'u32', // qRow0: table row of query t = 0
+  'u32', // kRow0: table row of key s = 0
 ] as const;
 
 function source(hd: HeadDim): string {
@@ -57,7 +62,8 @@ function source(hd: HeadDim): string {
 ${constants(hd)}
 struct U { T: u32, S: u32, offset: u32, H: u32, G: u32, K: u32, scale: f32, P: u32,
            qBatch: u32, qHead: u32, qTok: u32, aBatch: u32, aHead: u32, aTok: u32,
-           bBatch: u32, bHead: u32, bTok: u32, qOff: u32, kOff: u32, vOff: u32 }
+           bBatch: u32, bHead: u32, bTok: u32, qOff: u32, kOff: u32, vOff: u32,
+           rope: u32, qRow0: u32, kRow0: u32 }
 ${storage(hd, 0, 'q')}
 ${storage(hd, 1, 'kA')}
 ${storage(hd, 2, 'vA')}
@@ -65,7 +71,8 @@ ${storage(hd, 3, 'kB')}
 ${storage(hd, 4, 'vB')}
 ${storage(hd, 5, 'o', true)}
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(7) var<uniform> u: U;
+@group(0) @binding(8) var<uniform> u: U;
+${ropeDecl(hd, 7)}
 ${loader(hd, 'q')}
 ${loader(hd, 'kA')}
 ${loader(hd, 'vA')}
@@ -90,6 +97,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var qr: array<vec4<f32>, D4>;
   var acc: array<vec4<f32>, D4>;
   for (var j = 0u; j < D4; j++) { qr[j] = ld_q(qBase, j) * u.scale; }
+  if (u.rope != 0u) { rotateRow(&qr, u.qRow0 + t, 1.0); }
   var m = -3.0e38;
   var l = 0.0;
   let tLast = min(wg.x * WG + WG - 1u, rows - 1u) / u.G;
@@ -118,6 +126,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
     let n = min(TILE, sEnd - s0);
+    ${rotateShared('ks', 'n', (c) => `u.kRow0 + s0 + ${c}`)}
     var tileMax = m;
     for (var c = 0u; c < n; c++) {
       var d4 = vec4<f32>(0.0);
@@ -193,15 +202,39 @@ export interface AttentionShape {
 }
 
 /**
+ * RoPE applied inside the kernels: the packed table [L, D] (cos | sin of each position's angles)
+ * and the table rows of query 0 and key 0.
+ */
+export interface AttentionRope {
+  readonly cs: tf.Tensor2D;
+  readonly qRow0: number;
+  readonly kRow0: number;
+}
+
+/** The uniforms and binding that switch in-kernel RoPE on (or off: `dummy` stands for the table). */
+export function ropeArgs(rope: AttentionRope | null | undefined, dummy: Binding, D: number) {
+  if (rope && (D % 2 !== 0 || rope.cs.shape[1] !== D)) {
+    throw new RangeError(`in-kernel RoPE needs an even head dim and a [L, ${D}] table`);
+  }
+  return {
+    table: rope ? rope.cs : dummy,
+    uniforms: rope ? [1, rope.qRow0, rope.kRow0] : [0, 0, 0],
+  };
+}
+
+/**
  * Records the forward for q (in `qLayout`, or at the strides and offset of a `QView`) over
- * keys/values in `kv`; returns new tensors o [B, T, H·D] and lse [B, H, T] (the caller owns both).
+ * keys/values in `kv`, q and k rotated on load when `rope` is given; returns new tensors
+ * o [B, T, H·D] and stats [2, B, H, T], whose first half is the logsumexp (the backward writes
+ * Δ into the second). The caller owns both.
  */
 export function attentionForwardRegions(
   q: tf.Tensor,
   qLayout: HeadLayout | QView,
   kv: KvRegions,
   shape: AttentionShape,
-): { o: tf.Tensor3D; lse: tf.Tensor3D } {
+  rope: AttentionRope | null = null,
+): { o: tf.Tensor3D; stats: tf.Tensor4D } {
   const { B, H, K, T, S, D } = shape;
   if (H % K !== 0) throw new RangeError(`${H} query heads are not a multiple of ${K} kv heads`);
   if (S < T) throw new RangeError(`attention over ${S} keys for ${T} queries: need S ≥ T`);
@@ -209,10 +242,11 @@ export function attentionForwardRegions(
   const qView =
     typeof qLayout === 'string' ? { strides: stridesOf(qLayout, H, T, D), offset: 0 } : qLayout;
   const o = emptyTensor<tf.Tensor3D>([B, T, H * D]);
-  const lse = emptyTensor<tf.Tensor3D>([B, H, T]);
+  const stats = emptyTensor<tf.Tensor4D>([2, B, H, T]);
+  const r = ropeArgs(rope, q, D);
   dispatch(
     attentionForwardKernel(D),
-    [q, kv.kA, kv.vA, kv.kB, kv.vB, o, lse],
+    [q, kv.kA, kv.vA, kv.kB, kv.vB, o, stats, r.table],
     [Math.ceil((G * T) / 64), B * K],
     [
       T,
@@ -229,21 +263,24 @@ export function attentionForwardRegions(
       qView.offset,
       kv.kOff ?? 0,
       kv.vOff ?? 0,
+      ...r.uniforms,
     ],
   );
-  return { o, lse };
+  return { o, stats };
 }
 
 /**
  * q [B, H, T, D]; k, v [B, K, S, D] in layout 'heads' (or [B, T, H, D], [B, S, K, D] in layout
- * 'tokens'), contiguous. Returns new o [B, T, H·D] and lse [B, H, T].
+ * 'tokens'), contiguous; q and k rotated on load when `rope` is given. Returns new o [B, T, H·D]
+ * and stats [2, B, H, T] (see `attentionForwardRegions`).
  */
 export function attentionForward(
   q: tf.Tensor4D,
   k: tf.Tensor4D,
   v: tf.Tensor4D,
   layout: HeadLayout = 'heads',
-): { o: tf.Tensor3D; lse: tf.Tensor3D } {
+  rope: AttentionRope | null = null,
+): { o: tf.Tensor3D; stats: tf.Tensor4D } {
   const [B, H, T, D] = dimsOf(q.shape, layout);
   const [Bk, K, S, Dk] = dimsOf(k.shape, layout);
   if (Bk !== B || Dk !== D || !tf.util.arraysEqual(k.shape, v.shape)) {
@@ -262,17 +299,18 @@ export function attentionForward(
     vB: v,
     bStrides: [0, 0, 0],
   };
-  return attentionForwardRegions(q, layout, regions, { B, H, K, T, S, D });
+  return attentionForwardRegions(q, layout, regions, { B, H, K, T, S, D }, rope);
 }
 
 /**
  * Self-attention over a packed projection qkv [B, T, (H + 2K)·D], each token's row [q | k | v]
- * (GPT-2's c_attn output), read in place: no split. Returns new o [B, T, H·D] and lse [B, H, T].
+ * (GPT-2's c_attn output), read in place: no split. Returns new o [B, T, H·D] and stats
+ * [2, B, H, T].
  */
 export function attentionForwardPacked(
   qkv: tf.Tensor3D,
   heads: { H: number; K: number; D: number },
-): { o: tf.Tensor3D; lse: tf.Tensor3D } {
+): { o: tf.Tensor3D; stats: tf.Tensor4D } {
   const [B, T, W] = qkv.shape;
   const { H, K, D } = heads;
   if (W !== (H + 2 * K) * D) {

@@ -99,3 +99,50 @@ export function dimsOf(
   const [B, a, b, D] = shape as [number, number, number, number];
   return layout === 'heads' ? [B, a, b, D] : [B, b, a, D];
 }
+
+/**
+ * RoPE inside the attention kernels (RoFormer rotate-half; see kernels/rope.ts): the packed table
+ * `cs` [L, D] (row p: cos of the D/2 angles of position p, then their sin) at `binding`, and
+ * `rotateRow`, which rotates a row held in registers by the angles of table row `at` (sgn −1:
+ * by their negatives, the transpose).
+ */
+export function ropeDecl(hd: HeadDim, binding: number): string {
+  return `@group(0) @binding(${binding}) var<storage, read> cs: array<f32>;
+const HALF = ${Math.floor(hd.D / 2)}u;
+fn rotateRow(x: ptr<function, array<vec4<f32>, D4>>, at: u32, sgn: f32) {
+  var y = *x;
+  for (var i = 0u; i < HALF; i++) {
+    let c = cs[at * D + i];
+    let s = cs[at * D + HALF + i] * sgn;
+    let j = i + HALF;
+    let a = y[i / 4u][i % 4u];
+    let b = y[j / 4u][j % 4u];
+    (*x)[i / 4u][i % 4u] = a * c - b * s;
+    (*x)[j / 4u][j % 4u] = b * c + a * s;
+  }
+}`;
+}
+
+/**
+ * WGSL that rotates the `n` rows of a shared tile `tile` in place (one invocation per pair),
+ * row c by table row `rowOf(c)`, then waits for the workgroup; only when `u.rope` is set.
+ */
+export function rotateShared(tile: string, n: string, rowOf: (c: string) => string): string {
+  return `if (u.rope != 0u) {
+      for (var i = li; i < TILE * HALF; i += WG) {
+        let c = i / HALF;
+        let e = i % HALF;
+        let f = e + HALF;
+        if (c < ${n}) {
+          let at = (${rowOf('c')}) * D;
+          let cc = cs[at + e];
+          let sn = cs[at + HALF + e];
+          let a = ${tile}[c * D4 + e / 4u][e % 4u];
+          let b = ${tile}[c * D4 + f / 4u][f % 4u];
+          ${tile}[c * D4 + e / 4u][e % 4u] = a * cc - b * sn;
+          ${tile}[c * D4 + f / 4u][f % 4u] = b * cc + a * sn;
+        }
+      }
+      workgroupBarrier();
+    }`;
+}

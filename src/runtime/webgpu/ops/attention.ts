@@ -19,6 +19,7 @@ import {
   attentionForward,
   attentionForwardKernel,
   attentionForwardPacked,
+  type AttentionRope,
 } from '../kernels/attention-forward';
 import { KV_CACHE_ROPE_KERNEL, KV_CACHE_WRITE_KERNEL } from '../kernels/kv-cache-write';
 import { ROPE_KERNEL } from '../kernels/rope';
@@ -34,23 +35,24 @@ export function fusedAttention(
   k: tf.Tensor4D,
   v: tf.Tensor4D,
   layout: HeadLayout = 'heads',
+  rope: AttentionRope | null = null,
 ): tf.Tensor3D {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [q4, k4, v4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
-    const { o, lse } = attentionForward(q4, k4, v4, layout); // [B, T, H·D], [B, H, T]
-    save([q4, k4, v4, o, lse]);
+    const { o, stats } = attentionForward(q4, k4, v4, layout, rope); // [B, T, H·D], [2, B, H, T]
+    save([q4, k4, v4, o, stats]);
     return {
       value: o,
       gradFunc: (dy, saved) => {
-        const [sq, sk, sv, so, slse] = saved as [
+        const [sq, sk, sv, so, st] = saved as [
           tf.Tensor4D,
           tf.Tensor4D,
           tf.Tensor4D,
           tf.Tensor3D,
-          tf.Tensor3D,
+          tf.Tensor4D,
         ];
-        const { dq, dk, dv } = attentionBackward(sq, sk, sv, so, slse, dy as tf.Tensor3D, layout);
-        return [dq, dk, dv];
+        const g = attentionBackward(sq, sk, sv, so, st, dy as tf.Tensor3D, layout, rope);
+        return [g.dq, g.dk, g.dv];
       },
     };
   });
@@ -68,13 +70,13 @@ export function fusedAttentionPacked(
 ): tf.Tensor3D {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, save] = args as [tf.Tensor3D, tf.GradSaveFunc];
-    const { o, lse } = attentionForwardPacked(x, heads); // [B, T, H·D], [B, H, T]
-    save([x, o, lse]);
+    const { o, stats } = attentionForwardPacked(x, heads); // [B, T, H·D], [2, B, H, T]
+    save([x, o, stats]);
     return {
       value: o,
       gradFunc: (dy, saved) => {
-        const [sx, so, slse] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-        return attentionBackwardPacked(sx, heads, so, slse, dy as tf.Tensor3D);
+        const [sx, so, st] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor4D];
+        return attentionBackwardPacked(sx, heads, so, st, dy as tf.Tensor3D);
       },
     };
   });
