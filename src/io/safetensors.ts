@@ -106,8 +106,11 @@ export function readTensorAsFloat32(
     );
   }
   // A copy of just this tensor's bytes into a fresh (hence aligned) buffer: views need
-  // byteOffset % elementSize === 0, which files from other writers do not promise.
-  const own = view.slice(entry.begin, entry.end);
+  // byteOffset % elementSize === 0, which files from other writers do not promise. Copied with
+  // `set`, not `slice`: Node's Buffer (a Uint8Array, what readFileSync returns) overrides `slice`
+  // to return a view sharing the file's memory, and `own.buffer` would then be the whole file.
+  const own = new Uint8Array(entry.end - entry.begin);
+  own.set(view.subarray(entry.begin, entry.end));
   if (entry.dtype === 'F32') return new Float32Array(own.buffer, 0, count);
   const half = new Uint16Array(own.buffer, 0, count);
   return entry.dtype === 'F16' ? f16BitsToFloat32(half) : bf16BitsToFloat32(half);

@@ -1,6 +1,7 @@
 // safetensors reader/writer and the F16/BF16 conversions. Expected bit patterns are derived by
 // hand from IEEE 754 binary16 / bfloat16 (comments beside each); file bytes from the layout in
 // shared/reference/models-and-formats.md §2.1.
+import { Buffer } from 'node:buffer';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   bf16BitsToFloat32,
@@ -255,6 +256,32 @@ describe('writeSafetensors / readTensorAsFloat32', () => {
         { name: 'a', shape: [3], data },
       ]),
     ).toThrow(/repeated/);
+  });
+});
+
+describe('readTensorAsFloat32 on a Node Buffer', () => {
+  // Regression: readFileSync gives a Buffer, whose `slice` is a view sharing the file's memory,
+  // not a copy; reading from that view's `.buffer` at 0 returned the header's bytes as weights
+  // for every tensor (bench/qwen3-0.6b.ts: NaN loss at 28 layers, cpu and webgpu alike).
+  it("reads each tensor's own bytes from a Buffer and from a view at an odd offset", () => {
+    const w32 = seededArray(12, 5, 1);
+    const coarse = Float32Array.from(seededArray(10, 6, 1), (v) => Math.round(v * 64) / 64);
+    const file = writeSafetensors([
+      { name: 'w32', shape: [3, 4], data: w32 },
+      { name: 'w16', shape: [10], data: coarse, dtype: 'F16' },
+      { name: 'wb16', shape: [2, 5], data: coarse, dtype: 'BF16' },
+    ]);
+    const header = parseSafetensorsHeader(file);
+    const want = { w32: [...w32], w16: [...coarse], wb16: [...coarse] };
+    const padded = new Uint8Array(file.length + 3);
+    padded.set(file, 3);
+    const sources = [Buffer.from(file), padded.subarray(3), Buffer.from(padded.buffer, 3)];
+    for (const bytes of sources) {
+      for (const entry of header.tensors) {
+        const got = readTensorAsFloat32(bytes, entry);
+        expect([...got]).toEqual(want[entry.name as keyof typeof want]);
+      }
+    }
   });
 });
 
