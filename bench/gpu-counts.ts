@@ -44,13 +44,18 @@ import { KNOWN_CONFIGS, type HfConfigJson } from '../src/model/known-configs';
 import { compileOnlyWindow } from '../src/engine/warm-up';
 import { ADAM_DEFAULTS } from '../src/optim/adamw';
 import type { WireDatum } from '../src/protocol/wire-types';
+import { webgpuBackend } from '../src/runtime/webgpu/backend-internals';
 import { countGpuWork, type GpuWork } from '../src/runtime/webgpu/counters';
-import { setGpuKernelsEnabled } from '../src/runtime/webgpu-kernels';
+import { gpuKernelsActive, setGpuKernelsEnabled } from '../src/runtime/webgpu-kernels';
+import { currentGpuDevice } from '../src/runtime/backend';
+import { writeSafetensors } from '../src/io/safetensors-writer';
+import { SINGLE_FILE, loadWeights } from '../src/io/weights-loader';
+import { generateRandomWeights } from '../src/model/random-weights';
 import { FIXTURE_CONFIG } from '../tests/helpers/fixture-model-dir';
 import { runInChild } from './lib/child-run';
 import { dawnEnv, hasDawnEnv, startDawnWebGpu } from './lib/dawn';
 import { randomTokens } from './lib/lora-step';
-import { buildRandomWeights, disposeWeights } from './lib/random-model';
+import { disposeWeights } from './lib/random-model';
 import { machineInfo, writeResults } from './lib/results';
 import { formatTable, mib, type Cell } from './lib/table';
 
@@ -166,13 +171,40 @@ async function decodeCounts(sampler: Sampler, config: ModelConfig, batch: number
   };
 }
 
+/**
+ * Random weights stored as BF16 (as the Hub ships these models) and loaded the engine's way:
+ * `loadWeights` with the device's limits, projections kept as bf16 pairs when our kernels are on
+ * (model-registry.ts does the same).
+ */
+async function loadBf16Weights(config: ModelConfig) {
+  let parameters = 0;
+  const tensors = [...generateRandomWeights(config, SEED)].map((t) => {
+    parameters += t.data.length;
+    return { ...t, dtype: 'BF16' as const };
+  });
+  const bytes = writeSafetensors(tensors);
+  tensors.length = 0;
+  const weights = await loadWeights({
+    config,
+    readFile: async () => bytes,
+    hasFile: async (name) => name === SINGLE_FILE,
+    limits: currentGpuDevice()?.limits ?? null,
+    packProjections: gpuKernelsActive() ? 'bf16' : false,
+  });
+  return { weights, float32Bytes: parameters * 4 };
+}
+
 /** One case, in this process. */
 async function runCase(spec: CaseSpec): Promise<CaseResult> {
   const t0 = performance.now();
   const adapterName = await startDawnWebGpu();
   setGpuKernelsEnabled(spec.kernels);
   const config = parseModelConfig(rawConfig(spec.model, spec.layers));
-  const built = buildRandomWeights(config, SEED);
+  const built = await loadBf16Weights(config);
+  // Every weight on the device, as after any real step (compile-only dispatches of our kernels
+  // bind nothing, so they would not upload the weights they read).
+  const backend = webgpuBackend();
+  for (const t of built.weights.values()) backend?.uploadToGPU(t.dataId);
   const base: LoadedModel = {
     name: `${spec.model}-${spec.layers}`,
     config,

@@ -13,13 +13,15 @@
  *   node --import tsx bench/peer.ts [--configs i,ii] [--variants <list>] [--steps 3]
  *     [--warmup 1] [--decode 16] [--prompt 16]
  *
- * Variants: peer-webgpu, peer-cpu, ours-webgpu-kernels, ours-webgpu-stock, ours-wasm, ours-cpu.
+ * Variants: peer-webgpu, peer-cpu, ours-webgpu-kernels, ours-webgpu-stock, ours-wasm, ours-cpu,
+ * and ours-webgpu-kernels-no-warm-up (the engine's compile-up-front warm-up off: its effect on the
+ * time to the first step, same run).
  * The peer runs its default GPT (v2: RoPE, RMSNorm) except on cpu, where 1.3.0 lacks a kernel
  * (RMSNormNoGamma) and its v1 GPT with learned positions runs instead (say so with the figures).
  * Each runs in a fresh browser context and page. Chromium is Debian's /usr/bin/chromium (or
  * $CHROMIUM_PATH) with the browser tests' flags; without a GPU its WebGPU adapter is SwiftShader,
  * a software adapter: compare ratios within one run, never absolute GPU figures. Prints Markdown
- * tables and writes bench/results/<date>-peer.json. The exit status is 1 when a variant failed.
+ * tables and writes bench/results/<date>-peer-<configs>.json. The exit status is 1 when a variant failed.
  */
 import { chromium, type Browser } from '@playwright/test';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -53,12 +55,20 @@ interface Variant {
   readonly backend: SideOptions['backend'];
   readonly gpuKernels?: boolean;
   readonly peerModel?: 'v1' | 'v2';
+  readonly warmUp?: boolean;
 }
 
 const VARIANTS: readonly Variant[] = [
   { name: 'peer-webgpu', side: 'peer', backend: 'webgpu' },
   { name: 'ours-webgpu-stock', side: 'ours', backend: 'webgpu', gpuKernels: false },
   { name: 'ours-webgpu-kernels', side: 'ours', backend: 'webgpu', gpuKernels: true },
+  {
+    name: 'ours-webgpu-kernels-no-warm-up',
+    side: 'ours',
+    backend: 'webgpu',
+    gpuKernels: true,
+    warmUp: false,
+  },
   { name: 'peer-cpu', side: 'peer', backend: 'cpu', peerModel: 'v1' },
   { name: 'ours-cpu', side: 'ours', backend: 'cpu' },
   { name: 'ours-wasm', side: 'ours', backend: 'wasm' },
@@ -167,6 +177,7 @@ async function runVariant(
       backend: variant.backend,
       ...(variant.gpuKernels === undefined ? {} : { gpuKernels: variant.gpuKernels }),
       ...(variant.peerModel === undefined ? {} : { peerModel: variant.peerModel }),
+      ...(variant.warmUp === undefined ? {} : { warmUp: variant.warmUp }),
       shape: CONFIGS[config] as PeerShape,
       repo: repoOf(config),
     };
@@ -251,6 +262,17 @@ function ratioTable(config: string, mine: readonly Outcome[]): void {
         ratio: o.value / p.value,
       });
   }
+  const warm = get('ours-webgpu-kernels');
+  const cold = get('ours-webgpu-kernels-no-warm-up');
+  if (warm && cold) {
+    const pick = (r: SideResult) => 1000 / r.timeToFirstStepMs;
+    rows.push({
+      what: '1 / time to first step',
+      ours: 'ours-webgpu-kernels',
+      peer: 'ours, warm-up off',
+      ratio: pick(warm) / pick(cold),
+    });
+  }
   const columns = [
     { key: 'what', title: 'measure' },
     { key: 'ours' },
@@ -331,7 +353,7 @@ async function main(): Promise<void> {
     await server.close();
     rmSync(hub, { recursive: true, force: true });
     printTables(outcomes, configs);
-    const file = writeResults('peer', {
+    const file = writeResults(`peer-${configs.join('-')}`, {
       machine: machineInfo(),
       browser: { name: 'chromium', version, executablePath: EXECUTABLE, args: chromiumArgs },
       peer: { package: '@genai-fi/nanogpt', version: peerVersion() },

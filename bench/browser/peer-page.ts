@@ -35,6 +35,8 @@ export interface SideOptions {
    * positions (GPT-2-like). 1.3.0 has no cpu kernel for v2's RMSNormNoGamma, so cpu runs v1.
    */
   readonly peerModel?: 'v1' | 'v2';
+  /** Ours: false turns the engine's compile-up-front warm-up off (an A/B of time to first step). */
+  readonly warmUp?: boolean;
   readonly shape: PeerShape;
   /** Our side: the random model's repo id on the page's own hub (`hubUrl`). */
   readonly repo: string;
@@ -122,11 +124,29 @@ async function timedDecode(generate: (tokens: number) => Promise<number>, option
 
 // ---- ours: the engine in its Worker through ServiceClient -------------------------------------
 
+/** The engine's own Worker, started with the warm-up off (an engine init option, not a client one). */
+async function registerNoWarmUp(): Promise<void> {
+  const { registerPlacement, workerLink } = await import('../../src/index');
+  registerPlacement('worker-no-warm-up', () => {
+    const link = workerLink();
+    const engine = new Proxy(link.engine, {
+      get(target, prop, receiver) {
+        if (prop !== 'init') return Reflect.get(target, prop, receiver) as unknown;
+        return (backend: unknown, options: object) =>
+          target.init(backend as never, { ...options, warmUp: false } as never);
+      },
+    });
+    return { ...link, engine };
+  });
+}
+
 async function runOurs(options: SideOptions): Promise<SideResult> {
+  if (options.warmUp === false) await registerNoWarmUp();
   const { ServiceClient, AdamParams, Datum, ModelInput, SamplingParams, TensorData } =
     await import('../../src/index');
   const t0 = performance.now();
   const service = new ServiceClient({
+    ...(options.warmUp === false ? { engine: 'worker-no-warm-up' } : {}),
     backend: options.backend,
     hub_url: options.hubUrl,
     ...(options.gpuKernels === undefined ? {} : { gpu_kernels: options.gpuKernels }),

@@ -64,6 +64,8 @@ export interface EngineInitOptions extends BackendOptions {
   readonly storageNamespace?: string;
   /** On webgpu: our own kernels (true, the default) or TF.js's stock ops (false); unset: unchanged. */
   readonly gpuKernels?: boolean;
+  /** On webgpu: compile a model's pipelines at load (warm-up.ts); default true. For benchmarks. */
+  readonly warmUp?: boolean;
 }
 
 export class Engine implements EngineApi {
@@ -93,6 +95,7 @@ export class Engine implements EngineApi {
   async init(backend: BackendRequest, options: EngineInitOptions = {}): Promise<BackendReport> {
     this.report = await selectBackend(backend, options);
     if (options.gpuKernels !== undefined) setGpuKernelsEnabled(options.gpuKernels);
+    this.registry.warmUpOnLoad = options.warmUp ?? true;
     const budget = backendBudget(this.report, this.options.hostMemoryBytes);
     const bytes = this.options.memoryBudgetBytes;
     this.budget = bytes ? { ...budget, bytes, source: 'set for this engine' } : budget;

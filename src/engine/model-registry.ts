@@ -69,6 +69,8 @@ export interface ModelRegistryOptions {
 export class ModelRegistry {
   private readonly loaded = new Map<string, { model: Promise<LoadedModel>; users: number }>();
   private manifest: Promise<ShippedModel[]> | null = null;
+  /** Compile up front at load on webgpu (warm-up.ts); the engine's `init` may turn it off. */
+  warmUpOnLoad = true;
 
   constructor(private readonly options: ModelRegistryOptions) {}
 
@@ -145,7 +147,7 @@ export class ModelRegistry {
     });
     // webgpu: compile the step's and the sampler's pipelines now, while nothing else can
     // dispatch (the only model held, so no other run or sampler exists): warm-up.ts.
-    if (this.loaded.size === 1) await warmUp(model);
+    if (this.warmUpOnLoad && this.loaded.size === 1) await warmUp(model);
     return model;
   }
 }
