@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { wasmPthreadWorker } from './scripts/vite/wasm-pthread';
 import { contentSecurityPolicy, parseSources, securityHeaders } from './workers/security-headers';
 
@@ -31,6 +31,11 @@ const TFJS_ALIAS = {
   find: /^@tensorflow\/tfjs$/,
   replacement: fileURLToPath(new URL('./src/runtime/tfjs.ts', import.meta.url)),
 };
+
+/** The unit tests that run on Dawn (tests/helpers/webgpu-node.ts), in their own project. */
+const WEBGPU_TESTS = 'tests/unit/webgpu/**/*.test.ts';
+/** WebGPU files that need a fresh backend (they count pipelines compiled from cold): isolated. */
+const WEBGPU_COLD = ['tests/unit/webgpu/warm-up.test.ts'];
 
 /** Extra connect-src origins (a hub mirror; the tests' cross-origin hub fixture). */
 const EXTRA_CONNECT = parseSources(process.env.LOOPS_CONNECT_SRC);
@@ -121,18 +126,43 @@ export default defineConfig({
     ],
   },
   test: {
-    include: [
-      'tests/unit/**/*.test.ts',
-      'tests/contract/**/*.test.ts',
-      'tests/reliability/**/*.test.ts',
-      'tests/package/**/*.test.ts',
-    ],
     environment: 'node',
-    // One `loops-web serve` process for the contract tests' `test-remote` placement.
-    globalSetup: ['tests/helpers/remote-global-setup.ts'],
     testTimeout: 60_000,
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: [
+            'tests/unit/**/*.test.ts',
+            'tests/contract/**/*.test.ts',
+            'tests/reliability/**/*.test.ts',
+            'tests/package/**/*.test.ts',
+          ],
+          exclude: [...configDefaults.exclude, WEBGPU_TESTS],
+          // One `loops-web serve` process for the contract tests' `test-remote` placement.
+          globalSetup: ['tests/helpers/remote-global-setup.ts'],
+        },
+      },
+      // Isolated like the rest of the suite: a fresh TF.js, so nothing is compiled yet.
+      { extends: true, test: { name: 'webgpu-cold', include: WEBGPU_COLD } },
+      {
+        // The WebGPU files share one worker process, one after the other: TF.js (and with it the
+        // webgpu backend's pipeline cache) is imported once, so a pipeline SwiftShader compiled
+        // for one file (~1 s each) is reused by the next. Each file sets the backend and the
+        // kernel switch it needs in beforeAll and puts the cpu backend back in afterAll.
+        extends: true,
+        test: {
+          name: 'webgpu',
+          include: [WEBGPU_TESTS],
+          exclude: [...configDefaults.exclude, ...WEBGPU_COLD],
+          isolate: false,
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });
 

@@ -2,6 +2,7 @@
 // driver that Debian's Chromium ships (vite.config.ts puts its libraries on LD_LIBRARY_PATH before
 // Vitest forks). Facts: shared/reference/webgpu-in-node.md. SwiftShader is correct and slow, and
 // each new pipeline takes a second or more to compile: keep shapes tiny and few.
+import { appendFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/runtime/backend';
 
@@ -14,6 +15,7 @@ export function installDawn(): Promise<boolean> {
     if (!g.navigator?.gpu) {
       const { create, globals } = await import('webgpu');
       Object.assign(globalThis, globals);
+      if (process.env.LOOPS_COUNT_PIPELINES) countPipelines(process.env.LOOPS_COUNT_PIPELINES);
       const gpu = create([]);
       if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu });
       else g.navigator = { gpu };
@@ -42,4 +44,25 @@ export async function useWebGpuBackend(): Promise<void> {
 export async function useCpuAgain(): Promise<void> {
   await tf.setBackend('cpu');
   await tf.ready();
+}
+
+/**
+ * Measuring aid (LOOPS_COUNT_PIPELINES=<file>): appends one line "<pid>" to the file for every
+ * compute pipeline this process creates (a load-independent figure for the tests' cost; Vitest
+ * ends its workers without an `exit` event, so each one is written as it happens).
+ */
+function countPipelines(file: string): void {
+  const proto = (globalThis as unknown as { GPUDevice: { prototype: GPUDevice } }).GPUDevice
+    .prototype;
+  const sync = proto.createComputePipeline;
+  const async = proto.createComputePipelineAsync;
+  const note = () => appendFileSync(file, `${process.pid}\n`);
+  proto.createComputePipeline = function (this: GPUDevice, d: GPUComputePipelineDescriptor) {
+    note();
+    return sync.call(this, d);
+  };
+  proto.createComputePipelineAsync = function (this: GPUDevice, d: GPUComputePipelineDescriptor) {
+    note();
+    return async.call(this, d);
+  };
 }

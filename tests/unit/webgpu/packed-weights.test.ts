@@ -35,12 +35,16 @@ function projectionNames(config: ModelConfig): Set<string> {
   return names;
 }
 
-/** GPU bytes of these tensors once uploaded (what the backend allocates for them). */
+/**
+ * GPU bytes of these tensors once uploaded: the sizes of the buffers the backend gives them (not
+ * a difference of `memory().numBytesInGPU`, which buffers released meanwhile by earlier tests'
+ * disposals would lower).
+ */
 function gpuBytes(tensors: Iterable<tf.Tensor>): number {
   const backend = webgpuBackend()!;
-  const before = backend.memory().numBytesInGPU;
-  for (const t of tensors) bufferOf(backend, t);
-  return backend.memory().numBytesInGPU - before;
+  let bytes = 0;
+  for (const t of tensors) bytes += bufferOf(backend, t).size;
+  return bytes;
 }
 
 const tokens = [[3, 17, 5, 9, 22, 1]];
