@@ -126,6 +126,7 @@ async function main(): Promise<void> {
       });
       const backend = webgpuBackend()!;
       for (const t of weights.values()) backend.uploadToGPU(t.dataId); // TF.js uploads on first use
+      backend.ensureCommandEncoderReady(); // submitQueue needs an encoder, even an empty one
       backend.submitQueue();
       await device.queue.onSubmittedWorkDone();
     });

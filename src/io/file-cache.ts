@@ -38,7 +38,8 @@ export class MemoryFileCache implements FileCache {
   }
 
   async put(key: string, bytes: Uint8Array, validator: string | null = null): Promise<void> {
-    this.entries.set(key, { bytes: bytes.slice(), validator });
+    // new Uint8Array copies; a Node Buffer's slice() would share the caller's memory.
+    this.entries.set(key, { bytes: new Uint8Array(bytes), validator });
   }
 
   async has(key: string): Promise<boolean> {
@@ -73,7 +74,7 @@ export class CacheStorageFileCache implements FileCache {
 
   async put(key: string, bytes: Uint8Array, validator: string | null = null): Promise<void> {
     const cache = await this.storage.open(this.name);
-    await cache.put(key, new Response(bytes.slice(), { headers: headersFor(validator) }));
+    await cache.put(key, new Response(new Uint8Array(bytes), { headers: headersFor(validator) }));
   }
 
   async putStream(
