@@ -1,10 +1,10 @@
-// The GPU memory plan of a LoRA run, before anything is loaded (src/engine/memory-budget.ts's
+// The GPU memory plan of a LoRA run, before anything is loaded (src/engine/memory-plan.ts's
 // modelMemoryPlan / planProblems), with hand-derived figures, and the lab's refusal of a model
 // that will not fit (src/app/model-catalog.ts's fitCheck) against backend reports of a device
 // limited on purpose. No browser, no download.
 import { describe, expect, it } from 'vitest';
 import { fitCheck, HUB_MODELS, refusalBeforeDownload } from '../../src/app/model-catalog';
-import { modelMemoryPlan, planProblems } from '../../src/engine/memory-budget';
+import { modelMemoryPlan, planProblems } from '../../src/engine/memory-plan';
 import { parseModelConfig } from '../../src/model/config';
 import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS } from '../../src/model/weight-names';
 import type { BackendReport } from '../../src/runtime/backend';
