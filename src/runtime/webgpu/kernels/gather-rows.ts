@@ -14,7 +14,7 @@
  * gradient: the table is frozen and ids are integers (the caller's op treats the output as a leaf).
  * The model's entry is src/model/packed-vocab.ts.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
 import { dispatch, groupsFor, type GpuKernel } from '../gpu-runtime';
 
