@@ -24,14 +24,23 @@
  * the webgpu run is the longest; `--grid 4x64` shortens every run.
  */
 import { chromium, type Browser } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createServer } from 'vite';
 import { chromiumArgs } from '../playwright.config';
 import type { BackendName } from '../src/runtime/backend';
-import { KNOWN_CONFIGS, KNOWN_MODEL_IDS, type KnownModelId } from '../src/model/known-configs';
+import { targetsFor } from '../src/lora/adapter';
+import { parseModelConfig, type ModelConfig } from '../src/model/config';
+import {
+  KNOWN_CONFIGS,
+  KNOWN_MODEL_IDS,
+  type HfConfigJson,
+  type KnownModelId,
+} from '../src/model/known-configs';
 import type { BenchModel, BenchOptions, BenchResult, RunBench, Shape } from './browser/bench-page';
 import { createHubFolder, hubPlugin, removeHub, writeRandomRepo } from './lib/bench-hub';
+import { loraShapesFor, trainingFlops } from './lib/model-suite';
 import { machineInfo, writeResults } from './lib/results';
 import { formatTable, mib, type Cell, type Column } from './lib/table';
 import { median } from './lib/timing';
@@ -45,7 +54,16 @@ const MATMUL_SIZES: Readonly<Record<BackendName, readonly number[]>> = {
 };
 const EXECUTABLE = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHIPPED = 'loops-tiny-llama';
+/** The rank bench-page.ts asks for. */
+const LORA_RANK = 8;
 const HUB_PATH = '/bench-hub';
+
+/** The config of the benchmarked model (the shipped one's from public/models). */
+function modelConfig(model: string): ModelConfig {
+  if (model !== SHIPPED) return parseModelConfig(KNOWN_CONFIGS[model as KnownModelId]);
+  const file = fileURLToPath(new URL(`../public/models/${SHIPPED}/config.json`, import.meta.url));
+  return parseModelConfig(JSON.parse(readFileSync(file, 'utf8')) as HfConfigJson);
+}
 
 /** The hub repo id a known model's random-weight copy is served under. */
 function hubRepo(id: string): string {
@@ -232,21 +250,39 @@ function startTable(outcomes: readonly Outcome[]): void {
   section('Start', columns, rows);
 }
 
-function trainingTable(measured: readonly Measured[]): void {
-  const rows = measured.flatMap((o) =>
-    o.result.training.map((t) => ({
-      backend: o.label,
-      shape: `${t.batch}×${t.seq}`,
-      step: t.stepMs,
-      tps: t.tokensPerSecond,
-      loss: (t.losses.at(-1) ?? Number.NaN) / (t.batch * t.seq),
-    })),
-  );
+/**
+ * Model FLOPs of one LoRA r8 step at `shape` (bench/lib/model-suite.ts `trainingFlops`), with the
+ * targets `create_lora_training_client` gives by default: attention, MLP and the unembedding.
+ */
+function stepGflop(config: ModelConfig, shape: Shape): number {
+  const targets = targetsFor(config, { trainAttn: true, trainMlp: true, trainUnembed: true });
+  return trainingFlops(config, LORA_RANK, loraShapesFor(config, targets), shape) / 1e9;
+}
+
+function trainingTable(measured: readonly Measured[], config: ModelConfig): void {
+  const rows = measured.flatMap((o) => {
+    // MFU's denominator: the backend's largest matmul measured in the same page.
+    const rate = o.result.matmul.at(-1);
+    return o.result.training.map((t) => {
+      const gflop = stepGflop(config, t);
+      return {
+        backend: o.label,
+        shape: `${t.batch}×${t.seq}`,
+        step: t.stepMs,
+        tps: t.tokensPerSecond,
+        gflop,
+        mfu: rate ? (100 * gflop) / (t.stepMs / 1000) / rate.gflops : null,
+        loss: (t.losses.at(-1) ?? Number.NaN) / (t.batch * t.seq),
+      };
+    });
+  });
   const columns = [
     { key: 'backend' },
     { key: 'shape', title: 'batch×seq' },
     { key: 'step', title: 'step ms', digits: 0 },
     { key: 'tps', title: 'tokens/s', digits: 0 },
+    { key: 'gflop', title: 'model GFLOP', digits: 1 },
+    { key: 'mfu', title: 'MFU % (of its largest matmul)', digits: 1 },
     { key: 'loss', title: 'last loss / token', digits: 3 },
   ];
   section(
@@ -356,10 +392,10 @@ function threadsTable(measured: readonly Measured[]): void {
   section('wasm: threads against one thread, same run', columns, rows);
 }
 
-function printTables(outcomes: readonly Outcome[]): void {
+function printTables(outcomes: readonly Outcome[], config: ModelConfig): void {
   const measured = outcomes.filter((o): o is Measured => o.result !== null);
   startTable(outcomes);
-  trainingTable(measured);
+  trainingTable(measured, config);
   threadsTable(measured);
   samplingTable(measured);
   memoryTable(measured);
@@ -426,7 +462,7 @@ async function main(): Promise<void> {
     await server.close();
     if (hub) removeHub(hub);
   }
-  printTables(outcomes);
+  printTables(outcomes, modelConfig(options.model));
   if (outcomes.some((o) => o.result === null)) process.exitCode = 1;
 }
 
