@@ -81,7 +81,7 @@ describe('vocab tables as bf16 pairs (Dawn)', () => {
     }, 60_000);
   }
 
-  it('target log-probs and gradients (h, LoRA A and B): packed parts = float32 parts', async () => {
+  it('target log-probs and gradients (h, LoRA A and B): our kernels on packed and float32 parts = stock ops', async () => {
     // h [7, 16], W [21, 16] in parts of 8 (3 parts), LoRA r 2 with B ≠ 0, chunks of 3 rows (so
     // chunks and parts both cut); target −100 ignored.
     const [N, C, V, R] = [7, 16, 21, 2];
@@ -108,17 +108,21 @@ describe('vocab tables as bf16 pairs (Dawn)', () => {
         return [value, ...grads];
       });
     const before = tf.memory().numTensors;
-    const want = run(f32);
-    const got = run(packed);
+    // The stock ops on float32 parts (today's path) against our kernels on packed and on float32
+    // parts (the row logsumexp and in-place gradient kernels run for both).
+    const want = await withGpuKernels(false, () => run(f32));
+    const got = { packed: run(packed), f32: run(f32) };
     const names = ['loss', 'dh', 'dA', 'dB'];
     for (let i = 0; i < want.length; i++) {
-      const [x, y] = [await want[i]!.data(), await got[i]!.data()];
-      expect(maxAbsDiff(x, y), names[i]).toBeLessThan(1e-5);
+      const x = await want[i]!.data();
+      for (const [kind, ys] of Object.entries(got)) {
+        expect(maxAbsDiff(x, await ys[i]!.data()), `${kind} ${names[i]}`).toBeLessThan(1e-5);
+      }
       expect(Math.max(...Array.from(x, Math.abs)), `${names[i]} not all zero`).toBeGreaterThan(
         1e-3,
       );
     }
-    tf.dispose([...want, ...got]);
+    tf.dispose([...want, ...got.packed, ...got.f32]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([h, a, b, targets, g, ...f32, ...packed]);
   }, 120_000);
