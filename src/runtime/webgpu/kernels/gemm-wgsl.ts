@@ -18,8 +18,14 @@ export interface GemmVariant {
   readonly bias: boolean;
   /** C += result (C read, then written), instead of C = result. */
   readonly accumulate: boolean;
-  /** The low-rank term s·L·op(R): null for none; transR: R is stored [N, r]. */
-  readonly lowRank: null | { readonly transR: boolean };
+  /**
+   * The low-rank term s·L·op(R): null for none; transR: R is stored [N, r]. inline: L is not an
+   * input but formed in the kernel as L = A·Dᵀ from the factor D [r, K] (bound in L's place), for
+   * the tile's rows, while the main K loop has A's tile staged (A not transposed, r ≤ TILE_K).
+   */
+  readonly lowRank: null | { readonly transR: boolean; readonly inline?: boolean };
+  /** C = result + Res, Res a read-only [M, N] input (C a new tensor). */
+  readonly residual?: boolean;
   /**
    * A and B are loaded in vec4 words (`vectorLoads`: their contiguous sizes are multiples of 4,
    * of 8 for packed B), instead of one element per load.
@@ -44,7 +50,9 @@ export function gemmWgsl(v: GemmVariant): string {
   const word = v.vec4 ? (t: string) => `vec4<${t}>` : (t: string) => t;
   const lines = [decl('a', word('f32')), decl('b', word(v.packedB ? 'u32' : 'f32'))];
   if (v.bias) lines.push(decl('bias', 'f32'));
-  if (v.lowRank) lines.push(decl('lo', 'f32'), decl('ro', 'f32'));
+  const inline = !!v.lowRank?.inline;
+  if (v.lowRank) lines.push(decl('lo', inline ? word('f32') : 'f32'), decl('ro', 'f32'));
+  if (v.residual) lines.push(decl('res', 'f32'));
   lines.push(decl('c', 'f32', 'read_write'));
   lines.push(`@group(0) @binding(${binding}) var<uniform> u: U;`);
   const rIndex = v.lowRank?.transR ? 'n * u.R + j' : 'j * u.N + n';
@@ -57,7 +65,7 @@ const TILE_K = ${TILE_K}u;
 // Staged tiles, K-major: As[k][m / 4] and Bs[k][n / 4], so the inner loop reads whole vec4s.
 var<workgroup> As: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
 var<workgroup> Bs: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
-
+${inline ? INLINE_DECLS : ''}
 ${v.vec4 ? '' : scalarLoaders(v)}
 ${v.vec4 && v.packedB ? WIDEN : ''}
 // 16 FMAs per (vec4 of A, vec4 of B) pair, over one staged K step.
@@ -79,15 +87,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let m0 = wg.y * TILE;
   let n0 = wg.x * TILE;
   var acc: array<vec4<f32>, 4>;
+  ${inline ? 'var accL: array<vec4<f32>, 4>; // L = A·Dᵀ: rows ty·4 + i, columns j = tx·4 + jn' : ''}
   let steps = (u.K + TILE_K - 1u) / TILE_K;
   for (var step = 0u; step < steps; step++) {
     let k0 = step * TILE_K;
 ${v.vec4 ? vectorTileLoads(v) : scalarTileLoads(v)}
+${inline ? factorTileLoads(v) : ''}
     workgroupBarrier();
     multiplyTile(tx, ty, &acc);
+    ${inline ? 'if (tx * 4u < u.R) { multiplyFactor(tx, ty, &accL); }' : ''}
     workgroupBarrier();
   }
-${v.lowRank ? lowRankSteps(rIndex) : ''}
+${v.lowRank ? (inline ? inlineLowRankStep(rIndex) : lowRankSteps(rIndex)) : ''}
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + ty * 4u + i;
     if (m >= u.M) { break; }
@@ -96,6 +107,7 @@ ${v.lowRank ? lowRankSteps(rIndex) : ''}
       if (n >= u.N) { break; }
       var value = acc[i][jn];
       ${v.bias ? 'value += bias[n];' : ''}
+      ${v.residual ? 'value += res[m * u.N + n];' : ''}
       ${v.accumulate ? 'value += c[m * u.N + n];' : ''}
       c[m * u.N + n] = value;
     }
@@ -249,4 +261,75 @@ function lowRankSteps(rIndex: string): string {
     multiplyTile(tx, ty, &acc);
     workgroupBarrier();
   }`;
+}
+
+/** The inline low-rank variant's staged factor tile and its product with A's tile. */
+const INLINE_DECLS = `
+// D's tile, K-major like Bs: Ds[k][j / 4], j < r ≤ TILE_K.
+var<workgroup> Ds: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
+
+// L's 4×4 block of this invocation += A's staged tile · D's, over one K step.
+fn multiplyFactor(tx: u32, ty: u32, accL: ptr<function, array<vec4<f32>, 4>>) {
+  for (var kk = 0u; kk < TILE_K; kk++) {
+    let av = As[kk * (TILE / 4u) + ty];
+    let dv = Ds[kk * (TILE / 4u) + tx];
+    (*accL)[0] += av.x * dv;
+    (*accL)[1] += av.y * dv;
+    (*accL)[2] += av.z * dv;
+    (*accL)[3] += av.w * dv;
+  }
+}
+`;
+
+/**
+ * D's tile [j < r, k0 + kk] for one K step, zero outside D: in vec4 words along k when A is
+ * (D's rows are K long too), else an element per load with k fastest across invocations.
+ */
+function factorTileLoads(v: GemmVariant): string {
+  if (v.vec4) {
+    return `
+    for (var j = 0u; j < ${(TILE * TILE_K) / 4 / 64}u; j++) {
+      let idx = j * 64u + t;
+      let kq = idx % (TILE_K / 4u);
+      let jj = idx / (TILE_K / 4u);
+      var w = vec4<f32>();
+      if (jj < u.R && k0 + kq * 4u < u.K) { w = lo[(jj * u.K + k0 + kq * 4u) / 4u]; }
+      for (var i = 0u; i < 4u; i++) { Ds[(kq * 4u + i) * (TILE / 4u) + jj / 4u][jj % 4u] = w[i]; }
+    }`;
+  }
+  return `
+    for (var j = 0u; j < ${(TILE * TILE_K) / 64}u; j++) {
+      let idx = j * 64u + t;
+      let kk = idx % TILE_K;
+      let jj = idx / TILE_K;
+      var dv = 0.0;
+      if (jj < u.R && k0 + kk < u.K) { dv = lo[jj * u.K + k0 + kk]; }
+      Ds[kk * (TILE / 4u) + jj / 4u][jj % 4u] = dv;
+    }`;
+}
+
+/**
+ * The inline low-rank term as one more K step over j < r ≤ TILE_K: each invocation writes its
+ * block of s·L (L = A·Dᵀ, accumulated in the main loop; zero for j ≥ r and rows ≥ M) into As,
+ * K-major (k = j), and R's rows are staged into Bs. u.s is s / α, As having held α·A.
+ */
+function inlineLowRankStep(rIndex: string): string {
+  return `
+  for (var i = 0u; i < 4u; i++) {
+    for (var jn = 0u; jn < 4u; jn++) {
+      As[(tx * 4u + jn) * (TILE / 4u) + ty][i] = u.s * accL[i][jn];
+    }
+  }
+  for (var q = 0u; q < ${(TILE * TILE_K) / 64}u; q++) {
+    let idx = q * 64u + t;
+    let nn = idx % TILE;
+    let kk = idx / TILE;
+    let n = n0 + nn;
+    let j = kk;
+    var rv = 0.0;
+    if (n < u.N && j < u.R) { rv = ro[${rIndex}]; }
+    Bs[kk * (TILE / 4u) + nn / 4u][nn % 4u] = rv;
+  }
+  workgroupBarrier();
+  multiplyTile(tx, ty, &acc);`;
 }

@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
 import { dispatch, groupsFor, type GpuKernel } from '../gpu-runtime';
-import { gemmWgsl, TILE, type GemmVariant } from './gemm-wgsl';
+import { gemmWgsl, TILE, TILE_K, type GemmVariant } from './gemm-wgsl';
 
 export type { GemmVariant } from './gemm-wgsl';
 
@@ -43,16 +43,25 @@ export interface GemmOptions {
   readonly alpha?: number;
   /** [N] */
   readonly bias?: tf.Tensor1D | null;
-  /** s·L·op(R): L [M, r]; R [r, N], or [N, r] with transR. */
+  /**
+   * s·L·op(R): L [M, r]; R [r, N], or [N, r] with transR. With `inline`, `l` is instead the factor
+   * D [r, K] and the kernel forms L = A·Dᵀ itself (A not transposed, r ≤ `INLINE_MAX_RANK`).
+   */
   readonly lowRank?: {
     readonly l: tf.Tensor2D;
     readonly r: tf.Tensor2D;
     readonly transR: boolean;
     readonly scale: number;
+    readonly inline?: boolean;
   } | null;
+  /** + Res, a read-only [M, N] tensor (C stays a new tensor: Res is not written). */
+  readonly residual?: tf.Tensor2D | null;
   /** Add into this [M, N] tensor (written in place; the caller must own it) and return it. */
   readonly accumulate?: tf.Tensor2D | null;
 }
+
+/** The largest rank of an inline low-rank term: L's columns fit one staged K step. */
+export const INLINE_MAX_RANK = TILE_K;
 
 const kernels = new Map<string, GpuKernel>();
 
@@ -76,15 +85,17 @@ function variantName(v: GemmVariant): string {
   const parts = [`gemm-${ops}`];
   if (v.packedB) parts.push('bf16');
   if (v.bias) parts.push('bias');
-  if (v.lowRank) parts.push(v.lowRank.transR ? 'lrt' : 'lr');
+  if (v.lowRank) parts.push(`${v.lowRank.transR ? 'lrt' : 'lr'}${v.lowRank.inline ? 'i' : ''}`);
+  if (v.residual) parts.push('res');
   if (v.accumulate) parts.push('acc');
   if (v.vec4) parts.push('vec4');
   return parts.join('-');
 }
 
 /**
- * C = α·op(A)·op(B) (+ bias) (+ s·L·op(R)) (+ C): one dispatch. A is float32 [M, K] ([K, M] with
- * transA); B is float32 [K, N] ([N, K] with transB) or the same layout packed as bf16 pairs.
+ * C = α·op(A)·op(B) (+ bias) (+ s·L·op(R)) (+ Res) (+ C): one dispatch. A is float32 [M, K]
+ * ([K, M] with transA); B is float32 [K, N] ([N, K] with transB) or the same layout packed as bf16
+ * pairs. With an inline low-rank term L = A·Dᵀ is formed in the kernel (D given as `l`).
  * Returns a new [M, N] tensor (the caller disposes it), or `accumulate` itself.
  */
 export function gemm(
@@ -92,9 +103,10 @@ export function gemm(
   b: tf.Tensor2D | PackedBf16Matrix,
   options: GemmOptions = {},
 ): tf.Tensor2D {
-  const { bias, lowRank, accumulate } = options;
+  const { bias, lowRank, accumulate, residual } = options;
   const packed = !(b instanceof tf.Tensor);
   const { M, N, K, rank } = checkOperands(a, b, options);
+  const alpha = options.alpha ?? 1;
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;
   const variant: GemmVariant = {
@@ -103,15 +115,19 @@ export function gemm(
     packedB: packed,
     bias: !!bias,
     accumulate: !!accumulate,
-    lowRank: lowRank ? { transR: lowRank.transR } : null,
+    lowRank: lowRank ? { transR: lowRank.transR, ...(lowRank.inline && { inline: true }) } : null,
+    ...(residual && { residual: true }),
     vec4: vectorLoads(M, N, K, transA, transB, packed),
   };
   const c = accumulate ?? emptyTensor<tf.Tensor2D>([M, N]);
   const bindings: tf.TensorInfo[] = [a, packed ? b.words : b];
   if (bias) bindings.push(bias);
   if (lowRank) bindings.push(lowRank.l, lowRank.r);
+  if (residual) bindings.push(residual);
   bindings.push(c);
-  const uniforms = [M, N, K, rank, options.alpha ?? 1, lowRank?.scale ?? 0];
+  // The inline term is formed from the staged α·A: its scale is s / α.
+  const s = lowRank ? (lowRank.inline ? lowRank.scale / alpha : lowRank.scale) : 0;
+  const uniforms = [M, N, K, rank, alpha, s];
   dispatch(gemmKernel(variant), bindings, [groupsFor(N, TILE), groupsFor(M, TILE)], uniforms);
   return c;
 }
@@ -141,7 +157,7 @@ function checkOperands(
   b: tf.Tensor2D | PackedBf16Matrix,
   options: GemmOptions,
 ): { M: number; N: number; K: number; rank: number } {
-  const { bias, lowRank, accumulate } = options;
+  const { bias, lowRank, accumulate, residual } = options;
   const packed = !(b instanceof tf.Tensor);
   const bShape = packed ? b.shape : (b.shape as [number, number]);
   const [M, K] = options.transA ? [a.shape[1], a.shape[0]] : a.shape;
@@ -154,10 +170,21 @@ function checkOperands(
   if (bias && (bias.rank !== 1 || bias.shape[0] !== N)) {
     fail(`bias has shape [${bias.shape}], expected [${N}].`);
   }
-  const rank = lowRank ? lowRank.l.shape[1] : 0;
+  const rank = lowRank ? lowRank.l.shape[lowRank.inline ? 0 : 1] : 0;
+  if (lowRank?.inline) {
+    if (options.transA) fail('an inline low-rank term needs A not transposed.');
+    if (lowRank.l.shape[1] !== K || rank > INLINE_MAX_RANK) {
+      fail(
+        `inline low-rank factor D [${lowRank.l.shape}] must be [r ≤ ${INLINE_MAX_RANK}, ${K}] ` +
+          `(L = A·Dᵀ).`,
+      );
+    }
+    if ((options.alpha ?? 1) === 0) fail('an inline low-rank term needs α ≠ 0.');
+  }
   if (lowRank) {
+    const lRows = lowRank.inline ? M : lowRank.l.shape[0];
     const want = lowRank.transR ? [N, rank] : [rank, N];
-    if (lowRank.l.shape[0] !== M || lowRank.r.shape.join() !== want.join()) {
+    if (lRows !== M || lowRank.r.shape.join() !== want.join()) {
       fail(
         `low-rank term L [${lowRank.l.shape}] · R [${lowRank.r.shape}] does not give [${M}, ${N}] ` +
           `(R must be ${lowRank.transR ? '[N, r]' : '[r, N]'}).`,
@@ -167,7 +194,10 @@ function checkOperands(
   if (accumulate && (accumulate.shape[0] !== M || accumulate.shape[1] !== N)) {
     fail(`accumulate target is [${accumulate.shape}], expected [${M}, ${N}].`);
   }
-  const operands = [a, packed ? null : b, bias, lowRank?.l, lowRank?.r];
+  if (residual && (residual.shape[0] !== M || residual.shape[1] !== N)) {
+    fail(`residual is [${residual.shape}], expected [${M}, ${N}].`);
+  }
+  const operands = [a, packed ? null : b, bias, lowRank?.l, lowRank?.r, residual];
   for (const t of [...operands, accumulate]) {
     if (t && t.dtype !== 'float32') fail(`float32 operands only, got ${t.dtype}.`);
   }
