@@ -1,6 +1,6 @@
 /**
  * The Chromium side of the benchmarks: the engine in its real Web Worker, driven through the public
- * client by bench/browser/bench-page.ts, on the shipped model loops-tiny-llama, once per backend.
+ * client by bench/browser/bench-page.ts, on the shipped model loops-tiny-llama (or `--model`), once per backend.
  * Starts a Vite dev server (the repo as its root, so bench/browser/bench.html is served as the test
  * harness pages are), launches Debian's Chromium (or $CHROMIUM_PATH) with the browser tests' flags,
  * and runs each backend in a fresh browser context and page, so no backend's memory, caches or
@@ -9,7 +9,12 @@
  * status is 1 only when a backend could not be measured.
  *
  *   node --import tsx bench/chromium.ts [--backends webgpu,wasm,cpu] [--grid 4x64,8x256]
- *     [--steps 3] [--decode 64] [--wasm-threads auto,1]
+ *     [--steps 3] [--decode 64] [--wasm-threads auto,1] [--model <id>]
+ *
+ * `--model`: the shipped loops-tiny-llama (default), or one of the known real configs
+ * (src/model/known-configs.ts, e.g. HuggingFaceTB/SmolLM2-135M) with seeded random weights
+ * written as a BF16 safetensors file and served as a hub repo on the page's origin, loaded
+ * through the engine's download path (real shapes, no download).
  *
  * The page is served cross-origin isolated (vite.config.ts's headers), so wasm may run threads;
  * `--wasm-threads` runs wasm once per entry ('auto': the engine's default count; a number: that
@@ -19,12 +24,24 @@
  * the webgpu run is the longest; `--grid 4x64` shortens every run.
  */
 import { chromium, type Browser } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createServer } from 'vite';
 import { chromiumArgs } from '../playwright.config';
 import type { BackendName } from '../src/runtime/backend';
-import type { BenchOptions, BenchResult, RunBench, Shape } from './browser/bench-page';
+import { targetsFor } from '../src/lora/adapter';
+import { parseModelConfig, type ModelConfig } from '../src/model/config';
+import {
+  KNOWN_CONFIGS,
+  KNOWN_MODEL_IDS,
+  type HfConfigJson,
+  type KnownModelId,
+} from '../src/model/known-configs';
+import type { BenchModel, BenchOptions, BenchResult, RunBench, Shape } from './browser/bench-page';
+import { createHubFolder, hubPlugin, removeHub, writeRandomRepo } from './lib/bench-hub';
+import { loraShapesFor, trainingFlops } from './lib/model-suite';
+import { runBenchPage } from './lib/page-run';
 import { machineInfo, writeResults } from './lib/results';
 import { formatTable, mib, type Cell, type Column } from './lib/table';
 import { median } from './lib/timing';
@@ -37,6 +54,30 @@ const MATMUL_SIZES: Readonly<Record<BackendName, readonly number[]>> = {
   cpu: [512, 1024],
 };
 const EXECUTABLE = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHIPPED = 'loops-tiny-llama';
+/** The rank bench-page.ts asks for. */
+const LORA_RANK = 8;
+const HUB_PATH = '/bench-hub';
+
+/** The config of the benchmarked model (the shipped one's from public/models). */
+function modelConfig(model: string): ModelConfig {
+  if (model !== SHIPPED) return parseModelConfig(KNOWN_CONFIGS[model as KnownModelId]);
+  const file = fileURLToPath(new URL(`../public/models/${SHIPPED}/config.json`, import.meta.url));
+  return parseModelConfig(JSON.parse(readFileSync(file, 'utf8')) as HfConfigJson);
+}
+
+/** The hub repo id a known model's random-weight copy is served under. */
+function hubRepo(id: string): string {
+  return `bench/${id.split('/').at(-1)?.toLowerCase()}-random`;
+}
+
+/** A temp hub holding `id`'s config with seeded random BF16 weights (real shapes, no download). */
+function writeModelHub(id: string): string {
+  const root = createHubFolder();
+  console.log(`writing random BF16 weights for ${id}…`);
+  writeRandomRepo(root, hubRepo(id), KNOWN_CONFIGS[id as KnownModelId], { dtype: 'BF16' });
+  return root;
+}
 
 interface Options {
   readonly backends: BackendName[];
@@ -45,6 +86,8 @@ interface Options {
   readonly decode: number;
   /** wasm runs: undefined = the engine's default thread count. */
   readonly wasmThreads: (number | undefined)[];
+  /** loops-tiny-llama or a known model id. */
+  readonly model: string;
 }
 
 /** One measured configuration: a backend, and for wasm a thread count. */
@@ -74,8 +117,14 @@ function parseOptions(argv: string[]): Options {
       steps: { type: 'string', default: '3' },
       decode: { type: 'string', default: '64' },
       'wasm-threads': { type: 'string', default: 'auto,1' },
+      model: { type: 'string', default: SHIPPED },
     },
   });
+  if (v.model !== SHIPPED && !(KNOWN_MODEL_IDS as readonly string[]).includes(v.model)) {
+    throw new Error(
+      `--model: "${v.model}" is neither ${SHIPPED} nor one of ${KNOWN_MODEL_IDS.join(', ')}.`,
+    );
+  }
   const backends = v.backends.split(',').map((b) => b.trim());
   const unknown = backends.filter((b) => !BACKENDS.includes(b as BackendName));
   if (unknown.length) {
@@ -103,6 +152,7 @@ function parseOptions(argv: string[]): Options {
     steps: int('steps', v.steps),
     decode: int('decode', v.decode),
     wasmThreads,
+    model: v.model,
   };
 }
 
@@ -124,40 +174,27 @@ async function benchBackend(
   url: string,
   variant: Variant,
   options: Options,
+  model: BenchModel,
 ): Promise<Outcome> {
   const { label, backend } = variant;
-  const t0 = performance.now();
-  const seconds = () => (performance.now() - t0) / 1000;
-  const context = await browser.newContext();
-  try {
-    const page = await context.newPage();
-    page.setDefaultTimeout(0);
-    page.on('pageerror', (e) => console.error(`[${label}] page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') console.error(`[${label}] console: ${m.text()}`);
-      else if (m.text().startsWith('bench: ')) console.log(`${label}: ${m.text().slice(7)}`);
-    });
-    await page.goto(url);
-    await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  const labels = { log: label, error: `[${label}]` };
+  const run = await runBenchPage(browser, url, labels, (page, seconds) => {
     console.log(`${label}: page ready after ${seconds().toFixed(1)} s; measuring…`);
     const benchOptions: BenchOptions = {
+      model,
       grid: options.grid,
       steps: options.steps,
       decode: options.decode,
       matmulSizes: MATMUL_SIZES[backend],
       ...(variant.threads === undefined ? {} : { wasmThreads: variant.threads }),
     };
-    const result = await page.evaluate(
+    const args = [backend, benchOptions] as const;
+    return page.evaluate(
       ([b, o]) => (window as unknown as { runBench: RunBench }).runBench(b, o),
-      [backend, benchOptions] as const,
+      args,
     );
-    return { label, backend, status: 'ok', wallSeconds: seconds(), result };
-  } catch (error) {
-    const message = (error as Error).message.split('\n')[0] ?? String(error);
-    return { label, backend, status: `failed: ${message}`, wallSeconds: seconds(), result: null };
-  } finally {
-    await context.close();
-  }
+  });
+  return { label, backend, ...run };
 }
 
 type Measured = Outcome & { readonly result: BenchResult };
@@ -199,24 +236,46 @@ function startTable(outcomes: readonly Outcome[]): void {
   section('Start', columns, rows);
 }
 
-function trainingTable(measured: readonly Measured[]): void {
-  const rows = measured.flatMap((o) =>
-    o.result.training.map((t) => ({
-      backend: o.label,
-      shape: `${t.batch}×${t.seq}`,
-      step: t.medianStepMs,
-      tps: t.tokensPerSecond,
-      loss: (t.losses.at(-1) ?? Number.NaN) / (t.batch * t.seq),
-    })),
-  );
+/**
+ * Model FLOPs of one LoRA r8 step at `shape` (bench/lib/model-suite.ts `trainingFlops`), with the
+ * targets `create_lora_training_client` gives by default: attention, MLP and the unembedding.
+ */
+function stepGflop(config: ModelConfig, shape: Shape): number {
+  const targets = targetsFor(config, { trainAttn: true, trainMlp: true, trainUnembed: true });
+  return trainingFlops(config, LORA_RANK, loraShapesFor(config, targets), shape) / 1e9;
+}
+
+function trainingTable(measured: readonly Measured[], config: ModelConfig): void {
+  const rows = measured.flatMap((o) => {
+    // MFU's denominator: the backend's largest matmul measured in the same page.
+    const rate = o.result.matmul.at(-1);
+    return o.result.training.map((t) => {
+      const gflop = stepGflop(config, t);
+      return {
+        backend: o.label,
+        shape: `${t.batch}×${t.seq}`,
+        step: t.stepMs,
+        tps: t.tokensPerSecond,
+        gflop,
+        mfu: rate ? (100 * gflop) / (t.stepMs / 1000) / rate.gflops : null,
+        loss: (t.losses.at(-1) ?? Number.NaN) / (t.batch * t.seq),
+      };
+    });
+  });
   const columns = [
     { key: 'backend' },
     { key: 'shape', title: 'batch×seq' },
     { key: 'step', title: 'step ms', digits: 0 },
     { key: 'tps', title: 'tokens/s', digits: 0 },
+    { key: 'gflop', title: 'model GFLOP', digits: 1 },
+    { key: 'mfu', title: 'MFU % (of its largest matmul)', digits: 1 },
     { key: 'loss', title: 'last loss / token', digits: 3 },
   ];
-  section('Training: forward_backward + optim_step, pipelined, median step', columns, rows);
+  section(
+    'Training: forward_backward + optim_step, pipelined: wall time of the timed steps / their count',
+    columns,
+    rows,
+  );
 }
 
 function samplingTable(measured: readonly Measured[]): void {
@@ -286,7 +345,7 @@ function matmulTable(measured: readonly Measured[]): void {
 /** (measure, rate) pairs of one run; higher is faster (a step's rate is 1 / its time). */
 function rates(r: BenchResult): [string, number][] {
   return [
-    ...r.training.map((t): [string, number] => [`train ${t.batch}×${t.seq}`, 1 / t.medianStepMs]),
+    ...r.training.map((t): [string, number] => [`train ${t.batch}×${t.seq}`, 1 / t.stepMs]),
     ...r.sampling.map((s): [string, number] => [
       `decode ×${s.numSamples}`,
       s.decodeTokensPerSecond,
@@ -319,10 +378,10 @@ function threadsTable(measured: readonly Measured[]): void {
   section('wasm: threads against one thread, same run', columns, rows);
 }
 
-function printTables(outcomes: readonly Outcome[]): void {
+function printTables(outcomes: readonly Outcome[], config: ModelConfig): void {
   const measured = outcomes.filter((o): o is Measured => o.result !== null);
   startTable(outcomes);
-  trainingTable(measured);
+  trainingTable(measured, config);
   threadsTable(measured);
   samplingTable(measured);
   memoryTable(measured);
@@ -336,13 +395,23 @@ async function main(): Promise<void> {
   // No file watching and no HMR: an edit anywhere in the repo (another session, an editor) would
   // otherwise reload the page mid-run. A cache folder of its own: a test server optimising deps
   // in node_modules/.vite at the same time cannot swap modules under this one.
+  const hub = options.model === SHIPPED ? null : writeModelHub(options.model);
   const server = await createServer({
     root,
     logLevel: 'warn',
     cacheDir: 'node_modules/.vite-bench',
+    plugins: hub ? [hubPlugin(hub, HUB_PATH)] : [],
     server: { host: '127.0.0.1', port, strictPort: true, hmr: false, watch: null },
   });
   await server.listen();
+  const origin = `http://127.0.0.1:${port}`;
+  const model: BenchModel = hub
+    ? {
+        repo: hubRepo(options.model),
+        filesUrl: `${origin}${HUB_PATH}/${hubRepo(options.model)}/resolve/main`,
+        hubUrl: `${origin}${HUB_PATH}`,
+      }
+    : { repo: SHIPPED, filesUrl: `${origin}/models/${SHIPPED}` };
   const browser = await chromium.launch({ executablePath: EXECUTABLE, args: chromiumArgs });
   const outcomes: Outcome[] = [];
   try {
@@ -352,10 +421,10 @@ async function main(): Promise<void> {
       executablePath: EXECUTABLE,
       args: chromiumArgs,
     };
-    const url = `http://127.0.0.1:${port}/bench/browser/bench.html`;
+    const url = `${origin}/bench/browser/bench.html`;
     for (const variant of variants(options)) {
       const { label, backend } = variant;
-      const outcome = await benchBackend(browser, url, variant, options);
+      const outcome = await benchBackend(browser, url, variant, options, model);
       outcomes.push(outcome);
       console.log(`${label}: ${outcome.status} (${outcome.wallSeconds.toFixed(1)} s)`);
       const file = writeResults(`chromium-${label}`, {
@@ -364,7 +433,7 @@ async function main(): Promise<void> {
         run: {
           ...options,
           wasmThreads: variant.threads ?? 'auto',
-          model: 'loops-tiny-llama',
+          model: options.model,
           matmulSizes: MATMUL_SIZES[backend],
         },
         status: outcome.status,
@@ -377,8 +446,9 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
     await server.close();
+    if (hub) removeHub(hub);
   }
-  printTables(outcomes);
+  printTables(outcomes, modelConfig(options.model));
   if (outcomes.some((o) => o.result === null)) process.exitCode = 1;
 }
 

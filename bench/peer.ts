@@ -24,25 +24,20 @@
  * tables and writes bench/results/<date>-peer-<configs>.json. The exit status is 1 when a variant failed.
  */
 import { chromium, type Browser } from '@playwright/test';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
-import os from 'node:os';
-import { join, resolve, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createServer, type Plugin } from 'vite';
+import { createServer } from 'vite';
 import { chromiumArgs } from '../playwright.config';
-import { writeSafetensors } from '../src/io/safetensors-writer';
-import { parseModelConfig } from '../src/model/config';
-import { generateRandomWeights } from '../src/model/random-weights';
 import type { PeerShape, RunSide, SideOptions, SideResult } from './browser/peer-page';
+import { createHubFolder, hubPlugin, removeHub, writeRandomRepo } from './lib/bench-hub';
+import { runBenchPage } from './lib/page-run';
 import { machineInfo, writeResults } from './lib/results';
 import { formatTable, type Cell } from './lib/table';
 
 const EXECUTABLE = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const RANK = 8;
 const HUB_PATH = '/peer-hub';
-const TOKENIZER_DIR = fileURLToPath(new URL('../public/models/_tokenizer', import.meta.url));
 
 const CONFIGS: Readonly<Record<string, PeerShape>> = {
   i: { layers: 2, heads: 4, width: 64, vocab: 128, batch: 4, seq: 64 },
@@ -103,51 +98,14 @@ function gpt2Config(shape: PeerShape) {
 
 /** Writes each config's model as a hub repo `bench/loops-gpt2-<config>` under a temp folder. */
 function writeHub(configs: readonly string[]): string {
-  const root = mkdtempSync(join(os.tmpdir(), 'loops-peer-hub-'));
-  for (const name of configs) {
-    const raw = gpt2Config(CONFIGS[name] as PeerShape);
-    const dir = join(root, repoOf(name), 'resolve', 'main');
-    mkdirSync(dir, { recursive: true });
-    const tensors = [...generateRandomWeights(parseModelConfig(raw), 42)];
-    writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(tensors));
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(raw, null, 2));
-    for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
-      writeFileSync(join(dir, file), readFileSync(join(TOKENIZER_DIR, file)));
-    }
-  }
+  const root = createHubFolder();
+  for (const name of configs)
+    writeRandomRepo(root, repoOf(name), gpt2Config(CONFIGS[name] as PeerShape));
   return root;
 }
 
 function repoOf(config: string): string {
   return `bench/loops-gpt2-${config}`;
-}
-
-/** Serves the temp hub folder at /peer-hub on the Vite server's own origin (no CORS, no CSP change). */
-function hubPlugin(root: string): Plugin {
-  const base = resolve(root);
-  const send = (res: ServerResponse, status: number, body?: Buffer, type?: string) => {
-    res.statusCode = status;
-    res.setHeader('content-length', body?.byteLength ?? 0);
-    if (type) res.setHeader('content-type', type);
-    res.end(body);
-  };
-  return {
-    name: 'peer-hub',
-    configureServer(server) {
-      server.middlewares.use(HUB_PATH, (req, res) => {
-        const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
-        const file = resolve(base, `.${path}`);
-        if (!file.startsWith(base + sep)) return send(res, 404);
-        try {
-          if (!statSync(file).isFile()) return send(res, 404);
-        } catch {
-          return send(res, 404);
-        }
-        const type = file.endsWith('.json') ? 'application/json' : 'application/octet-stream';
-        send(res, 200, readFileSync(file), type);
-      });
-    },
-  };
 }
 
 async function runVariant(
@@ -157,20 +115,8 @@ async function runVariant(
   variant: Variant,
   options: Omit<SideOptions, 'side' | 'backend' | 'gpuKernels' | 'shape' | 'repo'>,
 ): Promise<Outcome> {
-  const t0 = performance.now();
-  const seconds = () => (performance.now() - t0) / 1000;
   const tag = `(${config}) ${variant.name}`;
-  const context = await browser.newContext();
-  try {
-    const page = await context.newPage();
-    page.setDefaultTimeout(0);
-    page.on('pageerror', (e) => console.error(`${tag} page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') console.error(`${tag} console: ${m.text()}`);
-      else if (m.text().startsWith('bench: ')) console.log(`${tag}: ${m.text().slice(7)}`);
-    });
-    await page.goto(url);
-    await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  const run = await runBenchPage(browser, url, { log: tag, error: tag }, (page) => {
     const side: SideOptions = {
       ...options,
       side: variant.side,
@@ -181,17 +127,9 @@ async function runVariant(
       shape: CONFIGS[config] as PeerShape,
       repo: repoOf(config),
     };
-    const result = await page.evaluate(
-      (o) => (window as unknown as { runSide: RunSide }).runSide(o),
-      side,
-    );
-    return { config, variant, status: 'ok', wallSeconds: seconds(), result };
-  } catch (error) {
-    const message = (error as Error).message.split('\n')[0] ?? String(error);
-    return { config, variant, status: `failed: ${message}`, wallSeconds: seconds(), result: null };
-  } finally {
-    await context.close();
-  }
+    return page.evaluate((o) => (window as unknown as { runSide: RunSide }).runSide(o), side);
+  });
+  return { config, variant, ...run };
 }
 
 function describeShape(name: string): string {
@@ -315,7 +253,7 @@ async function main(): Promise<void> {
     logLevel: 'warn',
     cacheDir: 'node_modules/.vite-bench-peer',
     optimizeDeps: { entries: ['bench/browser/peer.html'] },
-    plugins: [hubPlugin(hub)],
+    plugins: [hubPlugin(hub, HUB_PATH)],
     server: { host: '127.0.0.1', port, strictPort: true, hmr: false, watch: null },
   });
   await server.listen();
@@ -351,7 +289,7 @@ async function main(): Promise<void> {
     const version = browser.version();
     await browser.close();
     await server.close();
-    rmSync(hub, { recursive: true, force: true });
+    removeHub(hub);
     printTables(outcomes, configs);
     const file = writeResults(`peer-${configs.join('-')}`, {
       machine: machineInfo(),

@@ -37,8 +37,6 @@ import { seedWords, streamRng } from '../../src/sampling/rng';
 import { median } from '../lib/timing';
 import type { MatmulRate, MatmulWorkerApi } from './matmul.worker';
 
-const MODEL = 'loops-tiny-llama';
-const MODEL_URL = `${import.meta.env.BASE_URL}models/${MODEL}`;
 /** The lab's defaults for a fresh adapter (src/app/train-panel.ts). */
 const RANK = 8;
 const ADAM = new AdamParams({ learning_rate: 5e-3 });
@@ -55,7 +53,18 @@ export interface Shape {
   readonly seq: number;
 }
 
+/** Which model the engine loads, and where its files can be read by the page. */
+export interface BenchModel {
+  /** `base_model` */
+  readonly repo: string;
+  /** The folder holding its config.json and model.safetensors. */
+  readonly filesUrl: string;
+  /** A hub serving `repo` (ServiceClient `hub_url`); none for a shipped model. */
+  readonly hubUrl?: string;
+}
+
 export interface BenchOptions {
+  readonly model: BenchModel;
   readonly grid: readonly Shape[];
   /** Timed training steps per shape, after WARMUP_STEPS untimed ones. */
   readonly steps: number;
@@ -68,9 +77,11 @@ export interface BenchOptions {
 }
 
 export interface TrainFigures extends Shape {
-  readonly stepsMs: number[];
-  readonly medianStepMs: number;
-  /** batch · seq tokens (forward + backward + Adam) per second at the median step. */
+  /** Each timed step's optim_step result, ms from submitting them all. */
+  readonly doneMs: number[];
+  /** The timed steps' wall time over their count (they are pipelined). */
+  readonly stepMs: number;
+  /** batch · seq tokens (forward + backward + Adam) per second at `stepMs`. */
   readonly tokensPerSecond: number;
   readonly losses: number[];
 }
@@ -137,8 +148,10 @@ function randomBatch({ batch, seq }: Shape, vocab: number): Datum[] {
 }
 
 /**
- * Submits `steps` forward_backward + optim_step pairs at once; each step's time is the gap between
- * consecutive optim_step results (the first from submission). Needs an idle queue on entry.
+ * Submits `steps` forward_backward + optim_step pairs at once and times them together: from
+ * submission to the last optim_step result, divided by `steps`. (Gaps between consecutive results
+ * mean nothing: the engine reads a pipelined run's results back together, so they resolve at
+ * once.) `doneMs` holds each result's time from submission. Needs an idle queue on entry.
  */
 async function pipelinedSteps(tc: TrainingClient, data: Datum[], steps: number) {
   const t0 = performance.now();
@@ -149,8 +162,9 @@ async function pipelinedSteps(tc: TrainingClient, data: Datum[], steps: number) 
     ends.push(tc.optim_step(ADAM).then(() => performance.now()));
   }
   const done = await Promise.all(ends);
-  const stepsMs = done.map((t, i) => t - (i === 0 ? t0 : (done[i - 1] as number)));
-  return { stepsMs, losses: await Promise.all(losses) };
+  const doneMs = done.map((t) => t - t0);
+  const stepMs = (doneMs.at(-1) ?? NaN) / steps;
+  return { doneMs, stepMs, losses: await Promise.all(losses) };
 }
 
 async function trainShape(
@@ -161,10 +175,9 @@ async function trainShape(
 ): Promise<TrainFigures> {
   const data = randomBatch(shape, vocab);
   await pipelinedSteps(tc, data, WARMUP_STEPS);
-  const { stepsMs, losses } = await pipelinedSteps(tc, data, steps);
-  const medianStepMs = median(stepsMs);
-  const tokensPerSecond = (shape.batch * shape.seq * 1000) / medianStepMs;
-  return { ...shape, stepsMs, medianStepMs, tokensPerSecond, losses };
+  const { doneMs, stepMs, losses } = await pipelinedSteps(tc, data, steps);
+  const tokensPerSecond = (shape.batch * shape.seq * 1000) / stepMs;
+  return { ...shape, doneMs, stepMs, tokensPerSecond, losses };
 }
 
 /** Milliseconds one `sample` call took, with its sequences' lengths. */
@@ -209,8 +222,8 @@ async function sampleFigures(
 }
 
 /** Parameters and their float32 bytes, from the model file's safetensors header. */
-async function weightsSize(): Promise<BenchResult['weights']> {
-  const response = await fetch(`${MODEL_URL}/model.safetensors`);
+async function weightsSize(model: BenchModel): Promise<BenchResult['weights']> {
+  const response = await fetch(`${model.filesUrl}/model.safetensors`);
   const header = parseSafetensorsHeader(await response.arrayBuffer());
   const parameters = header.tensors.reduce((n, t) => n + elementCount(t.shape), 0);
   return { parameters, float32Bytes: parameters * 4 };
@@ -229,19 +242,25 @@ function engineMemory(): Promise<EngineMemory> {
   return lastLink!.engine.memory();
 }
 
-async function modelVocab(): Promise<number> {
-  const config = (await (await fetch(`${MODEL_URL}/config.json`)).json()) as { vocab_size: number };
+async function modelVocab(model: BenchModel): Promise<number> {
+  const response = await fetch(`${model.filesUrl}/config.json`);
+  const config = (await response.json()) as { vocab_size: number };
   return config.vocab_size;
 }
 
 /** Backend init, then the load and the first step (on `first`), timed from the create call. */
-async function startFigures(service: ServiceClient, first: Shape, vocab: number) {
+async function startFigures(
+  service: ServiceClient,
+  model: BenchModel,
+  first: Shape,
+  vocab: number,
+) {
   const t0 = performance.now();
   const backend = await service.backend();
   const tCreate = performance.now();
   const afterInit = await engineMemory();
   const tc = await service.create_lora_training_client({
-    base_model: MODEL,
+    base_model: model.repo,
     rank: RANK,
     seed: SEED,
   });
@@ -257,16 +276,22 @@ async function startFigures(service: ServiceClient, first: Shape, vocab: number)
 
 /** Start, training grid and sampling on one engine; closes it before returning. */
 async function engineFigures(backend: BackendName, options: BenchOptions) {
-  const vocab = await modelVocab();
+  const vocab = await modelVocab(options.model);
   const threads = options.wasmThreads;
   const service = new ServiceClient({
     engine: 'bench-worker',
     backend,
+    ...(options.model.hubUrl ? { hub_url: options.model.hubUrl } : {}),
     ...(threads === undefined ? {} : { wasm_threads: threads }),
   });
   try {
     const first = options.grid[0] ?? { batch: 1, seq: PROMPT_TOKENS };
-    const { tc, afterInit, afterLoad, ...start } = await startFigures(service, first, vocab);
+    const { tc, afterInit, afterLoad, ...start } = await startFigures(
+      service,
+      options.model,
+      first,
+      vocab,
+    );
     const training: TrainFigures[] = [];
     for (const shape of options.grid) {
       training.push(await trainShape(tc, shape, options.steps, vocab));
@@ -295,7 +320,7 @@ async function runBench(backend: BackendName, options: BenchOptions): Promise<Be
     crossOriginIsolated: globalThis.crossOriginIsolated,
     hardwareConcurrency: navigator.hardwareConcurrency,
     userAgent: navigator.userAgent,
-    weights: await weightsSize(),
+    weights: await weightsSize(options.model),
     matmul: await matmulRates(backend, options.matmulSizes, options.wasmThreads),
   };
 }

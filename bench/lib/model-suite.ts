@@ -219,7 +219,15 @@ function quadraticThrough(points: readonly (readonly [number, number])[]): (x: n
 
 /** [in, out] of every projection the adapter wraps. */
 function loraShapes(config: ModelConfig, options: SuiteOptions): [number, number][] {
-  const targets = new Set<string>(options.lora.targets);
+  return loraShapesFor(config, options.lora.targets);
+}
+
+/** [in, out] of every projection an adapter with these targets wraps (trainingFlops' `lora`). */
+export function loraShapesFor(
+  config: ModelConfig,
+  targetNames: Iterable<string>,
+): [number, number][] {
+  const targets = new Set<string>(targetNames);
   const shapes: [number, number][] = [];
   for (let i = 0; i < config.numLayers; i++) {
     for (const spec of layerProjections(config, i)) {

@@ -7,16 +7,12 @@
  * engine's own keys (`<hub>/<repo>/resolve/main/<file>` in `loops-web-models`).
  *
  * For models whose config the engine knows (`KNOWN_CONFIGS`), `fitCheck` gives the GPU bytes a
- * LoRA run needs on this backend (engine/memory-budget.ts's plan: weights, adapter, optimizer, a
+ * LoRA run needs on this backend (engine/memory-plan.ts's plan: weights, adapter, optimizer, a
  * training step at batch × length) and why it will not fit the adapter's limits or the memory
  * budget: the list shows it, and the panel refuses such a model before downloading it.
  */
-import {
-  backendBudget,
-  modelMemoryPlan,
-  planProblems,
-  type ModelMemoryPlan,
-} from '../engine/memory-budget';
+import { backendBudget } from '../engine/memory-budget';
+import { modelMemoryPlan, planProblems, type ModelMemoryPlan } from '../engine/memory-plan';
 import { parseModelConfig } from '../model/config';
 import { KNOWN_CONFIGS, type KnownModelId } from '../model/known-configs';
 import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS } from '../model/weight-names';

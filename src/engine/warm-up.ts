@@ -1,10 +1,15 @@
 /**
  * Compile up front (issue 12, item 6): on webgpu, right after a base model loads, one small
- * training step (forward_backward + optim_step) and one short sample run in TF.js's compile-only
- * mode (`WEBGPU_ENGINE_COMPILE_ONLY`), so every shader pipeline they need is created in parallel
+ * training step (forward_backward + optim_step) runs in TF.js's compile-only mode
+ * (`WEBGPU_ENGINE_COMPILE_ONLY`), so every shader pipeline it needs is created in parallel
  * (`createComputePipelineAsync`) now, instead of one serial compile after another during the first
  * real step. Our own kernels follow the same mode (gpu-runtime.ts `dispatch`), and
  * `compileCompletion()` waits for both kinds before the model is handed out.
+ *
+ * Training only, by default: warming the sampler too (`sample: true`) compiled a dozen pipelines
+ * the first step never uses, and made the time to the first step 1.2–1.7× longer than no warm-up
+ * at all on SwiftShader (docs/PERFORMANCE.md, "Peer comparison"); a first `sample` call compiles
+ * its own pipelines when it comes.
  *
  * What compile-only means in TF.js 4.22 (backend_webgpu.js `runWebGPUProgram`, `getBufferData`):
  * every program's pipeline is started and its output buffer allocated, but nothing is recorded or
@@ -41,7 +46,9 @@ export interface WarmUpOptions {
   readonly seq?: number;
   /** LoRA rank of the throwaway adapter; default 8. */
   readonly rank?: number;
-  /** Prompt tokens of the sample; default 16. */
+  /** Also run a short sample, compiling the sampler's pipelines; default false. */
+  readonly sample?: boolean;
+  /** Prompt tokens of that sample; default 16. */
   readonly prompt?: number;
 }
 
@@ -88,6 +95,7 @@ export async function warmUp(
         const data = warmUpBatch(batch, seq, config.vocabSize);
         await phase('forward_backward', () => run.forwardBackward(data, 'cross_entropy', {}, true));
         await phase('optim_step', () => run.optimStep({ ...ADAM_DEFAULTS }));
+        if (!options.sample) return;
         const sampler = new Sampler('warm-up', model, adapter.snapshot(), 0, tokenizer);
         samplers.push(sampler);
         await phase('sample', () => sampler.sample(sampleRequest(promptLength, config.vocabSize)));

@@ -1,8 +1,9 @@
 /**
- * Loads a checkpoint's base weights into float32 TF.js tensors (projection weights optionally as
- * packed bf16 pairs, `packProjections`), tensor by tensor, checking every
- * name and shape against what the config implies (`expectedTensors`). Parsing the file format is
- * `safetensors.ts`; where files come from (hub, cache, user-picked) is the caller's `readFile`.
+ * Loads a checkpoint's base weights into float32 TF.js tensors (projection weights and vocab
+ * tables optionally as packed bf16 pairs, `packProjections`), tensor by tensor, checking every
+ * name and shape against what the config implies (`expectedTensors`, weights-plan.ts). Parsing the
+ * file format is `safetensors.ts`; where files come from (hub, cache, user-picked) is the caller's
+ * `readFile`.
  *
  * Order of work, so that a bad checkpoint fails before anything is uploaded where it can:
  * 1. Device limits are checked for every tensor the config implies, before any file is read
@@ -10,6 +11,7 @@
  *    The vocab tables (embedding, lm_head) are instead planned in row parts that fit
  *    (model/weight-parts.ts) and created part by part, named `<name>@<i>`; a table whose one row
  *    does not fit is refused. Without limits (cpu, wasm), or when a table fits, it stays whole.
+ *    A packed table (2 bytes an element) gets parts of twice the rows.
  * 2. The tensor names (the header of `model.safetensors`, or the `weight_map` of
  *    `model.safetensors.index.json`) are matched with the expected names: missing ones fail, and
  *    so do tensors the model would not use (computing without them would silently give other
@@ -32,25 +34,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidFileError, UnsupportedModelError } from '../errors/loops-errors';
 import type { ModelConfig } from '../model/config';
-import { canonicalTensorName, expectedTensors, layerProjections } from '../model/weight-names';
+import { layerProjections } from '../model/weight-names';
 import { partName, partRanges, rowsPerPart, vocabTableNames } from '../model/weight-parts';
+import type { FloatDtype } from './dtype';
 import type { SafetensorsEntry, SafetensorsHeader } from './safetensors';
-import {
-  elementCount,
-  parseSafetensorsHeader,
-  parseShardIndex,
-  readTensorAsFloat32,
-} from './safetensors';
-import { float32ToBf16Bits, isFloatDtype, packBf16Pairs } from './dtype';
+import { parseSafetensorsHeader, parseShardIndex, readTensorAsFloat32 } from './safetensors';
+import { float32ToBf16Bits, packBf16Pairs } from './dtype';
+import { checkFile, checkLimits, INDEX_FILE, planLoad, type BufferLimits } from './weights-plan';
+
+export { INDEX_FILE, type BufferLimits } from './weights-plan';
 
 export const SINGLE_FILE = 'model.safetensors';
-export const INDEX_FILE = 'model.safetensors.index.json';
-
-/** The WebGPU device limits that bound one tensor's buffer (`GPUSupportedLimits` names). */
-export interface BufferLimits {
-  readonly maxBufferSize: number;
-  readonly maxStorageBufferBindingSize: number;
-}
 
 export interface LoadProgress {
   /** Float32 bytes of the tensors created so far. */
@@ -70,24 +64,17 @@ export interface LoadWeightsOptions {
   readonly limits?: BufferLimits | null;
   readonly onProgress?: (progress: LoadProgress) => void;
   /**
-   * Keep the projection weights (attention and MLP, not embeddings, norms or lm_head) as bf16
-   * pairs: int32 tensors of ⌈size / 2⌉ words along the flattened stored layout
-   * (`packBf16Pairs`), half the bytes, read by the WebGPU GEMM kernels (src/lora/linear.ts).
+   * Keep the frozen weights our WebGPU kernels read packed as bf16 pairs (`packBf16Pairs`), half
+   * the bytes: the projection weights (attention and MLP) as int32 tensors of ⌈size / 2⌉ words
+   * along the flattened stored layout (src/lora/linear.ts), and the vocab tables (embedding,
+   * untied lm_head; when the hidden size is even) as int32 [rows, C / 2] per part
+   * (model/packed-vocab.ts); norms, biases and GPT-2's positions stay float32.
    * 'bf16': those stored as BF16 (exact); 'all': F32 and F16 ones too, rounded to nearest even.
-   * Absent or false: float32 everywhere. Only for webgpu with our kernels active.
+   * Absent or false: float32 everywhere. Only for webgpu with our kernels active, and only for
+   * LoRA training: packed tables are frozen (full-parameter training needs them float32).
    */
   readonly packProjections?: false | 'bf16' | 'all';
 }
-
-/** What to load: file tensor name → canonical name and shape, and which file holds it. */
-interface LoadPlan {
-  readonly wanted: Map<string, { canonical: string; shape: readonly number[] }>;
-  readonly totalBytes: number;
-}
-
-const MIB = 1024 * 1024;
-const mib = (bytes: number): string => `${(bytes / MIB).toFixed(2)} MiB`;
-const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
 /**
  * Loads the checkpoint's weights. Returns new tensors keyed by canonical name (float32, or packed
@@ -95,7 +82,8 @@ const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
  */
 export async function loadWeights(options: LoadWeightsOptions): Promise<Map<string, tf.Tensor>> {
   const { config, readFile, hasFile } = options;
-  const splits = options.limits ? checkLimits(config, options.limits) : new Map<string, number>();
+  const limits = options.limits ?? null;
+  if (limits) checkLimits(config, limits, !!options.packProjections);
   const listed = await listFiles(readFile, hasFile);
   const source = listed === 'single' ? SINGLE_FILE : INDEX_FILE;
   let first: { bytes: Uint8Array; header: SafetensorsHeader } | undefined;
@@ -109,7 +97,10 @@ export async function loadWeights(options: LoadWeightsOptions): Promise<Map<stri
     shards = listed;
   }
   const plan = planLoad(config, [...shards.values()].flat(), source);
-  const packable = options.packProjections ? projectionWeightNames(config) : new Set<string>();
+  const packable = options.packProjections ? packableNames(config) : new Set<string>();
+  const tables = new Set(vocabTableNames(config));
+  const packs = (name: string, dtype: FloatDtype) =>
+    packable.has(name) && (dtype === 'BF16' || options.packProjections === 'all');
   const out = new Map<string, tf.Tensor>();
   try {
     let loaded = 0;
@@ -118,15 +109,13 @@ export async function loadWeights(options: LoadWeightsOptions): Promise<Map<stri
       const header = first?.header ?? parseSafetensorsHeader(bytes, file);
       first = undefined; // drop the reference so a finished file can be collected
       for (const { entry, canonical, shape } of checkFile(header, file, names, plan)) {
-        const perPart = splits.get(canonical);
-        if (perPart !== undefined) {
-          loaded += loadTableParts(bytes, entry, file, canonical, perPart, out);
+        const pack = packs(canonical, entry.dtype as FloatDtype);
+        if (tables.has(canonical)) {
+          loaded += loadTable(bytes, entry, file, canonical, pack, limits, out);
           options.onProgress?.({ loaded, total: plan.totalBytes, tensor: canonical });
           continue;
         }
         const values = readTensorAsFloat32(bytes, entry, file);
-        const pack =
-          packable.has(canonical) && (entry.dtype === 'BF16' || options.packProjections === 'all');
         out.set(
           canonical,
           pack
@@ -144,12 +133,16 @@ export async function loadWeights(options: LoadWeightsOptions): Promise<Map<stri
   }
 }
 
-/** Canonical names of every attention and MLP projection weight (what packing may apply to). */
-function projectionWeightNames(config: ModelConfig): Set<string> {
+/**
+ * Canonical names of what packing may apply to: every attention and MLP projection weight, and
+ * the vocab tables when a row is whole words (even hidden size).
+ */
+function packableNames(config: ModelConfig): Set<string> {
   const names = new Set<string>();
   for (let i = 0; i < config.numLayers; i++) {
     for (const spec of layerProjections(config, i)) names.add(`${spec.path}.weight`);
   }
+  if (config.hiddenSize % 2 === 0) for (const name of vocabTableNames(config)) names.add(name);
   return names;
 }
 
@@ -175,19 +168,22 @@ async function listFiles(
 }
 
 /**
- * Creates the row parts `<name>@<i>` of a vocab table [V, C] from its bytes in the file, one part
- * at a time (each widened to float32 from its own rows), so no tensor over the limits ever exists.
- * Returns the float32 bytes created.
+ * Creates a vocab table [V, C] from its bytes in the file: whole when it fits the device's limits
+ * (or there are none), else as row parts `<name>@<i>` of `rowsPerPart` rows, one part at a time
+ * (each widened to float32 from its own rows), so no tensor over the limits ever exists. Packed:
+ * int32 [rows, C / 2] bf16 pairs, at 2 bytes an element. Returns the float32 bytes read.
  */
-function loadTableParts(
+function loadTable(
   bytes: Uint8Array,
   entry: SafetensorsEntry,
   file: string,
   name: string,
-  perPart: number,
+  pack: boolean,
+  limits: BufferLimits | null,
   out: Map<string, tf.Tensor>,
 ): number {
   const [rows = 0, width = 0] = entry.shape;
+  const perPart = rowsPerPart(name, rows, width, limits, pack ? 2 : 4);
   const rowBytes = (entry.end - entry.begin) / rows; // the file's bytes per row, any float dtype
   let created = 0;
   partRanges(rows, perPart).forEach(([start, count], i) => {
@@ -198,135 +194,11 @@ function loadTableParts(
       end: entry.begin + (start + count) * rowBytes,
     };
     const values = readTensorAsFloat32(bytes, part, file);
-    out.set(partName(name, i), tf.tensor(values, [count, width], 'float32'));
+    const tensor = pack
+      ? tf.tensor2d(packBf16Pairs(float32ToBf16Bits(values)), [count, width / 2], 'int32')
+      : tf.tensor(values, [count, width], 'float32');
+    out.set(perPart < rows ? partName(name, i) : name, tensor);
     created += values.byteLength;
   });
   return created;
-}
-
-/**
- * Every expected tensor must fit one GPU buffer and one storage binding, except the vocab tables,
- * which are split into row parts that do (weight-parts.ts): a table whose single row does not fit
- * is refused. Returns rows per part of each table that needs splitting.
- */
-function checkLimits(config: ModelConfig, limits: BufferLimits): Map<string, number> {
-  const splits = new Map<string, number>();
-  const tables = new Set(vocabTableNames(config));
-  for (const spec of expectedTensors(config)) {
-    if (tables.has(spec.name)) {
-      const [rows = 0, width = 0] = spec.shape;
-      const perPart = rowsPerPart(spec.name, rows, width, limits);
-      if (perPart < rows) splits.set(spec.name, perPart);
-      continue;
-    }
-    const bytes = elementCount(spec.shape) * 4;
-    for (const limit of ['maxStorageBufferBindingSize', 'maxBufferSize'] as const) {
-      if (bytes > limits[limit]) {
-        throw new UnsupportedModelError(
-          `Tensor "${spec.name}" ${fmt(spec.shape)} needs ${mib(bytes)} as float32, over this ` +
-            `device's ${limit} of ${mib(limits[limit])}. Pick a smaller model, a device with ` +
-            `higher limits, or the wasm backend (no such limit).`,
-        );
-      }
-    }
-  }
-  return splits;
-}
-
-/**
- * Tensors a file may hold that transformers never loads, by canonical name: buffers it rebuilds
- * (GPT2Attention's causal masks; the rotary inverse frequencies of older Llama-family files).
- */
-function isBuffer(config: ModelConfig, name: string): boolean {
-  return config.family === 'gpt2'
-    ? /^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)
-    : /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/.test(name);
-}
-
-/** Matches the file names with the expected ones; throws on missing, unused or doubled tensors. */
-function planLoad(config: ModelConfig, fileNames: readonly string[], source: string): LoadPlan {
-  const expected = new Map(expectedTensors(config).map((s) => [s.name, s.shape]));
-  const wanted: LoadPlan['wanted'] = new Map();
-  const byCanonical = new Map<string, string>();
-  const unused: string[] = [];
-  for (const name of fileNames) {
-    const canonical = canonicalTensorName(config, name);
-    // A tied model's unembedding is its embedding: transformers ties lm_head after loading.
-    const tiedHead = config.tieWordEmbeddings && canonical === 'lm_head.weight';
-    if (tiedHead || isBuffer(config, canonical)) continue;
-    const shape = expected.get(canonical);
-    if (!shape) {
-      unused.push(name);
-      continue;
-    }
-    const twin = byCanonical.get(canonical);
-    if (twin !== undefined) {
-      throw new InvalidFileError(
-        `${source}: tensors "${twin}" and "${name}" are both "${canonical}"; keep only one of them.`,
-      );
-    }
-    byCanonical.set(canonical, name);
-    wanted.set(name, { canonical, shape });
-  }
-  const missing = [...expected.keys()].filter((name) => !byCanonical.has(name));
-  if (missing.length > 0) {
-    throw new UnsupportedModelError(
-      `${source} lacks ${missing.length} of the ${expected.size} tensors a ${config.family} ` +
-        `model with this config needs: ${listed(missing)}. Check that config.json belongs to ` +
-        `these weights.`,
-    );
-  }
-  if (unused.length > 0) {
-    throw new UnsupportedModelError(
-      `${source} has ${unused.length} tensor(s) a ${config.family} model with this config does ` +
-        `not use: ${listed(unused)}. Computing without them would give other outputs than the ` +
-        `checkpoint's; check that config.json belongs to these weights (biases need its ` +
-        `attention_bias or mlp_bias).`,
-    );
-  }
-  let totalBytes = 0;
-  for (const { shape } of wanted.values()) totalBytes += elementCount(shape) * 4;
-  return { wanted, totalBytes };
-}
-
-/** Up to 10 names, then how many more. */
-function listed(names: readonly string[]): string {
-  const more = names.length > 10 ? `, and ${names.length - 10} more` : '';
-  return names.slice(0, 10).join(', ') + more;
-}
-
-/** Checks each tensor one file must provide, before any of them is created. */
-function checkFile(
-  header: SafetensorsHeader,
-  file: string,
-  names: readonly string[],
-  plan: LoadPlan,
-): { entry: SafetensorsEntry; canonical: string; shape: readonly number[] }[] {
-  const byName = new Map(header.tensors.map((t) => [t.name, t]));
-  const checked = [];
-  for (const name of names) {
-    const want = plan.wanted.get(name);
-    if (!want) continue;
-    const entry = byName.get(name);
-    if (!entry) {
-      throw new InvalidFileError(
-        `${INDEX_FILE} puts tensor "${name}" in ${file}, but that file has no such tensor; ` +
-          `re-download the checkpoint (the index and shards do not match).`,
-      );
-    }
-    if (fmt(entry.shape) !== fmt(want.shape)) {
-      throw new UnsupportedModelError(
-        `${file}: tensor "${name}" has shape ${fmt(entry.shape)}, but the config implies ` +
-          `${fmt(want.shape)}. Check that config.json belongs to these weights.`,
-      );
-    }
-    if (!isFloatDtype(entry.dtype)) {
-      throw new UnsupportedModelError(
-        `${file}: tensor "${name}" has dtype ${entry.dtype}; weights must be F32, F16 or BF16. ` +
-          `Convert the checkpoint to a float dtype.`,
-      );
-    }
-    checked.push({ entry, ...want });
-  }
-  return checked;
 }

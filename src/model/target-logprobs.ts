@@ -8,8 +8,13 @@
  *   ∂L/∂logits = g·(onehot(t) − p),  ∂h = ∂logits·W,  ∂hA = ∂logits·B,  ∂W = ∂logitsᵀ·h,  ∂B = ∂logitsᵀ·hA
  * (the fused, chunked cross-entropy of Liger-Kernel / "Cut Your Losses", Wijmans et al. 2024, in TF.js ops).
  * Targets < 0 (the −100 "ignore" id) give lp = 0 and no gradient.
+ * W's parts may be bf16 pairs (int32 [V_p, C / 2], weight-parts.ts): then h·Wᵀ (+ hA·Bᵀ in the
+ * same dispatch), ∂logits·W and the target rows run our WebGPU kernels (packed-vocab.ts); such a
+ * W is frozen (no ∂W).
  */
 import * as tf from '@tensorflow/tfjs';
+import { UnsupportedModelError } from '../errors/loops-errors';
+import { isPacked, packedRows, partLogits, timesPart } from './packed-vocab';
 import { gatherRows } from './weight-parts';
 
 /**
@@ -50,6 +55,14 @@ export function targetLogprobs(
 ): tf.Tensor1D {
   const { chunkRows, trainWeight } = options;
   const parts = Array.isArray(weight) ? [...weight] : [weight as tf.Tensor2D];
+  const packed = isPacked(parts[0] as tf.Tensor2D);
+  if (packed && trainWeight) {
+    throw new UnsupportedModelError(
+      'the unembedding is held as bf16 pairs (frozen) and cannot be trained; load the weights ' +
+        'without packing (gpu_kernels: false, or the wasm backend) for full-parameter training.',
+    );
+  }
+  const width = h.shape[1];
   const starts: number[] = [];
   parts.reduce((row, p) => (starts.push(row), row + p.shape[0]), 0);
   const valid: tf.Tensor1D = tf.tidy(() => tf.cast(tf.greaterEqual(targets, 0), 'float32')); // [N]
@@ -73,14 +86,17 @@ export function targetLogprobs(
     b: tf.Tensor2D | null,
     w: tf.Tensor2D,
   ) => {
+    if (packed) return partLogits(hc, w, hAc && b ? { hA: hAc, b } : null); // [n, V_p]
     const base = tf.matMul(hc, w, false, true); // [n, V_p]
     return hAc && b ? tf.add(base, tf.matMul(hAc, b, false, true)) : base;
   };
   /** Rows t of the table given as parts (t int32 [n], all in range): [n, C]. */
-  const pickRows = (ws: readonly tf.Tensor2D[], t: tf.Tensor1D) =>
-    ws.length === 1
+  const pickRows = (ws: readonly tf.Tensor2D[], t: tf.Tensor1D) => {
+    if (packed) return packedRows(ws, starts, t, width);
+    return ws.length === 1
       ? tf.gather(ws[0] as tf.Tensor2D, t)
-      : gatherRows({ name: 'unembedding', parts: ws, starts, rows: 0 }, t);
+      : gatherRows({ name: 'unembedding', parts: ws, starts, rows: 0, width, packed: false }, t);
+  };
 
   const forward = (
     hIn: tf.Tensor2D,
@@ -145,8 +161,9 @@ export function targetLogprobs(
           const prob = tf.exp(tf.sub(logits, lseC)); // [n, V_p]
           const local = p === 0 ? tC : tf.sub(tC, tf.scalar(starts[p] ?? 0, 'int32'));
           const onehot = tf.oneHot(local, w.shape[0]); // [n, V_p]; rows whose target is elsewhere: 0
-          const dLogits = tf.mul(tf.sub(onehot, prob), gC); // [n, V_p]
-          add('dh', tf.matMul(dLogits, w)); // [n, C]
+          const dLogits = tf.mul(tf.sub(onehot, prob), gC) as tf.Tensor2D; // [n, V_p]
+          if (packed) out.dh = timesPart(dLogits, w, width, out.dh as tf.Tensor2D | undefined);
+          else add('dh', tf.matMul(dLogits, w)); // [n, C]
           if (trainWeight) out[`dW${p}`] = tf.matMul(dLogits, hc, true, false); // [V_p, C]
           if (hAc && bp) {
             add('dhA', tf.matMul(dLogits, bp)); // [n, R]

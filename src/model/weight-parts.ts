@@ -11,12 +11,18 @@
  * On cpu and wasm (no such limits) and wherever a table fits, it stays one tensor under its own
  * name and these helpers run exactly today's single ops.
  *
+ * On webgpu with our kernels, a frozen table may be held as bf16 pairs: each part (or the whole
+ * table) an int32 tensor [V_i, C / 2] (io/dtype.ts `packBf16Pairs`, a row is whole words), half
+ * the bytes, so parts of twice the rows (`rowsPerPart(..., 2)`). The ops then run our kernels
+ * (packed-vocab.ts): a gather kernel and GEMMs that read the packed words.
+ *
  * This module plans the parts and does the two ops; the loader (io/weights-loader.ts) creates the
  * parts from the file and the model (causal-lm.ts, target-logprobs.ts) calls these ops.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UnsupportedModelError } from '../errors/loops-errors';
 import type { ModelConfig } from './config';
+import { isPacked, packedRows, partLogits } from './packed-vocab';
 import { embeddingName } from './weight-names';
 
 /** The buffer limits a part must respect, in bytes (`GPUSupportedLimits` names). */
@@ -28,12 +34,19 @@ export interface PartLimits {
 /** A [V, C] table as the model uses it: its parts in row order and where each starts. */
 export interface VocabTable {
   readonly name: string;
-  /** [V_i, C] each; one part when the table was not split. */
+  /**
+   * [V_i, C] float32 each, or int32 [V_i, C / 2] bf16 pairs when `packed`; one part when the
+   * table was not split.
+   */
   readonly parts: readonly tf.Tensor2D[];
   /** First row of each part. */
   readonly starts: readonly number[];
   /** V */
   readonly rows: number;
+  /** C */
+  readonly width: number;
+  /** The parts are bf16 pairs (int32 words). */
+  readonly packed: boolean;
 }
 
 const MIB = 2 ** 20;
@@ -76,9 +89,10 @@ export function rowsPerPart(
       limits.maxStorageBufferBindingSize <= limits.maxBufferSize
         ? 'maxStorageBufferBindingSize'
         : 'maxBufferSize';
+    const as = elementBytes === 2 ? 'as bf16' : 'as float32';
     throw new UnsupportedModelError(
       `Tensor "${name}" [${rows}, ${width}] cannot be split to fit this device: one row is ` +
-        `${size(rowBytes)} as float32, over its ${limit} of ${size(cap)}. Pick a model with a ` +
+        `${size(rowBytes)} ${as}, over its ${limit} of ${size(cap)}. Pick a model with a ` +
         `narrower hidden size, a device with higher limits, or the wasm backend (no such limit).`,
     );
   }
@@ -97,11 +111,11 @@ export function partRanges(rows: number, perPart: number): [number, number][] {
  * `<name>@0`, `<name>@1`, … Throws `UnsupportedModelError` when neither is there.
  */
 export function vocabTable(weights: ReadonlyMap<string, tf.Tensor>, name: string): VocabTable {
-  const whole = weights.get(name);
-  if (whole) return { name, parts: [whole as tf.Tensor2D], starts: [0], rows: whole.shape[0]! };
-  const parts: tf.Tensor2D[] = [];
-  for (let t = weights.get(partName(name, 0)); t; t = weights.get(partName(name, parts.length)))
-    parts.push(t as tf.Tensor2D);
+  const whole = weights.get(name) as tf.Tensor2D | undefined;
+  const parts: tf.Tensor2D[] = whole ? [whole] : [];
+  if (!whole)
+    for (let t = weights.get(partName(name, 0)); t; t = weights.get(partName(name, parts.length)))
+      parts.push(t as tf.Tensor2D);
   if (parts.length === 0)
     throw new UnsupportedModelError(`weight ${name} is missing (neither whole nor in parts).`);
   const starts: number[] = [];
@@ -110,7 +124,11 @@ export function vocabTable(weights: ReadonlyMap<string, tf.Tensor>, name: string
     starts.push(rows);
     rows += p.shape[0];
   }
-  return { name, parts, starts, rows };
+  const packed = isPacked(parts[0] as tf.Tensor2D);
+  if (parts.some((p) => isPacked(p) !== packed))
+    throw new UnsupportedModelError(`weight ${name} mixes float32 and bf16-packed parts.`);
+  const width = (parts[0] as tf.Tensor2D).shape[1] * (packed ? 2 : 1);
+  return { name, parts, starts, rows, width, packed };
 }
 
 /**
@@ -143,6 +161,7 @@ export function withSplitVocab(
 
 /** Rows `ids` (int32, any shape S) of the table: [...S, C]. Returns a new tensor. */
 export function gatherRows(table: VocabTable, ids: tf.Tensor): tf.Tensor {
+  if (table.packed) return packedRows(table.parts, table.starts, ids, table.width);
   const [first] = table.parts;
   if (table.parts.length === 1 && first) return tf.gather(first, ids);
   return tf.tidy(() => {
@@ -166,12 +185,8 @@ export function gatherRows(table: VocabTable, ids: tf.Tensor): tf.Tensor {
 /** h [N, C] times the table transposed: logits [N, V], part by part. Returns a new tensor. */
 export function unembedRows(table: VocabTable, h: tf.Tensor2D): tf.Tensor2D {
   const [first] = table.parts;
-  if (table.parts.length === 1 && first) return tf.matMul(h, first, false, true);
-  return tf.tidy(
-    () =>
-      tf.concat(
-        table.parts.map((p) => tf.matMul(h, p, false, true)),
-        1,
-      ) as tf.Tensor2D, // [N, V]
-  );
+  const times = (p: tf.Tensor2D) =>
+    table.packed ? partLogits(h, p) : (tf.matMul(h, p, false, true) as tf.Tensor2D); // [N, V_p]
+  if (table.parts.length === 1 && first) return times(first);
+  return tf.tidy(() => tf.concat(table.parts.map(times), 1) as tf.Tensor2D); // [N, V]
 }

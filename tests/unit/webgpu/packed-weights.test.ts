@@ -1,4 +1,5 @@
-// Frozen projection weights kept as bf16 pairs on webgpu (Dawn): which tensors the loader packs,
+// Frozen projection weights kept as bf16 pairs on webgpu (Dawn): which tensors the loader packs
+// (the vocab tables too: tests/unit/webgpu/packed-vocab.test.ts),
 // that BF16 values stay exact and F32 ones round to nearest even on request, that the GPU bytes of
 // the projection weights halve, and that the model computes the same log-probs from them.
 import * as tf from '@tensorflow/tfjs';
@@ -9,6 +10,7 @@ import { loadWeights, type LoadWeightsOptions } from '../../../src/io/weights-lo
 import { CausalLM } from '../../../src/model/causal-lm';
 import type { ModelConfig } from '../../../src/model/config';
 import { layerProjections } from '../../../src/model/weight-names';
+import { vocabTableNames } from '../../../src/model/weight-parts';
 import { bufferOf, webgpuBackend } from '../../../src/runtime/webgpu/backend-internals';
 import { relativeError } from '../../helpers/model-fixtures';
 import { tinyModel, type TinyModelName } from '../../helpers/tiny-models';
@@ -73,12 +75,21 @@ describe('bf16-packed frozen weights (Dawn)', () => {
   afterAll(useCpuAgain);
 
   for (const name of ['llamaGqa', 'gpt2'] as const) {
-    it(`${name}: a BF16 checkpoint's projection weights load packed, exactly; the rest float32`, async () => {
+    it(`${name}: a BF16 checkpoint's projections and vocab tables load packed, exactly; the rest float32`, async () => {
       const { config, weights, files } = checkpoint(name, 'BF16');
       const projections = projectionNames(config);
+      const tables = new Set(vocabTableNames(config));
       const loaded = await loadWeights({ ...files, packProjections: 'bf16' });
       for (const [key, t] of loaded) {
         const src = weights.get(key)!;
+        if (tables.has(key)) {
+          // [V, C / 2] words: a row is whole words (C even).
+          expect(t.dtype, key).toBe('int32');
+          expect(t.shape, key).toEqual([src.shape[0], src.shape[1]! / 2]);
+          const bits = new Uint16Array(((await t.data()) as Int32Array).buffer);
+          expect(Array.from(bits), key).toEqual(Array.from(float32ToBf16Bits(src.data)));
+          continue;
+        }
         if (!projections.has(key)) {
           expect(t.dtype, key).toBe('float32');
           continue;
