@@ -41,6 +41,7 @@ import {
 import type { BenchModel, BenchOptions, BenchResult, RunBench, Shape } from './browser/bench-page';
 import { createHubFolder, hubPlugin, removeHub, writeRandomRepo } from './lib/bench-hub';
 import { loraShapesFor, trainingFlops } from './lib/model-suite';
+import { runBenchPage } from './lib/page-run';
 import { machineInfo, writeResults } from './lib/results';
 import { formatTable, mib, type Cell, type Column } from './lib/table';
 import { median } from './lib/timing';
@@ -176,19 +177,8 @@ async function benchBackend(
   model: BenchModel,
 ): Promise<Outcome> {
   const { label, backend } = variant;
-  const t0 = performance.now();
-  const seconds = () => (performance.now() - t0) / 1000;
-  const context = await browser.newContext();
-  try {
-    const page = await context.newPage();
-    page.setDefaultTimeout(0);
-    page.on('pageerror', (e) => console.error(`[${label}] page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') console.error(`[${label}] console: ${m.text()}`);
-      else if (m.text().startsWith('bench: ')) console.log(`${label}: ${m.text().slice(7)}`);
-    });
-    await page.goto(url);
-    await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  const labels = { log: label, error: `[${label}]` };
+  const run = await runBenchPage(browser, url, labels, (page, seconds) => {
     console.log(`${label}: page ready after ${seconds().toFixed(1)} s; measuring…`);
     const benchOptions: BenchOptions = {
       model,
@@ -198,17 +188,13 @@ async function benchBackend(
       matmulSizes: MATMUL_SIZES[backend],
       ...(variant.threads === undefined ? {} : { wasmThreads: variant.threads }),
     };
-    const result = await page.evaluate(
+    const args = [backend, benchOptions] as const;
+    return page.evaluate(
       ([b, o]) => (window as unknown as { runBench: RunBench }).runBench(b, o),
-      [backend, benchOptions] as const,
+      args,
     );
-    return { label, backend, status: 'ok', wallSeconds: seconds(), result };
-  } catch (error) {
-    const message = (error as Error).message.split('\n')[0] ?? String(error);
-    return { label, backend, status: `failed: ${message}`, wallSeconds: seconds(), result: null };
-  } finally {
-    await context.close();
-  }
+  });
+  return { label, backend, ...run };
 }
 
 type Measured = Outcome & { readonly result: BenchResult };

@@ -31,6 +31,7 @@ import { createServer } from 'vite';
 import { chromiumArgs } from '../playwright.config';
 import type { PeerShape, RunSide, SideOptions, SideResult } from './browser/peer-page';
 import { createHubFolder, hubPlugin, removeHub, writeRandomRepo } from './lib/bench-hub';
+import { runBenchPage } from './lib/page-run';
 import { machineInfo, writeResults } from './lib/results';
 import { formatTable, type Cell } from './lib/table';
 
@@ -114,20 +115,8 @@ async function runVariant(
   variant: Variant,
   options: Omit<SideOptions, 'side' | 'backend' | 'gpuKernels' | 'shape' | 'repo'>,
 ): Promise<Outcome> {
-  const t0 = performance.now();
-  const seconds = () => (performance.now() - t0) / 1000;
   const tag = `(${config}) ${variant.name}`;
-  const context = await browser.newContext();
-  try {
-    const page = await context.newPage();
-    page.setDefaultTimeout(0);
-    page.on('pageerror', (e) => console.error(`${tag} page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') console.error(`${tag} console: ${m.text()}`);
-      else if (m.text().startsWith('bench: ')) console.log(`${tag}: ${m.text().slice(7)}`);
-    });
-    await page.goto(url);
-    await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  const run = await runBenchPage(browser, url, { log: tag, error: tag }, (page) => {
     const side: SideOptions = {
       ...options,
       side: variant.side,
@@ -138,17 +127,9 @@ async function runVariant(
       shape: CONFIGS[config] as PeerShape,
       repo: repoOf(config),
     };
-    const result = await page.evaluate(
-      (o) => (window as unknown as { runSide: RunSide }).runSide(o),
-      side,
-    );
-    return { config, variant, status: 'ok', wallSeconds: seconds(), result };
-  } catch (error) {
-    const message = (error as Error).message.split('\n')[0] ?? String(error);
-    return { config, variant, status: `failed: ${message}`, wallSeconds: seconds(), result: null };
-  } finally {
-    await context.close();
-  }
+    return page.evaluate((o) => (window as unknown as { runSide: RunSide }).runSide(o), side);
+  });
+  return { config, variant, ...run };
 }
 
 function describeShape(name: string): string {

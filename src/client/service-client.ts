@@ -5,7 +5,7 @@
  * shared/LOOPS_API.md, "ServiceClient".
  */
 import { ValidationError } from '../errors/loops-errors';
-import type { BackendReport, BackendRequest } from '../protocol/engine-api';
+import type { BackendReport } from '../protocol/engine-api';
 import type {
   CheckpointFilesResponse,
   Checkpoint,
@@ -13,78 +13,21 @@ import type {
 } from '../protocol/responses';
 import type { CreateRunRequest, LoadProgress } from '../protocol/wire-types';
 import { parseArgs } from './args';
-import { describe } from './describe';
-import { inProcessLink, workerLink, type EngineLink } from './engine-link';
+import { inProcessLink, type EngineLink } from './engine-link';
 import { checkpointFilesResponse } from './checkpoint-files';
 import { ObjectUrls } from './object-urls';
-import { remoteLink, type RemoteOptions } from './remote/remote-link';
-import { checkCheckpointPath } from './validate';
+import { checkCheckpointId, checkCheckpointPath } from './validate';
 import { SamplingClient } from './sampling-client';
+import { checkServiceOptions, placementStart, type ServiceClientOptions } from './service-options';
 import { TrainingClient } from './training-client';
 import type { WandbConfig } from './types/params';
 
-export type Placement = 'worker' | 'in-process' | 'remote' | (string & {});
-
-export interface ServiceClientOptions {
-  /** Where the engine runs; default 'worker' where Worker exists, else 'in-process'. */
-  engine?: Placement;
-  /** With engine 'remote': the Tinker-compatible service's URL, e.g. 'http://127.0.0.1:8000'. */
-  base_url?: string;
-  /** With engine 'remote': the service's key, sent as X-API-Key; never logged or stored. */
-  api_key?: string;
-  /** 'auto': a hardware WebGPU adapter, else wasm, else cpu. */
-  backend?: BackendRequest;
-  /** Where Hugging Face repo ids are fetched from. */
-  hub_url?: string;
-  /** IndexedDB database name for checkpoints. */
-  storage_namespace?: string;
-  /**
-   * Threads for the wasm backend (it needs a cross-origin isolated page for more than one);
-   * default: every core up to 4, one fewer above. `backend()` reports what it got.
-   */
-  wasm_threads?: number;
-  /**
-   * On webgpu: run the model on our own WebGPU kernels (default true) or on TF.js's stock ops
-   * (false), e.g. to work around a kernel bug or to compare the two. Other backends ignore it.
-   */
-  gpu_kernels?: boolean;
-  /**
-   * On webgpu: plan as if the adapter offered at most these buffer limits (bytes), e.g.
-   * `{ maxStorageBufferBindingSize: 128 * 2 ** 20 }` to emulate a 128 MiB-binding adapter:
-   * vocab tables are split and models refused against them. `backend()` reports them.
-   */
-  gpu_limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number };
-  /** Accepted and ignored for Loops compatibility. */
-  training_project_id?: unknown;
-  reuse_from_session_id?: unknown;
-  availability_model?: unknown;
-}
-
-const OPTION_NAMES = [
-  'engine',
-  'backend',
-  'hub_url',
-  'storage_namespace',
-  'base_url',
-  'api_key',
-  'wasm_threads',
-  'gpu_kernels',
-  'gpu_limits',
-];
-const IGNORED_OPTIONS = ['training_project_id', 'reuse_from_session_id', 'availability_model'];
-
-/** How a placement starts its engine; `options` carries base_url, api_key and hub_url. */
-export type PlacementStart = (options: RemoteOptions) => EngineLink;
-
-const placements = new Map<string, PlacementStart>([
-  ['worker', () => workerLink()],
-  ['remote', (options) => remoteLink(options)],
-]);
-
-/** Registers how to start an engine for a placement name (the Node entry registers 'in-process'). */
-export function registerPlacement(name: string, start: PlacementStart): void {
-  placements.set(name, start);
-}
+export {
+  registerPlacement,
+  type Placement,
+  type PlacementStart,
+  type ServiceClientOptions,
+} from './service-options';
 
 export { inProcessLink };
 
@@ -98,30 +41,8 @@ export class ServiceClient {
   private closed = false;
 
   constructor(options: ServiceClientOptions = {}) {
-    const opts = parseArgs(
-      'ServiceClient',
-      OPTION_NAMES,
-      [options],
-      IGNORED_OPTIONS,
-    ) as ServiceClientOptions;
-    const threads = opts.wasm_threads;
-    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
-      throw new ValidationError(
-        `wasm_threads is ${String(threads)}; it must be an integer from 1 to 256, or left out for the default.`,
-      );
-    }
-    if (opts.gpu_kernels !== undefined && typeof opts.gpu_kernels !== 'boolean') {
-      throw new ValidationError(
-        `gpu_kernels is ${String(opts.gpu_kernels)}; it must be true or false, or left out (true).`,
-      );
-    }
-    const placement = opts.engine ?? (typeof Worker !== 'undefined' ? 'worker' : 'in-process');
-    const start = placements.get(placement);
-    if (!start) {
-      throw new ValidationError(
-        `engine '${placement}' is not available here; use ${[...placements.keys()].join(' or ')} (in Node, import from 'loops-web/node' for 'in-process').`,
-      );
-    }
+    const opts = checkServiceOptions(options);
+    const start = placementStart(opts.engine);
     this.session_id = `session-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
     this.hub_url = (opts.hub_url ?? 'https://huggingface.co').replace(/\/+$/, '');
     // The key goes to the placement and nowhere else: not a field, not a log line.
@@ -231,12 +152,9 @@ export class ServiceClient {
 
   async get_checkpoint_archive_url(...args: unknown[]): Promise<CheckpointFilesResponse> {
     const a = parseArgs('get_checkpoint_archive_url', ['checkpoint_id'], args);
-    if (typeof a.checkpoint_id !== 'string')
-      throw new ValidationError(
-        `checkpoint_id must be a checkpoint id or path (a string), got ${describe(a.checkpoint_id)}.`,
-      );
+    const id = checkCheckpointId(a.checkpoint_id);
     await this.ensureOpen();
-    const files = await this.link.engine.checkpointFiles(a.checkpoint_id);
+    const files = await this.link.engine.checkpointFiles(id);
     return checkpointFilesResponse(files, this.urls);
   }
 
@@ -273,13 +191,10 @@ export class ServiceClient {
   /** Deletes a checkpoint by id or path; object URLs made for its files are revoked. */
   async delete_checkpoint(...args: unknown[]): Promise<void> {
     const a = parseArgs('delete_checkpoint', ['checkpoint_id'], args);
-    if (typeof a.checkpoint_id !== 'string')
-      throw new ValidationError(
-        `checkpoint_id must be a checkpoint id or path (a string), got ${describe(a.checkpoint_id)}.`,
-      );
+    const id = checkCheckpointId(a.checkpoint_id);
     await this.ensureOpen();
-    await this.link.engine.deleteCheckpoint(a.checkpoint_id);
-    this.urls.revokeFor(a.checkpoint_id);
+    await this.link.engine.deleteCheckpoint(id);
+    this.urls.revokeFor(id);
   }
 
   /** Ends the engine and frees the GPU; pending ops reject; checkpoint file URLs are revoked. */

@@ -3,7 +3,6 @@
  * submitted at once (in order) and returned as a future. shared/LOOPS_API.md, "TrainingClient".
  */
 import { ValidationError } from '../errors/loops-errors';
-import { resolveAdamParams } from '../core/adam-params';
 import { TextTokenizer } from '../core/tokenizer';
 import type {
   Checkpoint,
@@ -13,28 +12,23 @@ import type {
   OptimStepResponse,
   SaveWeightsResponse,
 } from '../protocol/responses';
-import type { RunInfo, WireDatum } from '../protocol/wire-types';
+import type { RunInfo } from '../protocol/wire-types';
 import { parseArgs } from './args';
-import { describe } from './describe';
 import { checkpointFilesResponse } from './checkpoint-files';
 import type { ObjectUrls } from './object-urls';
-import type { CustomLossFn } from './custom-loss';
-import { submitCustomOp } from './custom-op';
 import type { EngineLink } from './engine-link';
-import { ForwardBackwardFuture, OperationFuture, submitted } from './future';
+import { submitCustom, submitForward, type RunHandle } from './forward-ops';
+import { OperationFuture, submitted, type ForwardBackwardFuture } from './future';
 import { MetricsLog, type MetricListener, type MetricRecord } from './metrics';
 import { SamplingClient } from './sampling-client';
 import { SubmitOrder } from './submit-order';
 import {
-  checkBatch,
+  checkAdamParams,
+  checkCheckpointId,
   checkCheckpointName,
   checkCheckpointPath,
-  checkFloat32Fields,
 } from './validate';
-import { forwardBackwardOutput } from './types/forward-backward-output';
-import { AdamParams, type AdamParamsFields, type WandbConfig } from './types/params';
-
-const FB_ARGS = ['data', 'loss_fn', 'loss_fn_config'];
+import type { WandbConfig } from './types/params';
 
 export class TrainingClient {
   private version: number;
@@ -66,11 +60,11 @@ export class TrainingClient {
   }
 
   forward_backward(...args: unknown[]): ForwardBackwardFuture {
-    return this.forwardOp('forward_backward', args, true);
+    return submitForward(this.handle(), 'forward_backward', args, true);
   }
 
   forward(...args: unknown[]): ForwardBackwardFuture {
-    return this.forwardOp('forward', args, false);
+    return submitForward(this.handle(), 'forward', args, false);
   }
 
   /**
@@ -79,18 +73,12 @@ export class TrainingClient {
    * One op in the run's order: calls made before its backward is sent wait for it (submit-order.ts).
    */
   forward_backward_custom(...args: unknown[]): ForwardBackwardFuture {
-    return this.custom(args).future;
+    return submitCustom(this.handle(), args).future;
   }
 
   optim_step(...args: unknown[]): OperationFuture<OptimStepResponse> {
     const a = parseArgs('optim_step', ['adam_params'], args);
-    const raw = a.adam_params ?? {};
-    // The AdamParams constructor rejects a non-object and unknown fields; a plain object is then
-    // checked as given (a null field too), before the defaults fill it in.
-    const fields = (raw instanceof AdamParams ? raw : new AdamParams(raw)).toJSON();
-    if (!(raw instanceof AdamParams)) resolveAdamParams(raw as Partial<AdamParamsFields>);
-    resolveAdamParams(fields);
-    checkFloat32Fields('AdamParams', fields as unknown as Record<string, unknown>);
+    const fields = checkAdamParams(a.adam_params);
     this.checkOpen();
     const sent = this.order.submit(() => this.link.engine.optimStep(this.run_id, fields));
     const done = sent.then((metrics) => {
@@ -204,11 +192,7 @@ export class TrainingClient {
   /** The checkpoint's files as object URLs (revoked by the ServiceClient's delete or close). */
   async get_checkpoint_archive_url(...args: unknown[]): Promise<CheckpointFilesResponse> {
     const a = parseArgs('get_checkpoint_archive_url', ['checkpoint_id'], args);
-    if (typeof a.checkpoint_id !== 'string')
-      throw new ValidationError(
-        `checkpoint_id must be a checkpoint id or path (a string), got ${describe(a.checkpoint_id)}.`,
-      );
-    const files = await this.link.engine.checkpointFiles(a.checkpoint_id);
+    const files = await this.link.engine.checkpointFiles(checkCheckpointId(a.checkpoint_id));
     return checkpointFilesResponse(files, this.urls);
   }
 
@@ -247,7 +231,7 @@ export class TrainingClient {
     return submitted(this.forward(...args), this.order.whenSent());
   }
   forward_backward_custom_async(...args: unknown[]) {
-    const { future, sent } = this.custom(args);
+    const { future, sent } = submitCustom(this.handle(), args);
     return submitted(future, sent);
   }
   optim_step_async(...args: unknown[]) {
@@ -267,48 +251,6 @@ export class TrainingClient {
   }
   save_weights_and_get_sampling_client_async(...args: unknown[]) {
     return submitted(this.save_weights_and_get_sampling_client(...args), this.order.whenSent());
-  }
-
-  /** The custom op: its future, and when its backward has been sent (custom-op.ts). */
-  private custom(args: unknown[]): { future: ForwardBackwardFuture; sent: Promise<void> } {
-    const a = parseArgs('forward_backward_custom', ['data', 'loss_fn'], args);
-    if (typeof a.loss_fn !== 'function')
-      throw new ValidationError(
-        'loss_fn must be a function (data, logprobs) => { loss, metrics }.',
-      );
-    const { wire } = checkBatch(a.data, 'cross_entropy', null, this.limits(), { anyInputs: true });
-    this.checkOpen();
-    const data = a.data as unknown[];
-    const op = submitCustomOp(
-      this.link,
-      this.order,
-      this.run_id,
-      wire,
-      data,
-      a.loss_fn as CustomLossFn,
-    );
-    const done = op.done.then((out) => {
-      this.metrics.accumulate(out.metrics);
-      return forwardBackwardOutput(out, 'custom');
-    });
-    return { future: new ForwardBackwardFuture(done), sent: op.sent };
-  }
-
-  private forwardOp(method: string, args: unknown[], backward: boolean): ForwardBackwardFuture {
-    const a = parseArgs(method, FB_ARGS, args);
-    const lossFn = a.loss_fn ?? 'cross_entropy';
-    const { wire, config } = checkBatch(a.data, lossFn, a.loss_fn_config, this.limits());
-    this.checkOpen();
-    const payload = this.link.transfer(wire, transferables(wire));
-    const done = this.order
-      .submit(() =>
-        this.link.engine.forwardBackward(this.run_id, payload, lossFn as string, config, backward),
-      )
-      .then((out) => {
-        if (backward) this.metrics.accumulate(out.metrics);
-        return forwardBackwardOutput(out, lossFn as string);
-      });
-    return new ForwardBackwardFuture(done);
   }
 
   private load(
@@ -337,18 +279,19 @@ export class TrainingClient {
     return name;
   }
 
-  private limits() {
-    return { vocabSize: this.info.vocabSize, maxSeqLen: this.info.maxSeqLen };
+  /** What the forward ops (forward-ops.ts) need of this client. */
+  private handle(): RunHandle {
+    return {
+      link: this.link,
+      order: this.order,
+      runId: this.run_id,
+      metrics: this.metrics,
+      limits: { vocabSize: this.info.vocabSize, maxSeqLen: this.info.maxSeqLen },
+      checkOpen: () => this.checkOpen(),
+    };
   }
 
   private checkOpen(): void {
     if (this.closed) throw new ValidationError('this TrainingClient is closed; create a new one.');
   }
-}
-
-function transferables(wire: readonly WireDatum[]): ArrayBuffer[] {
-  return wire.flatMap((d) => [
-    d.tokens.buffer,
-    ...Object.values(d.inputs).map((v) => v.buffer),
-  ]) as ArrayBuffer[];
 }

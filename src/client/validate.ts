@@ -5,10 +5,12 @@
  */
 import { ValidationError } from '../errors/loops-errors';
 import { describe } from './describe';
+import { resolveAdamParams } from '../core/adam-params';
 import { validateLossInputs } from '../core/loss-schema';
 import type { WireDatum } from '../protocol/wire-types';
 import { Datum, type DatumFields } from './types/datum';
 import { ModelInput } from './types/model-input';
+import { AdamParams, type AdamParamsFields } from './types/params';
 
 export interface ModelLimits {
   readonly vocabSize: number;
@@ -199,4 +201,25 @@ function checkIds(tokens: readonly number[], vocabSize: number, what: string): v
     throw new ValidationError(
       `${what}: token ${describe(tokens[bad])} at position ${bad} is outside the vocabulary [0, ${vocabSize}); token ids must be integers in that range.`,
     );
+}
+
+/** A checkpoint id or path argument: it must be a string (the engine resolves it). */
+export function checkCheckpointId(id: unknown): string {
+  if (typeof id !== 'string')
+    throw new ValidationError(
+      `checkpoint_id must be a checkpoint id or path (a string), got ${describe(id)}.`,
+    );
+  return id;
+}
+
+/** `optim_step`'s adam_params (an `AdamParams`, a plain object or nothing), checked, defaulted. */
+export function checkAdamParams(value: unknown): AdamParamsFields {
+  const raw = value ?? {};
+  // The AdamParams constructor rejects a non-object and unknown fields; a plain object is then
+  // checked as given (a null field too), before the defaults fill it in.
+  const fields = (raw instanceof AdamParams ? raw : new AdamParams(raw)).toJSON();
+  if (!(raw instanceof AdamParams)) resolveAdamParams(raw as Partial<AdamParamsFields>);
+  resolveAdamParams(fields);
+  checkFloat32Fields('AdamParams', fields as unknown as Record<string, unknown>);
+  return fields;
 }

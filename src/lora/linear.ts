@@ -21,6 +21,11 @@ export interface Linear {
   readonly spec: ProjectionSpec;
   /** y = x·Wᵀ (+ b), or x·W (+ b) for GPT-2 Conv1D. Returns a new tensor [N, out]. */
   apply(x: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * residual + apply(x), [N, out] (a new tensor), the add fused into the projection's dispatch
+   * where our WebGPU kernels run it. Optional: without it the caller adds.
+   */
+  applyAdd?(x: tf.Tensor2D, residual: tf.Tensor2D): tf.Tensor2D;
 }
 
 export class DenseLinear implements Linear {
@@ -73,6 +78,11 @@ export class DenseLinear implements Linear {
     if (this.usesGpuKernels) return frozenProjection(x, this.frozen); // [N, out]
     if (this.packed) return tf.tidy(() => this.stock(x, this.unpacked()));
     return this.stock(x, this.weight as tf.Tensor2D);
+  }
+
+  applyAdd(x: tf.Tensor2D, residual: tf.Tensor2D): tf.Tensor2D {
+    if (this.usesGpuKernels) return frozenProjection(x, this.frozen, residual); // [N, out]
+    return tf.tidy(() => tf.add(residual, this.apply(x)));
   }
 
   private stock(x: tf.Tensor2D, weight: tf.Tensor2D): tf.Tensor2D {

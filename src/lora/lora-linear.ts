@@ -5,7 +5,9 @@
  * W + ΔW is never formed: the update costs two thin matmuls of rank r.
  *
  * On webgpu with our kernels active and a dense base, the whole projection is one op
- * (src/runtime/webgpu/ops/lora-projection.ts): 2 dispatches forward, 4 backward, no dW.
+ * (src/runtime/webgpu/ops/lora-projection.ts): 2 dispatches forward, 4 backward, no dW; 1
+ * dispatch forward when no gradient is recorded and x has few rows (decoding), and a residual
+ * add (`applyAdd`) fused into the same dispatch.
  */
 import * as tf from '@tensorflow/tfjs';
 import { loraProjection } from '../runtime/webgpu/ops/lora-projection';
@@ -29,6 +31,18 @@ export class LoraLinear implements Linear {
     if (this.base instanceof DenseLinear && this.base.usesGpuKernels) {
       return loraProjection(x, this.base.frozen, this.loraA, this.loraB, this.scale); // [N, out]
     }
+    return this.stock(x);
+  }
+
+  applyAdd(x: tf.Tensor2D, residual: tf.Tensor2D): tf.Tensor2D {
+    if (this.base instanceof DenseLinear && this.base.usesGpuKernels) {
+      const { frozen } = this.base;
+      return loraProjection(x, frozen, this.loraA, this.loraB, this.scale, residual); // [N, out]
+    }
+    return tf.tidy(() => tf.add(residual, this.stock(x)));
+  }
+
+  private stock(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const y = this.base.apply(x); // [N, out]
       const down = tf.matMul(x, this.loraA, false, true); // [N, R]

@@ -23,6 +23,21 @@ export function project(linear: Linear, x: tf.Tensor3D): tf.Tensor3D {
   });
 }
 
+/**
+ * residual + linear(x), [B, T, out]: the add in the projection's own dispatch where the linear
+ * fuses it (`applyAdd`: our WebGPU kernels), else a separate add.
+ */
+export function projectAdd(linear: Linear, x: tf.Tensor3D, residual: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [B, T, C] = x.shape;
+    const out = linear.spec.outFeatures;
+    const x2 = tf.reshape<tf.Rank.R2>(x, [B * T, C]);
+    const r2 = tf.reshape<tf.Rank.R2>(residual, [B * T, out]);
+    const y = linear.applyAdd ? linear.applyAdd(x2, r2) : tf.add(r2, linear.apply(x2)); // [B·T, out]
+    return tf.reshape(y, [B, T, out]);
+  });
+}
+
 export interface LlamaLayer {
   readonly inputNorm: tf.Tensor1D;
   readonly postNorm: tf.Tensor1D;
@@ -58,10 +73,10 @@ export function llamaBlock(
       { H, K, D },
       { rope, headNorm, cache, index },
     ); // [B, T, H·D]
-    const h = tf.add<tf.Tensor3D>(x, project(layer.o, attended)); // [B, T, C]
+    const h = projectAdd(layer.o, attended, x); // [B, T, C]
     const n2 = rmsNorm(h, layer.postNorm, eps);
     const gated = swiglu(project(layer.gate, n2), project(layer.up, n2)); // [B, T, F]
-    return tf.add(h, project(layer.down, gated));
+    return projectAdd(layer.down, gated, h);
   });
 }
 
@@ -86,8 +101,8 @@ export function gpt2Block(
     const n1 = layerNorm(x, layer.ln1.weight, layer.ln1.bias, eps);
     const qkv = project(layer.cAttn, n1); // [B, T, 3C], [Q | K | V]
     const attended = attendPacked(qkv, { H, K: H, D }, { cache, index }); // [B, T, H·D]
-    const h = tf.add<tf.Tensor3D>(x, project(layer.attnProj, attended)); // [B, T, C]
+    const h = projectAdd(layer.attnProj, attended, x); // [B, T, C]
     const n2 = layerNorm(h, layer.ln2.weight, layer.ln2.bias, eps);
-    return tf.add(h, project(layer.mlpProj, geluTanh(project(layer.cFc, n2))));
+    return projectAdd(layer.mlpProj, geluTanh(project(layer.cFc, n2)), h);
   });
 }

@@ -18,11 +18,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../runtime/webgpu/backend-internals';
-import {
-  attentionForwardRegions,
-  type KvRegions,
-  type QView,
-} from '../runtime/webgpu/kernels/attention-forward';
+import { attentionForwardRegions } from '../runtime/webgpu/kernels/attention-forward';
+import type { KvRegions, QView } from '../runtime/webgpu/kernels/attention-operands';
 import { dimsOf, type HeadLayout } from '../runtime/webgpu/kernels/attention-wgsl';
 import {
   appendKvCacheRope,

@@ -1,7 +1,7 @@
 /**
- * Training routes: create_model, get_info, unload_model, forward, forward_backward, optim_step,
- * save_weights, save_weights_for_sampler, load_weights, weights_info, training_runs, and
- * loops-web's init_trainer_server. Every op on a model is a future run in its seq_id turn
+ * Training routes, the ops on a model: forward, forward_backward, optim_step, save_weights,
+ * save_weights_for_sampler, load_weights and loops-web's init_trainer_server (making, listing and
+ * dropping models is routes-models.ts). Every op on a model is a future run in its seq_id turn
  * (TinkerService.ordered); its arguments are checked with the same checks the page runs at call
  * time (src/client/validate.ts), so a bad batch from a Python script fails its own future with the
  * same message a bad call in the browser throws. tinker 0.24.1: resources/{models,training,
@@ -11,7 +11,6 @@ import { resolveAdamParams } from '../core/adam-params';
 import { ValidationError } from '../errors/loops-errors';
 import { checkBatch } from '../client/validate';
 import type {
-  CreateModelRequest,
   ForwardBackwardRequest,
   ForwardRequest,
   LoadWeightsRequest,
@@ -22,8 +21,8 @@ import type {
   TinkerForwardBackwardInput,
 } from '../protocol/tinker-wire';
 import { HttpError, api, type Route, type ServerRequest } from './http-server';
-import { parseAnyPath, enginePath, toEnginePath, toTinkerPath } from './tinker/paths';
-import { forwardOutput, weightsInfo } from './tinker/translate';
+import { toEnginePath, toTinkerPath } from './tinker/paths';
+import { forwardOutput } from './tinker/translate';
 import type { ModelRecord, TinkerService } from './tinker-service';
 
 export function trainingRoutes(service: TinkerService): Route[] {
@@ -45,12 +44,6 @@ export function trainingRoutes(service: TinkerService): Route[] {
     });
   };
   return [
-    {
-      method: 'POST',
-      pattern: api('create_model'),
-      schema: 'create_model',
-      handle: async (req) => createModel(service, req),
-    },
     {
       method: 'POST',
       pattern: api('forward_backward'),
@@ -131,112 +124,7 @@ export function trainingRoutes(service: TinkerService): Route[] {
         });
       },
     },
-    {
-      method: 'POST',
-      pattern: api('unload_model'),
-      schema: 'unload_model',
-      handle: async (req) => {
-        const model = service.model((req.body as { model_id: string }).model_id);
-        return service.ordered(model.modelId, undefined, req.digest, async () => {
-          await service.dropModel(model.modelId);
-          return { model_id: model.modelId, type: 'unload_model' };
-        });
-      },
-    },
-    {
-      method: 'POST',
-      pattern: api('get_info'),
-      schema: 'get_info',
-      handle: async (req) => {
-        const model = service.model((req.body as { model_id: string }).model_id);
-        return {
-          type: 'get_info',
-          model_data: { model_name: model.baseModel, tokenizer_id: model.baseModel },
-          model_id: model.modelId,
-          is_lora: true,
-          lora_rank: model.loraRank,
-          model_name: model.baseModel,
-        };
-      },
-    },
-    {
-      method: 'POST',
-      pattern: api('weights_info'),
-      schema: 'weights_info',
-      handle: async (req) => {
-        const path = (req.body as { tinker_path: string }).tinker_path;
-        const ref = parseAnyPath(path);
-        if (!ref || ref.kind !== 'weights')
-          throw new HttpError(
-            400,
-            `${JSON.stringify(path)} is not a training checkpoint path; expected tinker://<run_id>/weights/<name>.`,
-          );
-        const meta = (await engine.listCheckpoints(ref.runId)).find(
-          (m) => m.path === enginePath(ref),
-        );
-        if (!meta)
-          throw new HttpError(
-            404,
-            `no checkpoint ${path}; list the saved ones with list_checkpoints().`,
-            'UnknownCheckpointError',
-          );
-        return weightsInfo(meta);
-      },
-    },
-    {
-      method: 'GET',
-      pattern: api('training_runs'),
-      handle: async () => {
-        const runs = [...service.models.values()].map(trainingRun);
-        return {
-          training_runs: runs,
-          cursor: { offset: 0, limit: runs.length, total_count: runs.length },
-        };
-      },
-    },
-    {
-      method: 'GET',
-      pattern: api('training_runs/([^/]+)'),
-      handle: async (req) => trainingRun(service.model(req.params[0]!)),
-    },
   ];
-}
-
-async function createModel(service: TinkerService, req: ServerRequest) {
-  const b = req.body as CreateModelRequest;
-  const lora = b.lora_config ?? { rank: 32 };
-  if (lora.rank < 1)
-    throw new HttpError(422, `create_model: lora_config.rank is ${lora.rank}; it must be ≥ 1.`);
-  const requestId = service.createOnce(b.session_id, b.model_seq_id, () =>
-    service.futures.add(
-      (async () => {
-        const info = await service.engine.createRun({
-          baseModel: b.base_model,
-          rank: lora.rank,
-          seed: lora.seed ?? null,
-          trainMlp: lora.train_mlp ?? true,
-          trainAttn: lora.train_attn ?? true,
-          trainUnembed: lora.train_unembed ?? true,
-          loraAlpha: null,
-          maxSeqLen: null,
-          hubUrl: service.options.hubUrl,
-          fromState: null,
-        });
-        service.addModel({
-          modelId: info.runId,
-          sessionId: b.session_id,
-          baseModel: info.baseModel,
-          loraRank: info.loraRank,
-          vocabSize: info.vocabSize,
-          maxSeqLen: info.maxSeqLen,
-          policyVersion: info.policyVersion,
-          createdAt: new Date().toISOString(),
-        });
-        return { model_id: info.runId, type: 'create_model' };
-      })(),
-    ),
-  );
-  return { request_id: requestId };
 }
 
 async function saveForSampler(service: TinkerService, req: ServerRequest) {
@@ -287,19 +175,4 @@ function checkInput(input: TinkerForwardBackwardInput, model: ModelRecord) {
     vocabSize: model.vocabSize,
     maxSeqLen: model.maxSeqLen,
   });
-}
-
-function trainingRun(m: ModelRecord) {
-  return {
-    training_run_id: m.modelId,
-    base_model: m.baseModel,
-    model_owner: 'local',
-    is_lora: true,
-    corrupted: false,
-    lora_rank: m.loraRank,
-    last_request_time: m.createdAt,
-    last_checkpoint: null,
-    last_sampler_checkpoint: null,
-    user_metadata: null,
-  };
 }

@@ -13,6 +13,7 @@ import { FileCheckpointStore } from './file-checkpoint-store';
 import { DEFAULT_FUTURE_OPTIONS, type FutureStoreOptions } from './futures';
 import { createHttpServer } from './http-server';
 import { checkpointRoutes } from './routes-checkpoints';
+import { modelRoutes } from './routes-models';
 import { samplingRoutes } from './routes-sampling';
 import { serviceRoutes } from './routes-service';
 import { trainingRoutes } from './routes-training';
@@ -85,6 +86,7 @@ export async function startServer(partial: Partial<ServeOptions> = {}): Promise<
   const server = createHttpServer(
     [
       ...serviceRoutes(service),
+      ...modelRoutes(service),
       ...trainingRoutes(service),
       ...samplingRoutes(service),
       ...checkpointRoutes(service),

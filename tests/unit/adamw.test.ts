@@ -1,8 +1,5 @@
-// AdamW against hand-derived steps and against an independent float64 AdamW written here straight
-// from torch's formulas (torch/optim/adamw.py `_single_tensor_adamw` + clip_grad_norm_):
-//   clip: n = sqrt(Σ g²), c = max_norm / (n + 1e-6), g ← c·g if c < 1
-//   p ← p(1 − lr·wd);  m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²
-//   p ← p − (lr / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + eps)
+// AdamW against hand-derived steps and against an independent float64 AdamW written straight
+// from torch's formulas (tests/helpers/adamw-runs.ts, which gives them).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors/loops-errors';
@@ -13,65 +10,8 @@ import {
   validateAdamParams,
   type AdamHyperparams,
 } from '../../src/optim/adamw';
+import { maxRelError, referenceAdamW, runAdamW } from '../helpers/adamw-runs';
 import { expectNoLeaks, seededArray, useCpuBackend } from '../helpers/tf-node';
-
-/** Float64 AdamW over several parameters; returns the parameters after each step and the norms. */
-function referenceAdamW(p0: number[][], gradsPerStep: number[][][], hp: AdamHyperparams) {
-  const p = p0.map((x) => [...x]);
-  const m = p0.map((x) => x.map(() => 0));
-  const v = p0.map((x) => x.map(() => 0));
-  const norms: number[] = [];
-  gradsPerStep.forEach((grads, s) => {
-    const t = s + 1;
-    const n = Math.sqrt(grads.flat().reduce((acc, g) => acc + g * g, 0));
-    norms.push(n);
-    const c = hp.grad_clip_norm > 0 ? hp.grad_clip_norm / (n + 1e-6) : 1;
-    const scale = c < 1 ? c : 1;
-    p.forEach((pk, k) => {
-      pk.forEach((_, j) => {
-        const g = (grads[k]?.[j] as number) * scale;
-        const mk = m[k] as number[];
-        const vk = v[k] as number[];
-        pk[j] = (pk[j] as number) * (1 - hp.learning_rate * hp.weight_decay);
-        mk[j] = hp.beta1 * (mk[j] as number) + (1 - hp.beta1) * g;
-        vk[j] = hp.beta2 * (vk[j] as number) + (1 - hp.beta2) * g * g;
-        const denom = Math.sqrt(vk[j] as number) / Math.sqrt(1 - hp.beta2 ** t) + hp.eps;
-        pk[j] =
-          (pk[j] as number) -
-          (hp.learning_rate / (1 - hp.beta1 ** t)) * ((mk[j] as number) / denom);
-      });
-    });
-  });
-  return { p, m, v, norms };
-}
-
-/** Runs the engine AdamW from `p0` with the given gradients; returns values and reported norms. */
-async function runEngine(p0: number[][], gradsPerStep: number[][][], hp: AdamHyperparams) {
-  const params = p0.map((x, k) => tf.tidy(() => tf.variable(tf.tensor1d(x), true, `p${k}`)));
-  const opt = new AdamW();
-  const norms: number[] = [];
-  for (const grads of gradsPerStep) {
-    const g = grads.map((x) => tf.tensor1d(x));
-    norms.push((await opt.step(params, g, hp)).grad_norm);
-    tf.dispose(g);
-  }
-  const p = await Promise.all(params.map(async (x) => Array.from(await x.data())));
-  const state = await opt.exportState();
-  opt.dispose();
-  tf.dispose(params);
-  return { p, norms, state };
-}
-
-function maxRelError(got: number[][], want: number[][]): number {
-  let worst = 0;
-  want.forEach((w, k) =>
-    w.forEach((x, j) => {
-      const g = got[k]?.[j] as number;
-      worst = Math.max(worst, Math.abs(g - x) / Math.max(Math.abs(x), 1e-30));
-    }),
-  );
-  return worst;
-}
 
 const hp = (over: Partial<AdamHyperparams>): AdamHyperparams => ({ ...ADAM_DEFAULTS, ...over });
 
@@ -92,7 +32,7 @@ describe('AdamW update', () => {
     // p0 = [0.5, −1, 2], g = [0.2, −0.4, 0] ⇒ p1 = [0.4, −0.9, 2] (g = 0: m = v = 0, update 0/eps = 0).
     // grad_norm = sqrt(0.04 + 0.16) = sqrt(0.2).
     const out = await expectNoLeaks(() =>
-      runEngine([[0.5, -1, 2]], [[[0.2, -0.4, 0]]], hp({ learning_rate: 0.1 })),
+      runAdamW([[0.5, -1, 2]], [[[0.2, -0.4, 0]]], hp({ learning_rate: 0.1 })),
     );
     out.p[0]?.forEach((x, j) => expect(x).toBeCloseTo([0.4, -0.9, 2][j] as number, 6));
     expect(out.norms[0]).toBeCloseTo(Math.sqrt(0.2), 6);
@@ -107,12 +47,12 @@ describe('AdamW update', () => {
     // eps 0.1, lr 0.3, p0 = 1, g = 0.2, t = 1: m̂ = 0.2; sqrt(v)/sqrt(1 − β2) = sqrt(0.05·0.04)/sqrt(0.05)
     // = 0.2, denom = 0.2 + 0.1 = 0.3, p1 = 1 − 0.3·0.2/0.3 = 0.8. (Adding eps before the
     // correction, (sqrt(v) + eps)/sqrt(0.05) = 0.647, would give p1 = 0.907.)
-    const out = await runEngine([[1]], [[[0.2]]], hp({ learning_rate: 0.3, eps: 0.1 }));
+    const out = await runAdamW([[1]], [[[0.2]]], hp({ learning_rate: 0.3, eps: 0.1 }));
     expect(out.p[0]?.[0]).toBeCloseTo(0.8, 6);
     // And over several steps with a large eps, against the reference.
     const grads = seededGrads([3], 4, 40);
     const h = hp({ learning_rate: 0.05, eps: 0.05 });
-    const got = await runEngine([[0.3, -0.2, 0.1]], grads, h);
+    const got = await runAdamW([[0.3, -0.2, 0.1]], grads, h);
     expect(maxRelError(got.p, referenceAdamW([[0.3, -0.2, 0.1]], grads, h).p)).toBeLessThan(1e-6);
   });
 
@@ -121,7 +61,7 @@ describe('AdamW update', () => {
     const grads = seededGrads([3, 2], 5, 30);
     const h = hp({ learning_rate: 0.01 });
     const ref = referenceAdamW(p0, grads, h);
-    const got = await expectNoLeaks(() => runEngine(p0, grads, h));
+    const got = await expectNoLeaks(() => runAdamW(p0, grads, h));
     expect(maxRelError(got.p, ref.p)).toBeLessThan(1e-6);
     expect(maxRelError([got.norms], [ref.norms])).toBeLessThan(1e-6);
     const mGot = got.state.moments.map((x) => Array.from(x.m));
@@ -132,7 +72,7 @@ describe('AdamW update', () => {
 
   it('weight decay is decoupled: p ← p(1 − lr·wd) before Adam, and the moments never see it', async () => {
     // Zero gradient: the Adam part is 0/(0 + eps) = 0, so p1 = p0·(1 − 0.1·0.5) = 0.95·p0 exactly.
-    const zeroGrad = await runEngine(
+    const zeroGrad = await runAdamW(
       [[1, -2]],
       [[[0, 0]]],
       hp({ learning_rate: 0.1, weight_decay: 0.5 }),
@@ -142,8 +82,8 @@ describe('AdamW update', () => {
     const p0 = [[1, -2, 0.5]];
     const grads = seededGrads([3], 4, 50);
     const h = hp({ learning_rate: 0.05, weight_decay: 0.3 });
-    const withWd = await runEngine(p0, grads, h);
-    const noWd = await runEngine(p0, grads, hp({ learning_rate: 0.05 }));
+    const withWd = await runAdamW(p0, grads, h);
+    const noWd = await runAdamW(p0, grads, hp({ learning_rate: 0.05 }));
     expect(maxRelError(withWd.p, referenceAdamW(p0, grads, h).p)).toBeLessThan(1e-6);
     expect(withWd.state.moments).toEqual(noWd.state.moments);
     expect(withWd.p).not.toEqual(noWd.p);
@@ -158,7 +98,7 @@ describe('AdamW update', () => {
       [10, [0.3, 0.4], [0.45, 0.8]],
     ];
     for (const [clip, m, v] of cases) {
-      const out = await runEngine([[0, 0]], [[[3, 4]]], hp({ grad_clip_norm: clip }));
+      const out = await runAdamW([[0, 0]], [[[3, 4]]], hp({ grad_clip_norm: clip }));
       expect(out.norms[0]).toBeCloseTo(5, 5);
       const state = out.state.moments[0];
       Array.from(state?.m ?? []).forEach((x, j) => expect(x).toBeCloseTo(m[j] as number, 6));
@@ -173,7 +113,7 @@ describe('AdamW update', () => {
     ];
     const ref = referenceAdamW(p0, grads, h);
     expect(ref.norms.some((n) => n > 1.2) && ref.norms.some((n) => n < 1.2)).toBe(true);
-    const got = await runEngine(p0, grads, h);
+    const got = await runAdamW(p0, grads, h);
     expect(maxRelError(got.p, ref.p)).toBeLessThan(1e-6);
     expect(maxRelError([got.norms], [ref.norms])).toBeLessThan(1e-6);
   });
@@ -184,7 +124,7 @@ describe('AdamW state', () => {
     const p0 = [Array.from(seededArray(4, 5, 2)), Array.from(seededArray(3, 6, 2))];
     const grads = seededGrads([4, 3], 6, 90);
     const h = hp({ learning_rate: 0.01, weight_decay: 0.1, grad_clip_norm: 1 });
-    const straight = await runEngine(p0, grads, h);
+    const straight = await runAdamW(p0, grads, h);
 
     await expectNoLeaks(async () => {
       const params = p0.map((x) => tf.tidy(() => tf.variable(tf.tensor1d(x))));

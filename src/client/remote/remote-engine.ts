@@ -19,7 +19,7 @@
  * service says it is loops-web (`loops_web` in get_server_capabilities). Against any other service
  * tokenizers come from `hub_url`, and the Loops-only calls fail with `NotSupportedByService`.
  */
-import { RemoteOpError, ValidationError } from '../../errors/loops-errors';
+import { RemoteOpError } from '../../errors/loops-errors';
 import type {
   BackendReport,
   BackendRequest,
@@ -27,11 +27,7 @@ import type {
   EngineMemory,
   SelfCheckResult,
 } from '../../protocol/engine-api';
-import type {
-  GetServerCapabilitiesResponse,
-  TinkerCheckpoint,
-  WeightsInfoResponse,
-} from '../../protocol/tinker-wire';
+import type { GetServerCapabilitiesResponse, TinkerCheckpoint } from '../../protocol/tinker-wire';
 import type {
   AdamWire,
   Checkpoint,
@@ -55,16 +51,16 @@ import {
   listRemoteCheckpoints,
   remoteCheckpointFiles,
 } from './remote-checkpoints';
-import { RemoteRun } from './remote-run';
+import { RemoteRuns } from './remote-runs';
 import { RemoteSamplers } from './remote-samplers';
-import { RemoteSession, type LoraFlags } from './remote-session';
+import { RemoteSession } from './remote-session';
 import { checkpointFromTinker } from './wire';
 
 export class RemoteEngine implements EngineApi {
   private report: BackendReport | null = null;
   private readonly session: RemoteSession;
   private readonly samplers: RemoteSamplers;
-  private readonly runs = new Map<string, RemoteRun>();
+  private readonly runs: RemoteRuns;
 
   constructor(
     private readonly http: TinkerHttp,
@@ -72,6 +68,7 @@ export class RemoteEngine implements EngineApi {
   ) {
     this.session = new RemoteSession(http, hubUrl);
     this.samplers = new RemoteSamplers(this.session);
+    this.runs = new RemoteRuns(http, this.session);
   }
 
   /** Creates the session, starts its heartbeat and reads what the service is. */
@@ -132,55 +129,8 @@ export class RemoteEngine implements EngineApi {
     };
   }
 
-  async createRun(
-    request: CreateRunRequest,
-    onProgress?: (p: LoadProgress) => void,
-  ): Promise<RunInfo> {
-    if (request.loraAlpha !== null)
-      throw new ValidationError(
-        'lora_alpha is not part of the Tinker protocol; a remote service uses its own (32 on loops-web serve). Leave it out.',
-      );
-    let rank = request.rank;
-    let baseModel = request.baseModel;
-    let flags: LoraFlags = {
-      train_mlp: request.trainMlp,
-      train_attn: request.trainAttn,
-      train_unembed: request.trainUnembed,
-    };
-    if (request.fromState) {
-      // As the SDK does (service_client.py create_training_client_from_state): read the
-      // checkpoint's LoRA config, make a model of that shape, then load the weights into it.
-      const info = await this.http.call<WeightsInfoResponse>('POST', 'weights_info', {
-        tinker_path: request.fromState.path,
-      });
-      baseModel = info.base_model;
-      rank = info.lora_rank ?? rank;
-      flags = {
-        train_mlp: info.train_mlp ?? true,
-        train_attn: info.train_attn ?? true,
-        train_unembed: info.train_unembed ?? true,
-      };
-    }
-    const modelId = await this.session.createModel(baseModel, rank, request.seed, flags);
-    const run = new RemoteRun(this.http, modelId, baseModel, 1, 0, this.session.loops !== null);
-    run.loraRank = rank;
-    this.runs.set(modelId, run);
-    try {
-      if (request.fromState)
-        await run.loadState(request.fromState.path, request.fromState.withOptimizer);
-      const facts = await this.session.modelFacts(baseModel, modelId);
-      onProgress?.({ phase: 'ready', loaded: 1, total: 1 });
-      return {
-        ...facts,
-        runId: modelId,
-        loraRank: rank,
-        maxSeqLen: Math.min(request.maxSeqLen ?? facts.maxPositions, facts.maxPositions),
-        policyVersion: run.policyVersion,
-      };
-    } catch (error) {
-      await this.closeRun(modelId).catch(() => undefined);
-      throw error;
-    }
+  createRun(request: CreateRunRequest, onProgress?: (p: LoadProgress) => void): Promise<RunInfo> {
+    return this.runs.create(request, onProgress);
   }
 
   forwardBackward(
@@ -190,42 +140,39 @@ export class RemoteEngine implements EngineApi {
     config: Record<string, number>,
     backward: boolean,
   ): Promise<WireForwardResult> {
-    return this.withRun(runId, (run) => run.forwardBackward(data, lossFn, config, backward));
+    return this.runs.with(runId, (run) => run.forwardBackward(data, lossFn, config, backward));
   }
 
   backwardWeighted(runId: string, data: WireDatum[], weights: Float32Array[]): Promise<void> {
-    return this.withRun(runId, (run) => run.backwardWeighted(data, weights));
+    return this.runs.with(runId, (run) => run.backwardWeighted(data, weights));
   }
 
   optimStep(runId: string, adam: AdamWire): Promise<Record<string, number>> {
-    return this.withRun(runId, (run) => run.optimStep(adam));
+    return this.runs.with(runId, (run) => run.optimStep(adam));
   }
 
   initTrainerServer(runId: string, rank: number) {
-    return this.withRun(runId, (run) => run.initTrainerServer(rank));
+    return this.runs.with(runId, (run) => run.initTrainerServer(rank));
   }
 
   saveState(runId: string, name: string): Promise<string> {
-    return this.withRun(runId, (run) => run.saveState(name));
+    return this.runs.with(runId, (run) => run.saveState(name));
   }
 
   loadState(runId: string, path: string, withOptimizer: boolean) {
-    return this.withRun(runId, (run) => run.loadState(path, withOptimizer));
+    return this.runs.with(runId, (run) => run.loadState(path, withOptimizer));
   }
 
   saveWeightsForSampler(runId: string, name: string): Promise<string> {
-    return this.withRun(runId, (run) => run.saveWeightsForSampler(name));
+    return this.runs.with(runId, (run) => run.saveWeightsForSampler(name));
   }
 
-  async closeRun(runId: string): Promise<void> {
-    const run = this.runs.get(runId);
-    if (!run) return;
-    this.runs.delete(runId);
-    await run.close();
+  closeRun(runId: string): Promise<void> {
+    return this.runs.close(runId);
   }
 
   createSampler(request: CreateSamplerRequest): Promise<SamplerInfo> {
-    return this.samplers.create(request, (runId) => this.run(runId));
+    return this.samplers.create(request, (runId) => this.runs.get(runId));
   }
 
   sample(request: SampleRequest): Promise<WireSampleResult> {
@@ -283,32 +230,12 @@ export class RemoteEngine implements EngineApi {
    */
   async shutdown(): Promise<void> {
     this.stopHeartbeat();
-    const runs = [...this.runs.values()];
-    this.runs.clear();
-    await Promise.all([
-      ...runs.map((run) => run.close(false).catch(() => undefined)),
-      this.samplers.closeAll(2),
-    ]);
+    await Promise.all([this.runs.closeAll(), this.samplers.closeAll(2)]);
   }
 
   /** Stops the heartbeat (the link is closing). */
   stopHeartbeat(): void {
     this.session.stopHeartbeat();
-  }
-
-  private run(runId: string): RemoteRun {
-    const run = this.runs.get(runId);
-    if (!run)
-      throw new ValidationError(`run ${runId} is closed or unknown; create a new TrainingClient.`);
-    return run;
-  }
-
-  private withRun<T>(runId: string, op: (run: RemoteRun) => Promise<T>): Promise<T> {
-    try {
-      return op(this.run(runId));
-    } catch (error) {
-      return Promise.reject(error);
-    }
   }
 }
 

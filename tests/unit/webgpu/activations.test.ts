@@ -10,30 +10,13 @@ import { ACTIVATION_KERNELS } from '../../../src/runtime/webgpu/kernels/activati
 import * as f64 from '../../reference/transformer-f64-ops';
 import { expectNoLeaks, seededArray } from '../../helpers/tf-node';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
+import { expectClose, onCpu } from '../../helpers/webgpu-parity';
 
 // 24 values take the vec4 kernels, 15 the scalar ones. Inputs span ±6 (σ and tanh saturate).
 const SHAPES = [
   [2, 3, 4],
   [3, 5],
 ];
-
-async function onCpu<T>(fn: () => Promise<T>): Promise<T> {
-  await tf.setBackend('cpu');
-  try {
-    return await fn();
-  } finally {
-    await tf.setBackend('webgpu');
-  }
-}
-
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
-  expect(got.length, what).toBe(want.length);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) {
-    worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / (1 + Math.abs(want[i]!)));
-  }
-  expect(worst, `${what}: worst error`).toBeLessThan(tol);
-}
 
 /** d/dx of a scalar function by central differences (float64). */
 function derivative(f: (x: number) => number, x: number): number {

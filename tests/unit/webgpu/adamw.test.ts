@@ -1,8 +1,8 @@
 // AdamW over an arena on webgpu (src/optim/adamw-arena.ts: grad-norm partials + one update kernel
 // for all parameters) against the stock-op AdamW on cpu (src/optim/adamw.ts, itself tested against
-// torch's formulas in tests/unit/adamw.test.ts) and a float64 AdamW written here from torch's
-// formulas; with clipping, weight decay and sizes that are not multiples of 4. Also the gradient
-// buffer's arena and the dispatch counts.
+// torch's formulas in tests/unit/adamw.test.ts) and the float64 AdamW from torch's formulas
+// (tests/helpers/adamw-runs.ts); with clipping, weight decay and sizes that are not multiples of
+// 4. Also the gradient buffer's arena and the dispatch counts.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADAM_DEFAULTS, AdamW, type AdamHyperparams } from '../../../src/optim/adamw';
@@ -12,6 +12,7 @@ import { precompile } from '../../../src/runtime/webgpu/gpu-runtime';
 import { ADAMW_UPDATE, ARENA_ADD } from '../../../src/runtime/webgpu/kernels/adamw';
 import { GRAD_NORM_PARTIALS } from '../../../src/runtime/webgpu/kernels/grad-norm';
 import { withGpuKernels } from '../../../src/runtime/webgpu-kernels';
+import { adamParams, maxRelError, referenceAdamW, runAdamW } from '../../helpers/adamw-runs';
 import { expectNoLeaks, seededArray } from '../../helpers/tf-node';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 
@@ -32,64 +33,17 @@ const GRADS = Array.from({ length: STEPS }, (_, t) =>
   SHAPES.map((s, k) => seededArray(size(s), 10 * t + k, 2)),
 );
 
-/** Float64 torch AdamW + clip_grad_norm_: parameters after the last step and every norm. */
-function reference(hp: AdamHyperparams) {
-  const p = P0.map((x) => Array.from(x));
-  const m = p.map((x) => x.map(() => 0));
-  const v = p.map((x) => x.map(() => 0));
-  const norms: number[] = [];
-  GRADS.forEach((grads, s) => {
-    const t = s + 1;
-    const n = Math.sqrt(grads.reduce((a, g) => a + g.reduce((b, x) => b + x * x, 0), 0));
-    norms.push(n);
-    const c = Math.min(hp.grad_clip_norm / (n + 1e-6), 1);
-    p.forEach((pk, k) =>
-      pk.forEach((_, j) => {
-        const g = grads[k]![j]! * c;
-        m[k]![j] = hp.beta1 * m[k]![j]! + (1 - hp.beta1) * g;
-        v[k]![j] = hp.beta2 * v[k]![j]! + (1 - hp.beta2) * g * g;
-        const denom = Math.sqrt(v[k]![j]!) / Math.sqrt(1 - hp.beta2 ** t) + hp.eps;
-        pk[j] =
-          pk[j]! * (1 - hp.learning_rate * hp.weight_decay) -
-          (hp.learning_rate / (1 - hp.beta1 ** t)) * (m[k]![j]! / denom);
-      }),
-    );
+const makeParams = (tag: string) => adamParams(P0, SHAPES, tag);
+
+/** `STEPS` steps through `AdamW.step` (tensor gradients), with the kernels switch as given. */
+const run = (tag: string, kernelsOn: (step: number) => boolean) =>
+  runAdamW(P0, GRADS, HP, {
+    shapes: SHAPES,
+    tag,
+    aroundStep: (t, step) => withGpuKernels(kernelsOn(t), step),
   });
-  return { p, norms };
-}
 
-function makeParams(tag: string): tf.Variable[] {
-  return SHAPES.map((s, k) =>
-    tf.tidy(() => tf.variable(tf.tensor(P0[k]!, s), true, `${tag}-p${k}`)),
-  );
-}
-
-/** `steps` steps through `AdamW.step` (tensor gradients), with the kernels switch as given. */
-async function run(tag: string, kernelsOn: (step: number) => boolean) {
-  const params = makeParams(tag);
-  const opt = new AdamW();
-  const norms: number[] = [];
-  for (let t = 0; t < STEPS; t++) {
-    const g = GRADS[t]!.map((x, k) => tf.tensor(x, SHAPES[k]!));
-    norms.push((await withGpuKernels(kernelsOn(t), () => opt.step(params, g, HP))).grad_norm);
-    tf.dispose(g);
-  }
-  const p = await Promise.all(params.map(async (x) => Array.from(await x.data())));
-  const state = await opt.exportState();
-  opt.dispose();
-  tf.dispose(params);
-  return { p, norms, state };
-}
-
-function worst(got: number[][], want: number[][]): number {
-  let w = 0;
-  want.forEach((row, k) =>
-    row.forEach((x, j) => {
-      w = Math.max(w, Math.abs(got[k]![j]! - x) / Math.max(Math.abs(x), 1e-3));
-    }),
-  );
-  return w;
-}
+const worst = (got: number[][], want: number[][]) => maxRelError(got, want, 1e-3);
 
 describe('AdamW arena (Dawn)', () => {
   beforeAll(async () => {
@@ -103,7 +57,7 @@ describe('AdamW arena (Dawn)', () => {
     await tf.setBackend('cpu');
     const cpu = await run('cpu', () => true);
     await tf.setBackend('webgpu');
-    const ref = reference(HP);
+    const ref = referenceAdamW(P0, GRADS, HP);
     expect(worst(ours.p, cpu.p), 'params vs cpu AdamW').toBeLessThan(1e-6);
     expect(worst(ours.p, ref.p), 'params vs float64').toBeLessThan(1e-6);
     expect(worst([ours.norms], [cpu.norms]), 'norms vs cpu').toBeLessThan(1e-6);

@@ -19,6 +19,7 @@ import { gradFD } from '../../reference/finite-diff';
 import { relativeError } from '../../helpers/model-fixtures';
 import { seededArray } from '../../helpers/seeded';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
+import { onCpu } from '../../helpers/webgpu-parity';
 
 interface Inputs {
   q: Float32Array;
@@ -56,15 +57,6 @@ async function run(d: AttentionDims, x: Inputs, attn: Attn) {
   );
   tf.dispose([q, k, v, w, o, ...grads]);
   return { out: out!, dq: dq!, dk: dk!, dv: dv! };
-}
-
-async function onCpu<T>(fn: () => Promise<T>): Promise<T> {
-  await tf.setBackend('cpu');
-  try {
-    return await fn();
-  } finally {
-    await tf.setBackend('webgpu');
-  }
 }
 
 const CASES: [string, AttentionDims][] = [

@@ -53,6 +53,7 @@ const arrays = {
   a: seededArray(R * IN, 4, 1),
   b: seededArray(OUT * R, 5, 1),
   dy: seededArray(N * OUT, 6, 2),
+  residual: seededArray(N * OUT, 7, 2),
 };
 
 interface Result {
@@ -61,11 +62,23 @@ interface Result {
   work: GpuWork;
 }
 
+interface RunOptions {
+  /** y = residual + linear(x) through `applyAdd`; its gradient comes last. */
+  readonly residual?: boolean;
+  /** Record a gradient (the default); without, forward only: `grads` is empty. */
+  readonly tape?: boolean;
+}
+
 /**
  * y = linear(x) and [dx, dA, dB] for the upstream gradient dy, on the current backend, through
  * DenseLinear / LoraLinear (packed weights only where asked and on webgpu).
  */
-async function run(c: Case, lora: boolean, packWeight: boolean): Promise<Result> {
+async function run(
+  c: Case,
+  lora: boolean,
+  packWeight: boolean,
+  options: RunOptions = {},
+): Promise<Result> {
   const { values, words } = weightValues();
   const [rows, cols] = c.layout === 'out_in' ? [OUT, IN] : [IN, OUT];
   const w = packWeight ? tf.tensor1d(words, 'int32') : tf.tensor2d(values, [rows, cols]);
@@ -76,9 +89,13 @@ async function run(c: Case, lora: boolean, packWeight: boolean): Promise<Result>
   const dy = tf.tensor2d(arrays.dy, [N, OUT]);
   const base = new DenseLinear(spec(c), w, bias);
   const linear: Linear = lora ? new LoraLinear(base, a, b, SCALE) : base;
-  const xs = lora ? [x, a, b] : [x];
+  const res = options.residual ? tf.tensor2d(arrays.residual, [N, OUT]) : null;
+  const xs = [...(lora ? [x, a, b] : [x]), ...(res ? [res] : [])];
+  const forward = () => (res ? linear.applyAdd!(x, res) : linear.apply(x));
   const { result, work } = await countGpuWork(() =>
-    tf.engine().gradients(() => linear.apply(x), xs, dy),
+    options.tape === false
+      ? { value: forward(), grads: [] as tf.Tensor[] }
+      : tf.engine().gradients(forward, xs, dy),
   );
   const out = {
     y: (await result.value.data()) as Float32Array,
@@ -86,6 +103,7 @@ async function run(c: Case, lora: boolean, packWeight: boolean): Promise<Result>
     work,
   };
   tf.dispose([w, x, a, b, dy, result.value, ...result.grads]);
+  if (res) res.dispose();
   if (bias) bias.dispose();
   return out;
 }
@@ -99,8 +117,10 @@ describe('LoRA projection op (Dawn) vs the stock path on cpu', () => {
   beforeAll(async () => {
     await useCpuAgain();
     for (const c of CASES) {
-      for (const lora of [true, false])
+      for (const lora of [true, false]) {
         reference.set(`${name(c)}${lora}`, await run(c, lora, false));
+        reference.set(`${name(c)}${lora}res`, await run(c, lora, false, { residual: true }));
+      }
     }
     await useWebGpuBackend();
   });
@@ -136,10 +156,44 @@ describe('LoRA projection op (Dawn) vs the stock path on cpu', () => {
     });
   }
 
+  for (const c of [CASES[1]!, CASES[2]!]) {
+    it(`LoRA without a tape, ${name(c)}: y matches in 1 dispatch (x·Aᵀ in the kernel)`, async () => {
+      const want = reference.get(`${name(c)}true`)!;
+      const got = await expectNoLeaks(() => run(c, true, c.packed, { tape: false }));
+      expect(relativeError(got.y, want.y)).toBeLessThan(1e-5);
+      expect(got.work.dispatches).toBe(1);
+      expect(Object.keys(got.work.ours)).toEqual([expect.stringMatching(/-lrt?i(-|$)/)]);
+      const listed = projectionKernels({ ...c, inFeatures: IN, outFeatures: OUT, rank: R });
+      expect(listed.map((k) => k.name)).toEqual(expect.arrayContaining(Object.keys(got.work.ours)));
+    });
+
+    it(`residual fused, ${name(c)}: LoRA y and every gradient (the residual's = dy); frozen too`, async () => {
+      for (const lora of [true, false]) {
+        const want = reference.get(`${name(c)}${lora}res`)!;
+        const got = await expectNoLeaks(() => run(c, lora, c.packed, { residual: true }));
+        expect(relativeError(got.y, want.y)).toBeLessThan(1e-5);
+        expect(got.grads).toHaveLength(want.grads.length);
+        got.grads.forEach((g, i) => expect(relativeError(g, want.grads[i]!)).toBeLessThan(1e-5));
+        expect(got.grads.at(-1)).toEqual(arrays.dy);
+        // The add costs no dispatch: as without the residual (2 + 4 LoRA, 1 + 1 frozen).
+        expect(got.work.dispatches).toBe(lora ? 6 : 2);
+        expect(Object.values(got.work.stock)).toEqual([]);
+        const untaped = await expectNoLeaks(() =>
+          run(c, lora, c.packed, { residual: true, tape: false }),
+        );
+        expect(relativeError(untaped.y, want.y)).toBeLessThan(1e-5);
+        expect(untaped.work.dispatches).toBe(1);
+      }
+    });
+  }
+
   it('lists vec4-load kernels for model-sized projections (SmolLM2 q_proj, r 8)', () => {
     const shape = { layout: 'out_in', inFeatures: 576, outFeatures: 576, bias: false } as const;
     const names = projectionKernels({ ...shape, packed: true, rank: 8 }).map((k) => k.name);
-    expect(names).toHaveLength(5); // dA and dB share one variant
+    expect(names).toHaveLength(6); // dA and dB share one variant; the inline forward
+    expect(names).toContain('gemm-nt-bf16-lrti-vec4');
+    const withResidual = projectionKernels({ ...shape, packed: true, rank: 8, residual: true });
+    expect(withResidual.map((k) => k.name)).toContain('gemm-nt-bf16-lrti-res-vec4');
     expect(names.every((n) => n.endsWith('-vec4'))).toBe(true);
   });
 

@@ -12,6 +12,7 @@ import { gradFD } from '../../reference/finite-diff';
 import * as f64 from '../../reference/transformer-f64-ops';
 import { expectNoLeaks, seededArray } from '../../helpers/tf-node';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
+import { expectClose, onCpu } from '../../helpers/webgpu-parity';
 
 const EPS = 1e-5;
 
@@ -63,15 +64,6 @@ async function run(c: Case, d: Data): Promise<{ y: Float32Array; dx: Float32Arra
   return out;
 }
 
-async function onCpu<T>(fn: () => Promise<T>): Promise<T> {
-  await tf.setBackend('cpu');
-  try {
-    return await fn();
-  } finally {
-    await tf.setBackend('webgpu');
-  }
-}
-
 function reference(c: Case, d: Data): { y: Float64Array; dx: Float64Array } {
   const C = c.shape[c.shape.length - 1]!;
   const rows = d.x.length / C;
@@ -80,15 +72,6 @@ function reference(c: Case, d: Data): { y: Float64Array; dx: Float64Array } {
   const loss = (x: Float64Array) => forward(x).reduce((s, v, i) => s + v * d.dy[i]!, 0);
   const x = Float64Array.from(d.x);
   return { y: forward(x), dx: gradFD(loss, x, 1e-6) };
-}
-
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
-  expect(got.length, what).toBe(want.length);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) {
-    worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / (1 + Math.abs(want[i]!)));
-  }
-  expect(worst, `${what}: worst error`).toBeLessThan(tol);
 }
 
 describe('norm kernels (Dawn)', () => {

@@ -16,16 +16,24 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
-import { dispatch, type Binding, type GpuKernel } from '../gpu-runtime';
+import { dispatch, type GpuKernel } from '../gpu-runtime';
 import {
+  ropeArgs,
+  type AttentionRope,
+  type AttentionShape,
+  type KvRegions,
+  type QView,
+} from './attention-operands';
+import {
+  attentionKernel,
   constants,
-  headDim,
-  loader,
-  storage,
-  storer,
   dimsOf,
+  headDim,
+  queryRowMain,
   ropeDecl,
   rotateShared,
+  rowInputs,
+  rowOperand,
   stridesOf,
   type HeadDim,
   type HeadLayout,
@@ -64,45 +72,19 @@ struct U { T: u32, S: u32, offset: u32, H: u32, G: u32, K: u32, scale: f32, P: u
            qBatch: u32, qHead: u32, qTok: u32, aBatch: u32, aHead: u32, aTok: u32,
            bBatch: u32, bHead: u32, bTok: u32, qOff: u32, kOff: u32, vOff: u32,
            rope: u32, qRow0: u32, kRow0: u32 }
-${storage(hd, 0, 'q')}
-${storage(hd, 1, 'kA')}
-${storage(hd, 2, 'vA')}
-${storage(hd, 3, 'kB')}
-${storage(hd, 4, 'vB')}
-${storage(hd, 5, 'o', true)}
+${rowInputs(hd, ['q', 'kA', 'vA', 'kB', 'vB'])}
+${rowOperand(hd, 5, 'o', true)}
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(8) var<uniform> u: U;
 ${ropeDecl(hd, 7)}
-${loader(hd, 'q')}
-${loader(hd, 'kA')}
-${loader(hd, 'vA')}
-${loader(hd, 'kB')}
-${loader(hd, 'vB')}
-${storer(hd, 'o')}
 
-var<workgroup> ks: array<vec4<f32>, ${hd.tile * hd.D4}>;
-var<workgroup> vs: array<vec4<f32>, ${hd.tile * hd.D4}>;
-
-@compute @workgroup_size(${64})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let b = wg.y / u.K;
-  let kvh = wg.y % u.K;
-  let rows = u.G * u.T;
-  let r = wg.x * WG + li;
-  let live = r < rows;
-  let rr = min(r, rows - 1u);
-  let t = rr / u.G;
-  let h = kvh * u.G + rr % u.G;
-  let qBase = u.qOff + b * u.qBatch + h * u.qHead + t * u.qTok;
+${queryRowMain(hd)}
   var qr: array<vec4<f32>, D4>;
   var acc: array<vec4<f32>, D4>;
   for (var j = 0u; j < D4; j++) { qr[j] = ld_q(qBase, j) * u.scale; }
   if (u.rope != 0u) { rotateRow(&qr, u.qRow0 + t, 1.0); }
   var m = -3.0e38;
   var l = 0.0;
-  let tLast = min(wg.x * WG + WG - 1u, rows - 1u) / u.G;
-  let sEnd = min(u.S, u.offset + tLast + 1u); // keys any row of this workgroup sees
-  let mine = u.offset + t + 1u;               // keys this row sees: s < mine
   var sc: array<f32, TILE>;
   for (var s0 = 0u; s0 < sEnd; s0 += TILE) {
     for (var i = li; i < TILE * D4; i += WG) {
@@ -157,69 +139,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }`;
 }
 
-const kernels = new Map<number, GpuKernel>();
-
 /** The forward kernel for head dim D (one pipeline per D). */
 export function attentionForwardKernel(D: number): GpuKernel {
-  let kernel = kernels.get(D);
-  if (!kernel) {
-    kernel = { name: `attention-forward-d${D}`, code: source(headDim(D)), uniforms: UNIFORMS };
-    kernels.set(D, kernel);
-  }
-  return kernel;
-}
-
-/** Where the keys and values of a call live (see the module comment); strides in elements. */
-export interface KvRegions {
-  readonly kA: Binding;
-  readonly vA: Binding;
-  /** Keys s < P come from region A. */
-  readonly P: number;
-  /** Region A's strides: batch (0 = shared by all batch rows), head, token. */
-  readonly aStrides: readonly [number, number, number];
-  readonly kB: Binding;
-  readonly vB: Binding;
-  readonly bStrides: readonly [number, number, number];
-  /** Element offsets of region A's k and v rows (a packed qkv); default 0. */
-  readonly kOff?: number;
-  readonly vOff?: number;
-}
-
-/** Where q's rows are: element strides (batch, head, token) and an offset (a packed qkv). */
-export interface QView {
-  readonly strides: readonly number[];
-  readonly offset: number;
-}
-
-export interface AttentionShape {
-  readonly B: number;
-  readonly H: number;
-  readonly K: number;
-  readonly T: number;
-  /** Keys visible in all: offset = S − T. */
-  readonly S: number;
-  readonly D: number;
-}
-
-/**
- * RoPE applied inside the kernels: the packed table [L, D] (cos | sin of each position's angles)
- * and the table rows of query 0 and key 0.
- */
-export interface AttentionRope {
-  readonly cs: tf.Tensor2D;
-  readonly qRow0: number;
-  readonly kRow0: number;
-}
-
-/** The uniforms and binding that switch in-kernel RoPE on (or off: `dummy` stands for the table). */
-export function ropeArgs(rope: AttentionRope | null | undefined, dummy: Binding, D: number) {
-  if (rope && (D % 2 !== 0 || rope.cs.shape[1] !== D)) {
-    throw new RangeError(`in-kernel RoPE needs an even head dim and a [L, ${D}] table`);
-  }
-  return {
-    table: rope ? rope.cs : dummy,
-    uniforms: rope ? [1, rope.qRow0, rope.kRow0] : [0, 0, 0],
-  };
+  return attentionKernel(`attention-forward-d${D}`, () => source(headDim(D)), UNIFORMS);
 }
 
 /**

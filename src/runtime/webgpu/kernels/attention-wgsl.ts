@@ -4,6 +4,7 @@
  * of 4 every row starts on a vec4 boundary and buffers are bound as `array<vec4<f32>>`,
  * otherwise as `array<f32>` with the missing lanes read as 0 and never written.
  */
+import type { GpuKernel, ScalarType } from '../gpu-runtime';
 
 /** Invocations per workgroup of every attention kernel (one per query row or key row). */
 export const ATTN_WG = 64;
@@ -31,14 +32,14 @@ export function headDim(D: number): HeadDim {
 }
 
 /** `var<storage, …> name: array<…>` at `binding`. */
-export function storage(hd: HeadDim, binding: number, name: string, write = false): string {
+function storage(hd: HeadDim, binding: number, name: string, write = false): string {
   const access = write ? 'read_write' : 'read';
   const type = hd.aligned ? 'vec4<f32>' : 'f32';
   return `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${type}>;`;
 }
 
 /** `fn ld_<name>(base, j) -> vec4<f32>`: the j-th vec4 of the row starting at element `base`. */
-export function loader(hd: HeadDim, name: string): string {
+function loader(hd: HeadDim, name: string): string {
   if (hd.aligned) {
     return `fn ld_${name}(base: u32, j: u32) -> vec4<f32> { return ${name}[base / 4u + j]; }`;
   }
@@ -53,7 +54,7 @@ export function loader(hd: HeadDim, name: string): string {
 }
 
 /** `fn st_<name>(base, j, x)`: writes the j-th vec4 of the row starting at element `base`. */
-export function storer(hd: HeadDim, name: string): string {
+function storer(hd: HeadDim, name: string): string {
   if (hd.aligned) {
     return `fn st_${name}(base: u32, j: u32, x: vec4<f32>) { ${name}[base / 4u + j] = x; }`;
   }
@@ -63,6 +64,86 @@ export function storer(hd: HeadDim, name: string): string {
       if (d < D) { ${name}[base + d] = x[c]; }
     }
   }`;
+}
+
+/**
+ * A row operand at `binding`: its storage declaration and its `ld_<name>` or, when written,
+ * `st_<name>` (no kernel both reads and writes one).
+ */
+export function rowOperand(hd: HeadDim, binding: number, name: string, write = false): string {
+  return `${storage(hd, binding, name, write)}
+${write ? storer(hd, name) : loader(hd, name)}`;
+}
+
+/** Read-only row operands `names` at bindings 0, 1, …, as `rowOperand`. */
+export function rowInputs(hd: HeadDim, names: readonly string[]): string {
+  return names.map((name, binding) => rowOperand(hd, binding, name)).join('\n');
+}
+
+const built = new Map<string, GpuKernel>();
+
+/** The attention kernel `name` (one pipeline per variant), its WGSL generated on first use. */
+export function attentionKernel(
+  name: string,
+  code: () => string,
+  uniforms: readonly ScalarType[],
+): GpuKernel {
+  let kernel = built.get(name);
+  if (!kernel) {
+    kernel = { name, code: code(), uniforms };
+    built.set(name, kernel);
+  }
+  return kernel;
+}
+
+/**
+ * WGSL: the key/value tiles in workgroup memory and the start of `main` for the kernels with one
+ * invocation per query row (the forward and dq). Workgroup (wg.x, wg.y) takes rows
+ * r = t·G + g of batch b = ⌊wg.y/K⌋ and kv head kvh; h is the row's query head. `live` is false
+ * past the last row (such an invocation works on the last row and writes nothing). The causal
+ * limits: the workgroup's rows see keys s < sEnd, this row keys s < mine.
+ */
+export function queryRowMain(hd: HeadDim): string {
+  return `var<workgroup> ks: array<vec4<f32>, ${hd.tile * hd.D4}>;
+var<workgroup> vs: array<vec4<f32>, ${hd.tile * hd.D4}>;
+
+@compute @workgroup_size(${ATTN_WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let b = wg.y / u.K;
+  let kvh = wg.y % u.K;
+  let rows = u.G * u.T;
+  let r = wg.x * WG + li;
+  let live = r < rows;
+  let rr = min(r, rows - 1u);
+  let t = rr / u.G;
+  let h = kvh * u.G + rr % u.G;
+  let qBase = u.qOff + b * u.qBatch + h * u.qHead + t * u.qTok;
+  let tLast = min(wg.x * WG + WG - 1u, rows - 1u) / u.G;
+  let sEnd = min(u.S, u.offset + tLast + 1u);
+  let mine = u.offset + t + 1u;`;
+}
+
+/**
+ * WGSL: for the (query, key) pair whose rows' vec4 j are `q(j)`, `k(j)` (q scaled by 1/√D),
+ * dO's `dO(j)` and v's `v(j)`, the probability p = exp(q·k − lse) and dS = p (dO·v − Δ)
+ * (see attention-backward.ts), as `let p` and `let ds`.
+ */
+export function probAndDs(
+  q: (j: string) => string,
+  k: (j: string) => string,
+  dO: (j: string) => string,
+  v: (j: string) => string,
+  lse: string,
+  delta: string,
+): string {
+  return `var x4 = vec4<f32>(0.0);
+        var dp4 = vec4<f32>(0.0);
+        for (var j = 0u; j < D4; j++) {
+          x4 = fma(${q('j')}, ${k('j')}, x4);
+          dp4 = fma(${dO('j')}, ${v('j')}, dp4);
+        }
+        let p = exp(x4.x + x4.y + x4.z + x4.w - ${lse});
+        let ds = p * (dp4.x + dp4.y + dp4.z + dp4.w - ${delta});`;
 }
 
 /** The constants every attention shader starts with. */

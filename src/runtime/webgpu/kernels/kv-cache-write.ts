@@ -11,16 +11,34 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
-import { dispatch, type GpuKernel } from '../gpu-runtime';
+import { dispatch, type GpuKernel, type ScalarType } from '../gpu-runtime';
 import { dimsOf, stridesOf, type HeadLayout } from './attention-wgsl';
 
 const WG = 64;
 const ROW = 4096;
 
+/** Workgroups for `n` invocations, rows of ROW (the kernels recover idx as (y·ROW + x)·WG + li). */
+function grid(n: number): [number, number] {
+  const groups = Math.ceil(n / WG);
+  return [Math.min(groups, ROW), Math.ceil(groups / ROW)];
+}
+
+/** `n` u32 uniforms: every uniform of these kernels is a count, a position or a stride. */
+const u32s = (n: number): ScalarType[] => Array.from({ length: n }, () => 'u32' as const);
+
+/**
+ * WGSL: the first element of token t's row of D in head row bh = b·heads + h of a source read
+ * through element strides (batch, head, token).
+ */
+const SOURCE_ROW = /* wgsl */ `
+fn sourceRow(bh: u32, heads: u32, batch: u32, head: u32, tok: u32, t: u32) -> u32 {
+  return (bh / heads) * batch + (bh % heads) * head + t * tok;
+}`;
+
 export const KV_CACHE_WRITE_KERNEL: GpuKernel = {
   name: 'kv-cache-write',
   // n, T, D, cap, pos, K, the source's element strides (batch, head, token), k's and v's offsets
-  uniforms: ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'],
+  uniforms: u32s(11),
   code: /* wgsl */ `
 struct U { n: u32, T: u32, D: u32, cap: u32, pos: u32, K: u32, sBatch: u32, sHead: u32, sTok: u32,
            kOff: u32, vOff: u32 }
@@ -29,6 +47,7 @@ struct U { n: u32, T: u32, D: u32, cap: u32, pos: u32, K: u32, sBatch: u32, sHea
 @group(0) @binding(2) var<storage, read_write> kDst: array<f32>;
 @group(0) @binding(3) var<storage, read_write> vDst: array<f32>;
 @group(0) @binding(4) var<uniform> u: U;
+${SOURCE_ROW}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let idx = (wg.y * ${ROW}u + wg.x) * ${WG}u + li;
@@ -38,7 +57,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let t = row % u.T;
   let bh = row / u.T;
   let at = (bh * u.cap + u.pos + t) * u.D + d;
-  let src = (bh / u.K) * u.sBatch + (bh % u.K) * u.sHead + t * u.sTok + d;
+  let src = sourceRow(bh, u.K, u.sBatch, u.sHead, u.sTok, t) + d;
   kDst[at] = k[u.kOff + src];
   vDst[at] = v[u.vOff + src];
 }`,
@@ -92,35 +111,22 @@ function write(
     );
   }
   const n = B * K * T * D;
-  const groups = Math.ceil(n / WG);
-  dispatch(
-    KV_CACHE_WRITE_KERNEL,
-    [k, v, kDst, vDst],
-    [Math.min(groups, ROW), Math.ceil(groups / ROW)],
-    [n, T, D, cap, pos, K, ...strides, ...offsets],
-  );
+  dispatch(KV_CACHE_WRITE_KERNEL, [k, v, kDst, vDst], grid(n), [
+    n,
+    T,
+    D,
+    cap,
+    pos,
+    K,
+    ...strides,
+    ...offsets,
+  ]);
 }
 
 export const KV_CACHE_ROPE_KERNEL: GpuKernel = {
   name: 'kv-cache-write-rope',
   // nq, nkv, T, D, cap, pos, H, K, q strides (batch, head, token), k/v strides, table row of pos
-  uniforms: [
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-    'u32',
-  ],
+  uniforms: u32s(15),
   code: /* wgsl */ `
 struct U { nq: u32, nkv: u32, T: u32, D: u32, cap: u32, pos: u32, H: u32, K: u32,
            qBatch: u32, qHead: u32, qTok: u32, sBatch: u32, sHead: u32, sTok: u32, start: u32 }
@@ -133,6 +139,7 @@ struct U { nq: u32, nkv: u32, T: u32, D: u32, cap: u32, pos: u32, H: u32, K: u32
 @group(0) @binding(6) var<storage, read_write> kDst: array<f32>;
 @group(0) @binding(7) var<storage, read_write> vDst: array<f32>;
 @group(0) @binding(8) var<uniform> u: U;
+${SOURCE_ROW}
 
 // Element d of a row, given its rotate-half partner, rotated to table row at.
 fn rotated(x: f32, partner: f32, d: u32, at: u32) -> f32 {
@@ -151,12 +158,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let at = u.start + t;
   if (idx < u.nq) {              // q: [B, H, T, D] enumerated, read and written in q's layout
     let bh = idx / (u.D * u.T);
-    let row = (bh / u.H) * u.qBatch + (bh % u.H) * u.qHead + t * u.qTok;
+    let row = sourceRow(bh, u.H, u.qBatch, u.qHead, u.qTok, t);
     qOut[row + d] = rotated(q[row + d], q[row + partner], d, at);
   }
   if (idx < u.nkv) {             // k (rotated) and v into the cache at pos + t
     let bh = idx / (u.D * u.T);
-    let row = (bh / u.K) * u.sBatch + (bh % u.K) * u.sHead + t * u.sTok;
+    let row = sourceRow(bh, u.K, u.sBatch, u.sHead, u.sTok, t);
     let dst = (bh * u.cap + u.pos + t) * u.D + d;
     kDst[dst] = rotated(k[row + d], k[row + partner], d, at);
     vDst[dst] = v[row + d];
@@ -189,11 +196,10 @@ export function appendKvCacheRope(
     );
   }
   const qOut = emptyTensor<tf.Tensor4D>(q.shape);
-  const groups = Math.ceil(q.size / WG);
   dispatch(
     KV_CACHE_ROPE_KERNEL,
     [q, k, v, tables.cos, tables.sin, qOut, kDst, vDst],
-    [Math.min(groups, ROW), Math.ceil(groups / ROW)],
+    grid(q.size),
     [
       q.size,
       k.size,

@@ -6,7 +6,7 @@
  *   lse = log Σ_j exp(l_j)        target: l_t − lse (0 where t < 0)
  *   top-k: the k ids with the largest logits (ties: lowest id), each with l_i − lse
  *
- * The top-k set is a radix select (topk-rows.ts), never a sort of the row; the k pairs are written
+ * The top-k set is a radix select (row-select-wgsl.ts), never a sort of the row; the k pairs are written
  * in no particular order and the page sorts those few (descending log-prob, then id, as tf.topk
  * orders them).
  *
@@ -15,7 +15,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { dispatch, type GpuKernel } from '../gpu-runtime';
-import { ROW_SELECT_WGSL } from './topk-rows';
+import { ROW_SELECT_WGSL } from './row-select-wgsl';
 
 const CODE = /* wgsl */ `
 struct Params {

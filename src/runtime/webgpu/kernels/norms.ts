@@ -61,16 +61,12 @@ function header(vec4: boolean): string {
     }`;
 }
 
-/** Forward: x [rows, n] (n = C or C/4 vec4s), w [n] (, b [n]) → y. */
-function forwardCode(kind: NormKind, vec4: boolean): string {
-  const layer = kind === 'layer';
-  return `${header(vec4)}
-    @group(0) @binding(0) var<storage, read> x: array<V>;
-    @group(0) @binding(1) var<storage, read> w: array<V>;
-    ${layer ? '@group(0) @binding(2) var<storage, read> b: array<V>;' : ''}
-    @group(0) @binding(${layer ? 3 : 2}) var<storage, read_write> y: array<V>;
-    @group(0) @binding(${layer ? 4 : 3}) var<uniform> u: U;
-    @compute @workgroup_size(${WG})
+/**
+ * The start of `main`, one workgroup per row: `row`, `base` (its first element) and the
+ * row's `mean` (LayerNorm's μ; 0 for RMSNorm).
+ */
+function rowMain(layer: boolean): string {
+  return `@compute @workgroup_size(${WG})
     fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
       let row = wid.y * u.gx + wid.x;
       if (row >= u.rows) { return; }
@@ -82,7 +78,19 @@ function forwardCode(kind: NormKind, vec4: boolean): string {
              for (var c = li; c < u.n; c += WG) { s += hsum(x[base + c]); }
              mean = reduce4(vec4<f32>(s, 0.0, 0.0, 0.0), li).x / u.cols;`
           : ''
-      }
+      }`;
+}
+
+/** Forward: x [rows, n] (n = C or C/4 vec4s), w [n] (, b [n]) → y. */
+function forwardCode(kind: NormKind, vec4: boolean): string {
+  const layer = kind === 'layer';
+  return `${header(vec4)}
+    @group(0) @binding(0) var<storage, read> x: array<V>;
+    @group(0) @binding(1) var<storage, read> w: array<V>;
+    ${layer ? '@group(0) @binding(2) var<storage, read> b: array<V>;' : ''}
+    @group(0) @binding(${layer ? 3 : 2}) var<storage, read_write> y: array<V>;
+    @group(0) @binding(${layer ? 4 : 3}) var<uniform> u: U;
+    ${rowMain(layer)}
       var q = 0.0;
       for (var c = li; c < u.n; c += WG) { let d = x[base + c] - V(mean); q += hsum(d * d); }
       let r = 1.0 / sqrt(reduce4(vec4<f32>(q, 0.0, 0.0, 0.0), li).x / u.cols + u.eps);
@@ -102,19 +110,7 @@ function backwardCode(kind: NormKind, vec4: boolean): string {
     @group(0) @binding(3) var<storage, read_write> dx: array<V>;
     @group(0) @binding(4) var<storage, read_write> stats: array<vec2<f32>>;
     @group(0) @binding(5) var<uniform> u: U;
-    @compute @workgroup_size(${WG})
-    fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-      let row = wid.y * u.gx + wid.x;
-      if (row >= u.rows) { return; }
-      let base = row * u.n;
-      var mean = 0.0;
-      ${
-        layer
-          ? `var s = 0.0;
-             for (var c = li; c < u.n; c += WG) { s += hsum(x[base + c]); }
-             mean = reduce4(vec4<f32>(s, 0.0, 0.0, 0.0), li).x / u.cols;`
-          : ''
-      }
+    ${rowMain(layer)}
       // Σ(x−μ)², Σg, Σg·(x−μ) in one reduction.
       var acc = vec4<f32>(0.0);
       for (var c = li; c < u.n; c += WG) {

@@ -30,7 +30,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
 import { dispatch, type GpuKernel } from '../gpu-runtime';
-import { ROW_SELECT_WGSL } from './topk-rows';
+import { ROW_SELECT_WGSL } from './row-select-wgsl';
 
 /** What the kernel reads from `TokenChoiceParams` (core/sampling-params.ts). */
 export interface SampleRowsParams {
@@ -107,23 +107,26 @@ fn nextU32(row: u32) -> u32 {
   return out;
 }
 
+// Id i's weight when both cuts keep it, else 0.
+fn keptWeight(base: u32, i: u32, cutP: Cut) -> f32 {
+  let l = logits[base + i];
+  let key = orderKey(l);
+  return select(0.0, searchWeight(l), inCut(cutK, i, key) && inCut(cutP, i, key));
+}
+
 // Inverse CDF over the kept ids, ascending: each invocation sums a contiguous chunk; one scans the
 // chunk sums; the chunk that holds u·S walks to the first id whose cumulative weight exceeds it.
 fn drawToken(base: u32, n: u32, tid: u32, cutP: Cut) -> u32 {
-  let chunk = (n + WG - 1u) / WG;
-  let lo = min(tid * chunk, n);
-  let hi = min(lo + chunk, n);
+  let span = chunkOf(n, tid);
+  let lo = span.x;
+  let hi = span.y;
   var own = 0.0;
   var last = NONE;
   for (var i = lo; i < hi; i++) {
-    let l = logits[base + i];
-    let key = orderKey(l);
-    if (inCut(cutK, i, key) && inCut(cutP, i, key)) {
-      let w = searchWeight(l);
-      if (w > 0.0) {
-        own += w;
-        last = i;
-      }
+    let w = keptWeight(base, i, cutP);
+    if (w > 0.0) {
+      own += w;
+      last = i;
     }
   }
   redF[tid] = own;
@@ -148,16 +151,12 @@ fn drawToken(base: u32, n: u32, tid: u32, cutP: Cut) -> u32 {
     var cum = before;
     var pick = last;
     for (var i = lo; i < hi; i++) {
-      let l = logits[base + i];
-      let key = orderKey(l);
-      if (inCut(cutK, i, key) && inCut(cutP, i, key)) {
-        let w = searchWeight(l);
-        if (w > 0.0) {
-          cum += w;
-          if (cum > goal) {
-            pick = i;
-            break;
-          }
+      let w = keptWeight(base, i, cutP);
+      if (w > 0.0) {
+        cum += w;
+        if (cum > goal) {
+          pick = i;
+          break;
         }
       }
     }

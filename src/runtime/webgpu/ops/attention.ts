@@ -9,18 +9,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GpuKernel } from '../gpu-runtime';
-import {
-  attentionBackward,
-  attentionBackwardPacked,
-  attentionDkdvKernel,
-  attentionDqKernel,
-} from '../kernels/attention-backward';
+import { attentionBackward, attentionBackwardPacked } from '../kernels/attention-backward';
+import { attentionDkdvKernel, attentionDqKernel } from '../kernels/attention-backward-kernels';
 import {
   attentionForward,
   attentionForwardKernel,
   attentionForwardPacked,
-  type AttentionRope,
 } from '../kernels/attention-forward';
+import type { AttentionRope } from '../kernels/attention-operands';
 import { KV_CACHE_ROPE_KERNEL, KV_CACHE_WRITE_KERNEL } from '../kernels/kv-cache-write';
 import { ROPE_KERNEL } from '../kernels/rope';
 import type { HeadLayout } from '../kernels/attention-wgsl';

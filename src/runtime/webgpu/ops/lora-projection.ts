@@ -10,28 +10,61 @@
  *   backward, 4 dispatches: dyB = dy·B;  dx = dy·W + s·dyB·A  (fused);
  *                           dA = s·dyBᵀ·x;  dB = s·dyᵀ·down
  *
+ * When nothing records a gradient (no tape: sampling, and the first forward of a checkpointed
+ * block) and x has at most `INLINE_MAX_ROWS` rows, the forward is one dispatch instead: the GEMM
+ * forms down = x·Aᵀ itself for its row tile (kernels/gemm.ts, inline low-rank term). Each column
+ * tile recomputes its rows' x·Aᵀ, r/32 of the main product's multiply-adds; with one row tile
+ * (decode: a row per sequence) the kernel is bound by reading W, so that work is nearly free and
+ * the dispatch it saves (the dependent `down` GEMM, one workgroup) is most of the cost. With more
+ * rows (training, long prompts) the main product becomes compute-bound and the two-dispatch form
+ * is cheaper. A residual, when given, is added in the same dispatch (y + residual; its gradient
+ * is dy).
+ *
  * Only for `gpuKernelsActive()`: the stock-op path stays in src/lora/lora-linear.ts. Works inside
  * activation checkpointing (src/model/checkpoint.ts): it saves what backward reads (x, A, B, down)
  * and captures only the frozen weight, which outlives the step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gemm } from '../kernels/gemm';
-import { backwardGemm, forwardGemm, type FrozenWeight } from './projection';
+import { gemm, INLINE_MAX_RANK } from '../kernels/gemm';
+import { TILE } from '../kernels/gemm-wgsl';
+import { backwardGemm, checkResidual, forwardGemm, type FrozenWeight } from './projection';
 
-/** y [N, out]: the frozen projection plus s·(x·Aᵀ)·Bᵀ. Returns a new tensor. */
+/** The most rows of x for the one-dispatch forward: one row tile of the GEMM. */
+export const INLINE_MAX_ROWS = TILE;
+
+/**
+ * Whether a LoRA forward of `rows` rows at rank `rank` takes the one-dispatch inline form now:
+ * no gradient tape is recording (`isTapeOn` is false also inside a customGrad's forward, whose
+ * inner ops TF.js never records), x fits one row tile and the rank one staged K step.
+ */
+export function inlineLoraForward(rows: number, rank: number): boolean {
+  return !tf.engine().isTapeOn() && rows <= INLINE_MAX_ROWS && rank <= INLINE_MAX_RANK;
+}
+
+/**
+ * y [N, out]: the frozen projection plus s·(x·Aᵀ)·Bᵀ (plus `residual` [N, out] when given).
+ * Returns a new tensor.
+ */
 export function loraProjection(
   x: tf.Tensor2D,
   frozen: FrozenWeight,
   a: tf.Tensor2D,
   b: tf.Tensor2D,
   scale: number,
+  residual: tf.Tensor2D | null = null,
 ): tf.Tensor2D {
   checkFactors(frozen, a, b);
+  if (residual) checkResidual(x, frozen, residual);
+  if (inlineLoraForward(x.shape[0], a.shape[0])) {
+    const lowRank = { l: a, r: b, transR: true, scale, inline: true };
+    return forwardGemm(x, frozen, lowRank, residual); // [N, out], one dispatch
+  }
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
-    const [xIn, aIn, bIn] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+    const [xIn, aIn, bIn, resIn] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D?];
     const down = gemm(xIn, aIn, { transB: true }); // [N, R]
-    const y = forwardGemm(xIn, frozen, { l: down, r: bIn, transR: true, scale }); // [N, out]
+    const lowRank = { l: down, r: bIn, transR: true, scale };
+    const y = forwardGemm(xIn, frozen, lowRank, resIn ?? null); // [N, out]
     save([xIn, aIn, bIn, down]);
     return {
       value: y,
@@ -43,11 +76,11 @@ export function loraProjection(
         const dA = gemm(dyB, xs, { transA: true, alpha: scale }); // [R, in]
         const dB = gemm(g, downs, { transA: true, alpha: scale }); // [out, R]
         dyB.dispose();
-        return [dx, dA, dB];
+        return residual ? [dx, dA, dB, tf.reshape(g, residual.shape)] : [dx, dA, dB];
       },
     };
   });
-  return op(x, a, b) as tf.Tensor2D;
+  return (residual ? op(x, a, b, residual) : op(x, a, b)) as tf.Tensor2D;
 }
 
 function checkFactors(frozen: FrozenWeight, a: tf.Tensor2D, b: tf.Tensor2D): void {

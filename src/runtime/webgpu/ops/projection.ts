@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   gemm,
   gemmKernel,
+  INLINE_MAX_RANK,
   type GemmOptions,
   type GemmVariant,
   type PackedBf16Matrix,
@@ -32,13 +33,19 @@ export interface FrozenWeight {
 
 type LowRank = GemmOptions['lowRank'];
 
-/** x·op(W) (+ b) (+ lowRank) [N, out], one dispatch; returns a new tensor. */
-export function forwardGemm(x: tf.Tensor2D, frozen: FrozenWeight, lowRank?: LowRank): tf.Tensor2D {
+/** x·op(W) (+ b) (+ lowRank) (+ residual) [N, out], one dispatch; returns a new tensor. */
+export function forwardGemm(
+  x: tf.Tensor2D,
+  frozen: FrozenWeight,
+  lowRank?: LowRank,
+  residual: tf.Tensor2D | null = null,
+): tf.Tensor2D {
   checkInput(x, frozen);
   return gemm(x, frozen.weight, {
     transB: frozen.layout === 'out_in',
     bias: frozen.bias,
     lowRank,
+    residual,
   });
 }
 
@@ -52,15 +59,37 @@ export function backwardGemm(
 }
 
 /**
- * y = x·Wᵀ (+ b) (or x·W (+ b) for Conv1D), [N, out], differentiable w.r.t. x only. Returns a new
- * tensor.
+ * y = x·Wᵀ (+ b) (or x·W (+ b) for Conv1D) (+ residual [N, out], in the same dispatch), [N, out],
+ * differentiable w.r.t. x (and the residual: its gradient is dy). Returns a new tensor.
  */
-export function frozenProjection(x: tf.Tensor2D, frozen: FrozenWeight): tf.Tensor2D {
+export function frozenProjection(
+  x: tf.Tensor2D,
+  frozen: FrozenWeight,
+  residual: tf.Tensor2D | null = null,
+): tf.Tensor2D {
+  if (residual) checkResidual(x, frozen, residual);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-    value: forwardGemm(args[0] as tf.Tensor2D, frozen),
-    gradFunc: (dy: tf.Tensor) => backwardGemm(dy as tf.Tensor2D, frozen),
+    // args: x (, residual), then TF.js's save function.
+    value: forwardGemm(
+      args[0] as tf.Tensor2D,
+      frozen,
+      null,
+      residual ? (args[1] as tf.Tensor2D) : null,
+    ),
+    gradFunc: (dy: tf.Tensor) => {
+      const dx = backwardGemm(dy as tf.Tensor2D, frozen);
+      return residual ? [dx, tf.reshape(dy, residual.shape)] : dx;
+    },
   }));
-  return op(x) as tf.Tensor2D;
+  return (residual ? op(x, residual) : op(x)) as tf.Tensor2D;
+}
+
+/** Throws unless `residual` is [rows of x, out]. */
+export function checkResidual(x: tf.Tensor2D, frozen: FrozenWeight, residual: tf.Tensor2D): void {
+  const want = [x.shape[0], frozen.outFeatures];
+  if (residual.rank !== 2 || residual.shape.join() !== want.join()) {
+    throw new Error(`projection: residual is [${residual.shape}], expected [${want}].`);
+  }
 }
 
 function checkInput(x: tf.Tensor2D, frozen: FrozenWeight): void {
@@ -80,12 +109,14 @@ export interface ProjectionShape {
   readonly bias: boolean;
   /** The LoRA rank r; 0 or absent: the frozen projection alone. */
   readonly rank?: number;
+  /** The block adds a residual to its output (Llama o/down, GPT-2 c_proj): fused in forward. */
+  readonly residual?: boolean;
 }
 
 /**
  * Every GEMM kernel a projection's forward and backward dispatch, for `precompile`: the same
  * variants `gemm` picks (vec4 loads by `vectorLoads`, which depends on in, out and r, not on
- * the number of rows).
+ * the number of rows), the one-dispatch inline LoRA forward of decoding included.
  */
 export function projectionKernels(p: ProjectionShape): GpuKernel[] {
   const { inFeatures: C, outFeatures: O, packed } = p;
@@ -102,13 +133,11 @@ export function projectionKernels(p: ProjectionShape): GpuKernel[] {
   });
   const lr = (transR: boolean) => (r > 0 ? { transR } : null);
   const plain = { packedB: false, bias: false, lowRank: null };
+  const res = p.residual ? { residual: true } : {};
+  const forward = { transA: false, transB: outIn, packedB: packed, bias: p.bias, ...res };
   const variants = [
-    // y = x·op(W) + b (+ s·down·Bᵀ)
-    variant({ transA: false, transB: outIn, packedB: packed, bias: p.bias, lowRank: lr(true) }, [
-      any,
-      O,
-      C,
-    ]),
+    // y = x·op(W) + b (+ s·down·Bᵀ) (+ residual)
+    variant({ ...forward, lowRank: lr(true) }, [any, O, C]),
     // dx = dy·op(W)ᵀ (+ s·dyB·A)
     variant({ transA: false, transB: !outIn, packedB: packed, bias: false, lowRank: lr(false) }, [
       any,
@@ -116,6 +145,10 @@ export function projectionKernels(p: ProjectionShape): GpuKernel[] {
       O,
     ]),
   ];
+  if (r > 0 && r <= INLINE_MAX_RANK) {
+    // the same without a tape and with few rows: down = x·Aᵀ formed in the kernel
+    variants.push(variant({ ...forward, lowRank: { transR: true, inline: true } }, [any, O, C]));
+  }
   if (r > 0) {
     variants.push(
       variant({ transA: false, transB: true, ...plain }, [any, r, C]), // down = x·Aᵀ

@@ -66,6 +66,13 @@ fn inCut(c: Cut, i: u32, key: u32) -> bool {
   return key > c.key || (key == c.key && i <= c.tieId);
 }
 
+// Invocation tid's contiguous chunk [x, y) of a row of n, for scans in id order.
+fn chunkOf(n: u32, tid: u32) -> vec2<u32> {
+  let chunk = (n + WG - 1u) / WG;
+  let lo = min(tid * chunk, n);
+  return vec2<u32>(lo, min(lo + chunk, n));
+}
+
 // Max, its first index and log-sum-exp of logits[base, base + n), skipping -Infinity; NaN and
 // +Infinity are reported in bad. Online softmax per invocation, then a tree over the workgroup.
 fn rowStats(base: u32, n: u32, tid: u32) -> RowStats {
@@ -217,9 +224,9 @@ fn radixCut(base: u32, n: u32, tid: u32, want: f32, weighted: bool) -> Cut {
 // The id of the nth (1-based, ascending ids) element of the search set whose key is key. Each
 // invocation counts a contiguous chunk; one scans the counts; the owner of the nth walks its chunk.
 fn nthMatch(base: u32, n: u32, tid: u32, key: u32, nth: u32) -> u32 {
-  let chunk = (n + WG - 1u) / WG;
-  let lo = min(tid * chunk, n);
-  let hi = min(lo + chunk, n);
+  let span = chunkOf(n, tid);
+  let lo = span.x;
+  let hi = span.y;
   var c = 0u;
   for (var i = lo; i < hi; i++) {
     let k = orderKey(logits[base + i]);
