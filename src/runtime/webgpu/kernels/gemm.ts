@@ -1,14 +1,16 @@
 /**
  * Tiled matrix product on WebGPU, with the extras the LoRA projection needs in the same dispatch:
  *
- *   C[M, N] = α·op(A)·op(B) (+ bias[N]) (+ s·L·op(R)) (+ C, when accumulating)
+ *   C[M, N] = α·op(A)·op(B) (+ bias[N]) (+ s·L·op(R)) (+ Res[M, N]) (+ C, when accumulating)
  *
  * op(X) is X or Xᵀ (row-major storage either way). B may be float32 or packed bf16 pairs (a u32 /
  * int32 buffer, two bf16 per word along the flattened array: element 2i in the low half of word i,
  * src/io/dtype.ts `packBf16Pairs`), unpacked as it is loaded: bf16 is the top half of a float32,
  * so the low half widens as `bitcast<f32>(w << 16)` and the high half as
  * `bitcast<f32>(w & 0xffff0000)`, exactly. The low-rank term L [M, r] · R ([r, N], or [N, r]
- * transposed) runs as extra K-tiles through the same accumulator: [α·A | s·L] · [B ; R].
+ * transposed) runs as extra K-tiles through the same accumulator: [α·A | s·L] · [B ; R]. Inline,
+ * L = A·Dᵀ is formed in the kernel from the factor D [r ≤ 32, K] while A's tiles are staged (the
+ * one-dispatch LoRA forward of decoding; gemm-wgsl.ts `inlineLowRankStep`).
  *
  * Tiling (the scheme of published WebGPU matmul work, e.g. TF.js's `matmul_packed`): a workgroup
  * of 8×8 invocations computes a 32×32 output tile, each invocation a 4×4 block held in registers;
