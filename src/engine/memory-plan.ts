@@ -49,7 +49,8 @@ export interface ModelMemoryPlan {
   readonly optimizer: number;
   /**
    * One training step at batch × seq: the checkpointed activations (`trainingStepBytes`), the
-   * adapter's gradients, and the unembedding's chunked logits (six [n, V] tensors at once).
+   * adapter's gradients, and the unembedding's chunked logits (six [n, V] tensors at once on
+   * stock ops; one, in chunks of half the rows, with our kernels, as packing implies).
    */
   readonly step: number;
   readonly total: number;
@@ -77,7 +78,7 @@ export function heldWeightBytes(config: ModelConfig, packedProjections: boolean)
  * The GPU bytes a LoRA run on `config` needs, estimated from the config before any download.
  * Sources of each term: weights and adapter count their tensors; the optimizer is AdamW's two
  * moments; the step is `trainingStepBytes` (its lower bound with checkpointed blocks) + the
- * adapter's gradients + target-logprobs.ts's chunk: min(B·T, chunk rows) × V floats, six at once.
+ * adapter's gradients + target-logprobs.ts's chunk: min(B·T, chunk rows) × V floats, six at once (one packed).
  */
 export function modelMemoryPlan(config: ModelConfig, options: ModelPlanOptions): ModelMemoryPlan {
   const { rank, targets, batch, seq, packedProjections } = options;
@@ -85,8 +86,10 @@ export function modelMemoryPlan(config: ModelConfig, options: ModelPlanOptions):
   const adapter = adapterBytes(config, rank, targets);
   const optimizer = 2 * adapter;
   const V = config.vocabSize;
-  const chunkRows = Math.max(1, Math.floor(2 ** 22 / V)); // target-logprobs.ts defaultChunkRows
-  const logits = 6 * ELEMENT_BYTES * Math.min(batch * seq, chunkRows) * V;
+  // target-logprobs.ts defaultChunkRows: six [n, V] tensors at once on stock ops; with our
+  // kernels (what packing implies) one, and chunks of half the rows.
+  const chunkRows = Math.max(1, Math.floor((packedProjections ? 2 ** 21 : 2 ** 22) / V));
+  const logits = (packedProjections ? 1 : 6) * ELEMENT_BYTES * Math.min(batch * seq, chunkRows) * V;
   const step = trainingStepBytes(config, batch, seq).bytes + adapter + logits;
   const tables = new Set(vocabNames(config));
   const packed = packedProjections ? packedWeightNames(config) : new Set<string>();

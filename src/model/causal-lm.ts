@@ -181,13 +181,10 @@ export class CausalLM {
    * per part, concatenated). Holds [N, V]: sampling only, N small enough that it fits one buffer.
    */
   logits(h: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => {
-      const base = unembedRows(this.unembedTable, h); // [N, V]
-      const lora = this.adapter?.modules.get('lm_head');
-      if (!lora || !this.adapter) return base;
-      const up = tf.matMul(tf.matMul(h, lora.a, false, true), lora.b, false, true); // [N, V]
-      return tf.add(base, tf.mul(up, this.adapter.scale)) as tf.Tensor2D;
-    });
+    const lora = this.adapter?.modules.get('lm_head');
+    const factors =
+      lora && this.adapter ? { a: lora.a, b: lora.b, scale: this.adapter.scale } : null;
+    return unembedRows(this.unembedTable, h, factors); // [N, V]
   }
 
   /**

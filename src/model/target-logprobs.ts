@@ -14,16 +14,22 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { UnsupportedModelError } from '../errors/loops-errors';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import { logitsGradInPlace, rowLogSumExp } from '../runtime/webgpu/kernels/logits-rows';
 import { isPacked, packedRows, partLogits, timesPart } from './packed-vocab';
+import { accumulate, makeCustomGrad, type Saved } from './target-logprobs-grad';
 import { gatherRows } from './weight-parts';
 
 /**
- * Rows per chunk so one chunk's logits stay near 2²² floats (16 MiB). A chunk's backward holds
- * about six tensors of that size at once (logits, p, one-hot, ∂logits and their temporaries): with
- * 32 MiB chunks that was the largest transient of a checkpointed SmolLM2 step at 8×256.
+ * Rows per chunk so one chunk's logits stay near 2²² floats (16 MiB) on the stock ops: a chunk's
+ * backward holds about six tensors of that size at once (logits, p, one-hot, ∂logits and their
+ * temporaries); with 32 MiB chunks that was the largest transient of a checkpointed SmolLM2 step
+ * at 8×256. With our WebGPU kernels (`ours`, default: whether they are active now) a chunk holds
+ * one [n, V_p] buffer (kernels/logits-rows.ts), so chunks are near 2²¹ floats (8 MiB): the
+ * SmolLM2-shape 4×64 step's buffer pool 386 → 379 MiB for 30 more dispatches (bench/gpu-counts.ts).
  */
-export function defaultChunkRows(vocabSize: number): number {
-  return Math.max(1, Math.floor(2 ** 22 / vocabSize));
+export function defaultChunkRows(vocabSize: number, ours = gpuKernelsActive()): number {
+  return Math.max(1, Math.floor((ours ? 2 ** 21 : 2 ** 22) / vocabSize));
 }
 
 export interface UnembedLora {
@@ -111,7 +117,13 @@ export function targetLogprobs(
       tf.tidy(() => {
         const hc = tf.slice(hIn, [start, 0], [size, -1]); // [n, C]
         const hAc = hA ? tf.slice(hA, [start, 0], [size, -1]) : null;
-        const partLse = ws.map((w, p) => tf.logSumExp(chunkLogits(hc, hAc, bs[p] ?? null, w), 1)); // [n] each
+        const partLse = ws.map((w, p) => {
+          const logits = chunkLogits(hc, hAc, bs[p] ?? null, w); // [n, V_p]
+          if (!gpuKernelsActive()) return tf.logSumExp(logits, 1);
+          const partial = rowLogSumExp(logits as tf.Tensor2D); // [n]
+          logits.dispose(); // the next part's logits can take its buffer
+          return partial;
+        });
         const all = partLse.length === 1 ? partLse[0] : tf.logSumExp(tf.stack(partLse, 1), 1); // [n]
         lse.push(tf.keep(all as tf.Tensor1D));
         const t = tf.slice(safeTargets, [start], [size]);
@@ -136,7 +148,7 @@ export function targetLogprobs(
     saved: Saved,
   ) => {
     const { lse, valid: validMask, targets: safe } = saved;
-    const g = tf.mul(dy, validMask); // [N]
+    const g = tf.mul(dy, validMask) as tf.Tensor1D; // [N]
     const bs = bParts(b);
     const dh: tf.Tensor[] = [];
     const dhA: tf.Tensor[] = [];
@@ -147,9 +159,10 @@ export function targetLogprobs(
       const grads: Record<string, tf.Tensor> = tf.tidy(() => {
         const hc = tf.slice(hIn, [start, 0], [size, -1]);
         const hAc = hA ? tf.slice(hA, [start, 0], [size, -1]) : null;
-        const lseC = tf.reshape(tf.slice(lse, [start], [size]), [size, 1]); // [n, 1]
-        const gC = tf.reshape(tf.slice(g, [start], [size]), [size, 1]); // [n, 1]
-        const tC = tf.slice(safe, [start], [size]); // [n]
+        // The stock path's slices of the chunk (our kernel reads the whole arrays at `start`).
+        const lseC = () => tf.reshape(tf.slice(lse, [start], [size]), [size, 1]); // [n, 1]
+        const gC = () => tf.reshape(tf.slice(g, [start], [size]), [size, 1]); // [n, 1]
+        const tC = () => tf.slice(safe, [start], [size]); // [n]
         const out: Record<string, tf.Tensor> = {};
         const add = (key: string, t: tf.Tensor) => {
           const prev = out[key];
@@ -157,11 +170,11 @@ export function targetLogprobs(
         };
         ws.forEach((w, p) => {
           const bp = bs[p] ?? null;
-          const logits = chunkLogits(hc, hAc, bp, w); // [n, V_p]
-          const prob = tf.exp(tf.sub(logits, lseC)); // [n, V_p]
-          const local = p === 0 ? tC : tf.sub(tC, tf.scalar(starts[p] ?? 0, 'int32'));
-          const onehot = tf.oneHot(local, w.shape[0]); // [n, V_p]; rows whose target is elsewhere: 0
-          const dLogits = tf.mul(tf.sub(onehot, prob), gC) as tf.Tensor2D; // [n, V_p]
+          const logits = chunkLogits(hc, hAc, bp, w) as tf.Tensor2D; // [n, V_p]
+          // With our kernels ∂logits overwrites the logits (one [n, V_p] buffer for the chunk).
+          const dLogits = gpuKernelsActive()
+            ? logitsGradInPlace(logits, lse, g, safe, start, starts[p] ?? 0)
+            : stockLogitsGrad(logits, lseC(), gC(), tC(), starts[p] ?? 0);
           if (packed) out.dh = timesPart(dLogits, w, width, out.dh as tf.Tensor2D | undefined);
           else add('dh', tf.matMul(dLogits, w)); // [n, C]
           if (trainWeight) out[`dW${p}`] = tf.matMul(dLogits, hc, true, false); // [V_p, C]
@@ -169,6 +182,7 @@ export function targetLogprobs(
             add('dhA', tf.matMul(dLogits, bp)); // [n, R]
             out[`dB${p}`] = tf.matMul(dLogits, hAc, true, false); // [V_p, R]
           }
+          dLogits.dispose(); // the next part's logits can take its buffer
         });
         return out;
       });
@@ -201,99 +215,21 @@ export function targetLogprobs(
   }
 }
 
-function accumulate(sum: tf.Tensor | null, part: tf.Tensor | null): tf.Tensor | null {
-  if (!part) return sum;
-  if (!sum) return part;
-  const next = tf.add(sum, part);
-  tf.dispose([sum, part]);
-  return next;
-}
-
-interface Saved {
-  readonly lse: tf.Tensor1D;
-  readonly valid: tf.Tensor1D;
-  readonly targets: tf.Tensor1D;
-}
-
-type Forward = (
-  h: tf.Tensor2D,
-  ws: readonly tf.Tensor2D[],
-  hA: tf.Tensor2D | null,
-  b: tf.Tensor2D | null,
-) => { lp: tf.Tensor1D; lseAll: tf.Tensor1D };
-type Backward = (
-  dy: tf.Tensor,
-  h: tf.Tensor2D,
-  ws: readonly tf.Tensor2D[],
-  hA: tf.Tensor2D | null,
-  b: tf.Tensor2D | null,
-  saved: Saved,
-) => {
-  dh: tf.Tensor;
-  dhA: tf.Tensor | null;
-  dW: readonly (tf.Tensor | null)[];
-  dB: tf.Tensor | null;
-};
-
 /**
- * Wraps forward/backward in tf.customGrad with inputs [h, (W_0 … W_{P−1}), (hA, B)]. When W is
- * not trained its parts are captured rather than passed, so no [V_p, C] gradient is ever
- * computed for a frozen unembedding.
+ * g·(onehot(t − start) − exp(logits − lse)) with stock ops: [n, V_p] (rows whose target is in
+ * another part have no one). Returns a new tensor.
  */
-function makeCustomGrad(
-  forward: Forward,
-  backward: Backward,
-  numParts: number,
-  hasLora: boolean,
-  trainWeight: boolean,
-) {
-  return (
-    inputs: tf.Tensor[],
-    frozenParts: readonly tf.Tensor2D[],
-    valid: tf.Tensor1D,
-    safeTargets: tf.Tensor1D,
-  ): tf.Tensor => {
-    // Inputs are unpacked from a list laid out as [h, (W_0 … W_{P−1}), (hA, B)].
-    const unpack = (tensors: tf.Tensor[]) => {
-      const loraAt = trainWeight ? 1 + numParts : 1;
-      return {
-        h: tensors[0] as tf.Tensor2D,
-        ws: trainWeight ? (tensors.slice(1, 1 + numParts) as tf.Tensor2D[]) : frozenParts,
-        hA: hasLora ? (tensors[loraAt] as tf.Tensor2D) : null,
-        b: hasLora ? (tensors[loraAt + 1] as tf.Tensor2D) : null,
-      };
-    };
-    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const save = args.pop() as tf.GradSaveFunc;
-      const tensors = args as tf.Tensor[];
-      const { h, ws, hA, b } = unpack(tensors);
-      const { lp, lseAll } = forward(h, ws, hA, b);
-      // Everything the backward pass reads must be saved: the engine keeps these (as clones) until
-      // backprop, while the caller's tidy scopes free the originals.
-      save([lseAll, valid, safeTargets, ...tensors]);
-      lseAll.dispose();
-      return {
-        value: lp,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [lse, validMask, safe, ...savedInputs] = saved as [
-            tf.Tensor1D,
-            tf.Tensor1D,
-            tf.Tensor1D,
-            ...tf.Tensor[],
-          ];
-          const { h: hS, ws: wS, hA: hAS, b: bS } = unpack(savedInputs);
-          const { dh, dhA, dW, dB } = backward(dy, hS, wS, hAS, bS, {
-            lse,
-            valid: validMask,
-            targets: safe,
-          });
-          const grads: tf.Tensor[] = [dh];
-          if (trainWeight) grads.push(...(dW as tf.Tensor[]));
-          if (hasLora) grads.push(dhA as tf.Tensor, dB as tf.Tensor);
-          return grads;
-        },
-      };
-    });
-    return f(...inputs);
-  };
+function stockLogitsGrad(
+  logits: tf.Tensor2D,
+  lse: tf.Tensor,
+  g: tf.Tensor,
+  t: tf.Tensor1D,
+  start: number,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const prob = tf.exp(tf.sub(logits, lse)); // [n, V_p]
+    const local = start === 0 ? t : tf.sub(t, tf.scalar(start, 'int32'));
+    const onehot = tf.oneHot(local, logits.shape[1]); // [n, V_p]
+    return tf.mul(tf.sub(onehot, prob), g) as tf.Tensor2D; // [n, V_p]
+  });
 }

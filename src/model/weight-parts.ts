@@ -22,6 +22,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { UnsupportedModelError } from '../errors/loops-errors';
 import type { ModelConfig } from './config';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import { gemm } from '../runtime/webgpu/kernels/gemm';
 import { isPacked, packedRows, partLogits } from './packed-vocab';
 import { embeddingName } from './weight-names';
 
@@ -182,11 +184,45 @@ export function gatherRows(table: VocabTable, ids: tf.Tensor): tf.Tensor {
   });
 }
 
-/** h [N, C] times the table transposed: logits [N, V], part by part. Returns a new tensor. */
-export function unembedRows(table: VocabTable, h: tf.Tensor2D): tf.Tensor2D {
-  const [first] = table.parts;
-  const times = (p: tf.Tensor2D) =>
-    table.packed ? partLogits(h, p) : (tf.matMul(h, p, false, true) as tf.Tensor2D); // [N, V_p]
-  if (table.parts.length === 1 && first) return times(first);
-  return tf.tidy(() => tf.concat(table.parts.map(times), 1) as tf.Tensor2D); // [N, V]
+/** A LoRA on the unembedding: logits += scale·(h·Aᵀ)·Bᵀ. */
+export interface UnembedLoraFactors {
+  /** [R, C] */
+  readonly a: tf.Tensor2D;
+  /** [V, R] */
+  readonly b: tf.Tensor2D;
+  readonly scale: number;
+}
+
+/**
+ * h [N, C] times the table transposed, part by part, plus a LoRA's term when given: logits
+ * [N, V]. With our kernels and a packed table: scale·h·Aᵀ in one GEMM, then one GEMM per part
+ * with the LoRA term folded in (2 dispatches for one part, instead of 5 on stock ops). Returns a
+ * new tensor.
+ */
+export function unembedRows(
+  table: VocabTable,
+  h: tf.Tensor2D,
+  lora: UnembedLoraFactors | null = null,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    if (table.packed && gpuKernelsActive()) {
+      const hA = lora ? gemm(h, lora.a, { transB: true, alpha: lora.scale }) : null; // [N, R]
+      const perPart = table.parts.map((p, i) => {
+        const b =
+          lora && table.parts.length > 1
+            ? tf.slice(lora.b, [table.starts[i] ?? 0, 0], [p.shape[0], -1])
+            : lora?.b;
+        return partLogits(h, p, hA && b ? { hA, b } : null); // [N, V_p]
+      });
+      return (perPart.length === 1 ? perPart[0] : tf.concat(perPart, 1)) as tf.Tensor2D; // [N, V]
+    }
+    const times = (p: tf.Tensor2D) =>
+      table.packed ? partLogits(h, p) : (tf.matMul(h, p, false, true) as tf.Tensor2D); // [N, V_p]
+    const [first] = table.parts;
+    const base =
+      table.parts.length === 1 && first ? times(first) : tf.concat(table.parts.map(times), 1);
+    if (!lora) return base as tf.Tensor2D; // [N, V]
+    const up = tf.matMul(tf.matMul(h, lora.a, false, true), lora.b, false, true); // [N, V]
+    return tf.add(base, tf.mul(up, lora.scale)) as tf.Tensor2D;
+  });
 }

@@ -49,6 +49,9 @@ describe('modelMemoryPlan (fixture model, rank 4 on every projection, 2 × 8 tok
     // (2·64 + 32)·4 = 640. Sum 299 648.
     expect(plan.weights).toBe(299_648);
     expect(plan.vocabRowBytes).toBe(64);
+    // Step: with our kernels one [n, V] logits buffer a chunk (not six): 49 152 + 82 432 +
+    // 4·16·4096 = 393 728.
+    expect(plan.step).toBe(393_728);
     expect(plan.largestTensor).toEqual({
       name: 'model.layers.0.mlp.gate_proj.weight',
       bytes: 4096,

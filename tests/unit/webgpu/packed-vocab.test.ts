@@ -81,7 +81,7 @@ describe('vocab tables as bf16 pairs (Dawn)', () => {
     }, 60_000);
   }
 
-  it('target log-probs and gradients (h, LoRA A and B): packed parts = float32 parts', async () => {
+  it('target log-probs and gradients (h, LoRA A and B): our kernels on packed and float32 parts = stock ops', async () => {
     // h [7, 16], W [21, 16] in parts of 8 (3 parts), LoRA r 2 with B ≠ 0, chunks of 3 rows (so
     // chunks and parts both cut); target −100 ignored.
     const [N, C, V, R] = [7, 16, 21, 2];
@@ -108,17 +108,21 @@ describe('vocab tables as bf16 pairs (Dawn)', () => {
         return [value, ...grads];
       });
     const before = tf.memory().numTensors;
-    const want = run(f32);
-    const got = run(packed);
+    // The stock ops on float32 parts (today's path) against our kernels on packed and on float32
+    // parts (the row logsumexp and in-place gradient kernels run for both).
+    const want = await withGpuKernels(false, () => run(f32));
+    const got = { packed: run(packed), f32: run(f32) };
     const names = ['loss', 'dh', 'dA', 'dB'];
     for (let i = 0; i < want.length; i++) {
-      const [x, y] = [await want[i]!.data(), await got[i]!.data()];
-      expect(maxAbsDiff(x, y), names[i]).toBeLessThan(1e-5);
+      const x = await want[i]!.data();
+      for (const [kind, ys] of Object.entries(got)) {
+        expect(maxAbsDiff(x, await ys[i]!.data()), `${kind} ${names[i]}`).toBeLessThan(1e-5);
+      }
       expect(Math.max(...Array.from(x, Math.abs)), `${names[i]} not all zero`).toBeGreaterThan(
         1e-3,
       );
     }
-    tf.dispose([...want, ...got]);
+    tf.dispose([...want, ...got.packed, ...got.f32]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([h, a, b, targets, g, ...f32, ...packed]);
   }, 120_000);
@@ -140,6 +144,13 @@ describe('vocab tables as bf16 pairs (Dawn)', () => {
   const CASES = [
     { name: 'qwen3 untied', json: { ...TINY_CONFIGS.qwen3, vocab_size: 150 }, parts: [3, 2] },
     { name: 'llama tied', json: { ...TINY_CONFIGS.llamaTied, vocab_size: 300 }, parts: [3, 2] },
+    // No limit that splits: whole tables (the one-part path of the LoRA-fused logits).
+    {
+      name: 'llama untied, whole tables',
+      json: { ...TINY_CONFIGS.llamaGqa, vocab_size: 100 },
+      parts: [1, 1],
+      binding: 2 ** 20,
+    },
   ] as const;
   const tokens = [3, 47, 5, 99, 62, 41, 1];
   const targets = [47, 5, -100, 62, 41, 1, 88];
@@ -160,7 +171,10 @@ describe('vocab tables as bf16 pairs (Dawn)', () => {
           config,
           hasFile: (n) => Promise.resolve(n === 'model.safetensors'),
           readFile: () => Promise.resolve(file),
-          limits: { maxBufferSize: 2 ** 20, maxStorageBufferBindingSize: 8192 },
+          limits: {
+            maxBufferSize: 2 ** 20,
+            maxStorageBufferBindingSize: 'binding' in c ? c.binding : 8192,
+          },
           packProjections: pack,
         });
       const [f32, packed] = [await load(false), await load('bf16')];
@@ -200,6 +214,14 @@ describe('vocab tables as bf16 pairs (Dawn)', () => {
       for (const v of adapter.variables) {
         const [x, y] = [await ga.grads[v.name]!.data(), await gb.grads[v.name]!.data()];
         expect(maxAbsDiff(x, y), v.name).toBeLessThan(1e-5);
+      }
+      if (c.parts[1] === 1) {
+        // One packed part with a LoRA on lm_head: scale·h·Aᵀ, then h·Wᵀ + hA·Bᵀ: two GEMMs.
+        const rows = tf.ones<tf.Rank.R2>([2, config.hiddenSize]);
+        const { result, work } = await countGpuWork(() => Promise.resolve(mb.logits(rows)));
+        expect(work.dispatches).toBe(2);
+        expect(Object.keys(work.stock)).toEqual([]);
+        tf.dispose([rows, result]);
       }
       const [da, db] = [new LmDecoder(ma), new LmDecoder(mb)];
       const [pa, pb] = [await da.prefill(tokens, 1), await db.prefill(tokens, 1)];

@@ -1,0 +1,104 @@
+/**
+ * The tf.customGrad wrapper of target-logprobs.ts: which inputs are differentiated (h, the LoRA
+ * pair, and W's parts only when trained), what is saved for the backward pass, and how gradients
+ * are returned in input order. The maths is target-logprobs.ts's.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** sum + part (either may be null), disposing both inputs; null when both are. */
+export function accumulate(sum: tf.Tensor | null, part: tf.Tensor | null): tf.Tensor | null {
+  if (!part) return sum;
+  if (!sum) return part;
+  const next = tf.add(sum, part);
+  tf.dispose([sum, part]);
+  return next;
+}
+
+export interface Saved {
+  readonly lse: tf.Tensor1D;
+  readonly valid: tf.Tensor1D;
+  readonly targets: tf.Tensor1D;
+}
+
+export type Forward = (
+  h: tf.Tensor2D,
+  ws: readonly tf.Tensor2D[],
+  hA: tf.Tensor2D | null,
+  b: tf.Tensor2D | null,
+) => { lp: tf.Tensor1D; lseAll: tf.Tensor1D };
+export type Backward = (
+  dy: tf.Tensor,
+  h: tf.Tensor2D,
+  ws: readonly tf.Tensor2D[],
+  hA: tf.Tensor2D | null,
+  b: tf.Tensor2D | null,
+  saved: Saved,
+) => {
+  dh: tf.Tensor;
+  dhA: tf.Tensor | null;
+  dW: readonly (tf.Tensor | null)[];
+  dB: tf.Tensor | null;
+};
+
+/**
+ * Wraps forward/backward in tf.customGrad with inputs [h, (W_0 … W_{P−1}), (hA, B)]. When W is
+ * not trained its parts are captured rather than passed, so no [V_p, C] gradient is ever
+ * computed for a frozen unembedding.
+ */
+export function makeCustomGrad(
+  forward: Forward,
+  backward: Backward,
+  numParts: number,
+  hasLora: boolean,
+  trainWeight: boolean,
+) {
+  return (
+    inputs: tf.Tensor[],
+    frozenParts: readonly tf.Tensor2D[],
+    valid: tf.Tensor1D,
+    safeTargets: tf.Tensor1D,
+  ): tf.Tensor => {
+    // Inputs are unpacked from a list laid out as [h, (W_0 … W_{P−1}), (hA, B)].
+    const unpack = (tensors: tf.Tensor[]) => {
+      const loraAt = trainWeight ? 1 + numParts : 1;
+      return {
+        h: tensors[0] as tf.Tensor2D,
+        ws: trainWeight ? (tensors.slice(1, 1 + numParts) as tf.Tensor2D[]) : frozenParts,
+        hA: hasLora ? (tensors[loraAt] as tf.Tensor2D) : null,
+        b: hasLora ? (tensors[loraAt + 1] as tf.Tensor2D) : null,
+      };
+    };
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const tensors = args as tf.Tensor[];
+      const { h, ws, hA, b } = unpack(tensors);
+      const { lp, lseAll } = forward(h, ws, hA, b);
+      // Everything the backward pass reads must be saved: the engine keeps these (as clones) until
+      // backprop, while the caller's tidy scopes free the originals.
+      save([lseAll, valid, safeTargets, ...tensors]);
+      lseAll.dispose();
+      return {
+        value: lp,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [lse, validMask, safe, ...savedInputs] = saved as [
+            tf.Tensor1D,
+            tf.Tensor1D,
+            tf.Tensor1D,
+            ...tf.Tensor[],
+          ];
+          const { h: hS, ws: wS, hA: hAS, b: bS } = unpack(savedInputs);
+          const { dh, dhA, dW, dB } = backward(dy, hS, wS, hAS, bS, {
+            lse,
+            valid: validMask,
+            targets: safe,
+          });
+          const grads: tf.Tensor[] = [dh];
+          if (trainWeight) grads.push(...(dW as tf.Tensor[]));
+          if (hasLora) grads.push(dhA as tf.Tensor, dB as tf.Tensor);
+          return grads;
+        },
+      };
+    });
+    return f(...inputs);
+  };
+}
