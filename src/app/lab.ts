@@ -1,7 +1,8 @@
 /**
  * The lab's shared state and the client calls that change it: one `ServiceClient` (engine in a
- * Worker, or a remote Tinker-compatible service chosen in the advanced settings), the chosen base model and its tokenizer, the current LoRA run (`TrainingClient`), the
- * prepared data and the loss history. Panels read it and listen for its events ('model', 'run',
+ * Worker, or a remote Tinker-compatible service chosen in the advanced settings), the chosen base
+ * model and its tokenizer, the current LoRA run (`TrainingClient`), the prepared data
+ * (prepared-data.ts) and the loss history. Panels read it and listen for its events ('model', 'run',
  * 'data', 'history', 'checkpoints', 'busy'); they never talk to each other directly.
  * Everything goes through the public client (src/index.ts), as any embedding app would.
  */
@@ -13,11 +14,10 @@ import {
   type Tokenizer,
   type TrainingClient,
 } from '../index';
-import type { Datum } from '../index';
-import { heldoutSplit, sequenceToDatum } from './batching';
-import { parseDataset, type ParsedDataset } from './dataset-parse';
-import { exampleToSequence, type TokenSequence } from './dataset-tokens';
-import { saveLastRun, type DatasetRef, type LossPoint, type RewardPoint } from './last-run';
+import { saveLastRun, type LossPoint, type RewardPoint } from './last-run';
+import { prepareData, type DataSource, type PreparedData } from './prepared-data';
+
+export type { DataSource, PreparedData } from './prepared-data';
 import { FRESH, describeRun, type RunOrigin, type RunView } from './run-state';
 
 export type LabEvent =
@@ -33,29 +33,6 @@ export interface LoadProgressEvent {
   readonly file?: string;
 }
 
-export interface DataSource {
-  readonly ref: DatasetRef;
-  readonly label: string;
-  readonly trainText: string;
-  /** A separate held-out file; without one, every tenth example is held out. */
-  readonly heldoutText: string | null;
-}
-
-export interface PreparedData {
-  readonly source: DataSource;
-  readonly parsed: ParsedDataset;
-  readonly train: readonly Datum[];
-  readonly heldout: readonly Datum[];
-  /** Token sequences of the training examples (for the preview). */
-  readonly sequences: readonly TokenSequence[];
-  /** Held-out examples available; `heldout` keeps the first MAX_HELDOUT of them. */
-  readonly heldoutTotal: number;
-  /** Examples with nothing to train after cutting to the max length. */
-  readonly empty: number;
-}
-
-/** Held-out examples measured at each evaluation (enough for a smooth curve, quick to run). */
-const MAX_HELDOUT = 24;
 const SEED = 0;
 
 export class Lab extends EventTarget {
@@ -211,32 +188,8 @@ export class Lab extends EventTarget {
       this.emit('data');
       return;
     }
-    const tokenizer = this.tokenizer;
     const maxLength = Math.min(this.maxLength, this.run.get_info().max_seq_len);
-    const parsed = parseDataset(source.trainText);
-    const sequences = parsed.examples.map((e) => exampleToSequence(tokenizer, e, maxLength));
-    const datums = sequences.map(sequenceToDatum);
-    const usable = datums.filter((d): d is Datum => d !== null);
-    let train = usable;
-    let heldout: Datum[];
-    if (source.heldoutText !== null) {
-      heldout = parseDataset(source.heldoutText)
-        .examples.map((e) => sequenceToDatum(exampleToSequence(tokenizer, e, maxLength)))
-        .filter((d): d is Datum => d !== null);
-    } else {
-      const split = heldoutSplit(usable.length);
-      train = split.train.map((i) => usable[i] as Datum);
-      heldout = split.heldout.map((i) => usable[i] as Datum);
-    }
-    this.data = {
-      source,
-      parsed,
-      train,
-      heldout: heldout.slice(0, MAX_HELDOUT),
-      heldoutTotal: heldout.length,
-      sequences,
-      empty: datums.length - usable.length,
-    };
+    this.data = prepareData(source, this.tokenizer, maxLength);
     this.emit('data');
   }
 

@@ -3,45 +3,24 @@
  * and Start / Pause / Resume / Stop. A session is rl-session.ts over the current run (the same
  * adapter SFT trains, so checkpoints, downloads and reload-resume work as in SFT); the curve is
  * rl-chart.ts, the tables rl-results.ts. Before the first step and after the last, the policy
- * answers the first prompts with a fixed seed, so the student sees what the session changed.
+ * answers the first prompts with a fixed seed (rl-compare.ts), so the student sees what the
+ * session changed.
  */
-import type { ModelInput } from '../index';
-import { AdamParams, SamplingParams, type TrainingClient } from '../index';
-import { generationPrompt, stopTokenIds } from '../recipes/chat';
+import { AdamParams, type TrainingClient } from '../index';
 import type { GroupReward, RlLoss, RlStepResult, RlStepSettings } from '../recipes/rl-step';
 import { byId, messageOf, numberValue, setStatus } from './dom';
 import type { Lab, TrainMode } from './lab';
 import { initRewardChart } from './rl-chart';
+import { COMPARE_SEED, compareAnswers } from './rl-compare';
+import { parsePrompts, shippedPrompts } from './rl-prompts';
 import { compareTable, groupTable, type CompareRow } from './rl-results';
 import { RewardView } from './rl-reward-view';
 import { RlSession, type RlState } from './rl-session';
 
 const input = (id: string) => byId<HTMLInputElement>(id);
 const button = (id: string) => byId<HTMLButtonElement>(id);
-export const SHIPPED_PROMPTS = 'whale-sentences.prompts.jsonl';
-/** Prompts answered before and after a session, and their seed. */
-const COMPARE_PROMPTS = 2;
-const COMPARE_SEED = 1234;
 
-/** Prompts of a JSONL text (`{"prompt": "…"}` a line); throws naming the first bad line. */
-export function parsePrompts(text: string): string[] {
-  const prompts: string[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      throw new Error(`prompt line ${i + 1} is not JSON; write {"prompt": "…"}.`);
-    }
-    const prompt = (value as { prompt?: unknown } | null)?.prompt;
-    if (typeof prompt !== 'string' || prompt.trim() === '')
-      throw new Error(`prompt line ${i + 1} has no "prompt" text; write {"prompt": "…"}.`);
-    prompts.push(prompt);
-  });
-  if (prompts.length === 0) throw new Error('there are no prompts; paste {"prompt": "…"} lines.');
-  return prompts;
-}
+export { parsePrompts, SHIPPED_PROMPTS } from './rl-prompts';
 
 export class RlPanel {
   private readonly start = button('rl-start');
@@ -133,9 +112,7 @@ export class RlPanel {
   private async prompts(): Promise<string[]> {
     if (byId<HTMLSelectElement>('rl-prompts').value === 'pasted')
       return parsePrompts(byId<HTMLTextAreaElement>('rl-prompts-text').value);
-    const response = await fetch(`${import.meta.env.BASE_URL}datasets/${SHIPPED_PROMPTS}`);
-    if (!response.ok) throw new Error(`datasets/${SHIPPED_PROMPTS} answered ${response.status}`);
-    return parsePrompts(await response.text());
+    return shippedPrompts();
   }
 
   private async runSession(): Promise<void> {
@@ -203,7 +180,7 @@ export class RlPanel {
     }
   }
 
-  /** One answer to each of the first prompts, same seed, from the policy as it is now. */
+  /** The before/after answers (rl-compare.ts), scored by the reward when it can be used. */
   private async answers(
     run: TrainingClient,
     prompts: readonly string[],
@@ -218,33 +195,7 @@ export class RlPanel {
     } catch {
       // Shown without a reward; the session reports the reward's problem.
     }
-    const sampler = await run.save_weights_and_get_sampling_client();
-    try {
-      const rows: CompareRow[] = [];
-      for (const [i, prompt] of prompts.slice(0, COMPARE_PROMPTS).entries()) {
-        const input: ModelInput = generationPrompt(tokenizer, [{ role: 'user', content: prompt }]);
-        const params = new SamplingParams({
-          max_tokens: settings.maxTokens,
-          temperature: settings.temperature,
-          seed: COMPARE_SEED,
-          stop: stopTokenIds(tokenizer),
-        });
-        const seq = (await sampler.sample(input, 1, params)).sequences[0];
-        const text = tokenizer.decode([...(seq?.tokens ?? [])], { skip_special_tokens: true });
-        const score = reward
-          ? await Promise.resolve(reward(prompt, [text])).catch(() => [NaN])
-          : [NaN];
-        const answer = { text, reward: score[0] ?? NaN };
-        rows.push(
-          before
-            ? { prompt, before: before[i]?.before ?? null, after: answer }
-            : { prompt, before: answer, after: null },
-        );
-      }
-      return rows;
-    } finally {
-      await sampler.close();
-    }
+    return compareAnswers(run, tokenizer, prompts, settings, reward, before);
   }
 
   private showCompare(rows: readonly CompareRow[]): void {

@@ -1,6 +1,6 @@
 /**
  * Compile up front (issue 12, item 6): on webgpu, right after a base model loads, one small
- * training step (forward_backward + optim_step) runs in TF.js's compile-only mode
+ * training step (forward_backward + optim_step, and a forward) runs in TF.js's compile-only mode
  * (`WEBGPU_ENGINE_COMPILE_ONLY`), so every shader pipeline it needs is created in parallel
  * (`createComputePipelineAsync`) now, instead of one serial compile after another during the first
  * real step. Our own kernels follow the same mode (gpu-runtime.ts `dispatch`), and
@@ -95,6 +95,9 @@ export async function warmUp(
         const data = warmUpBatch(batch, seq, config.vocabSize);
         await phase('forward_backward', () => run.forwardBackward(data, 'cross_entropy', {}, true));
         await phase('optim_step', () => run.optimStep({ ...ADAM_DEFAULTS }));
+        // `forward` records no gradient, so its projections may take other kernel variants (the
+        // one-dispatch LoRA forward of few rows, ops/lora-projection.ts).
+        await phase('forward', () => run.forwardBackward(data, 'cross_entropy', {}, false));
         if (!options.sample) return;
         const sampler = new Sampler('warm-up', model, adapter.snapshot(), 0, tokenizer);
         samplers.push(sampler);
