@@ -6,6 +6,7 @@
 // lost (a stand-in device, as Node has no WebGPU here; the real one is in Chromium): ops reject
 // with DeviceLostError and a new client resumes.
 // Chromium: tests/browser/reliability-faults.spec.ts.
+import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -45,6 +46,12 @@ registerPlacement('rel-thread', () => {
     void worker.terminate();
   });
   return threadLink;
+});
+
+/** −Σ lp²: any custom loss; it makes its op a round trip through the page. */
+const squared = (_data: unknown[], lps: unknown[]) => ({
+  loss: tf.addN((lps as tf.Tensor[]).map((t) => tf.sum(tf.square(t)))),
+  metrics: {},
 });
 
 async function train(tc: TrainingClient, steps: number, offset = 0): Promise<void> {
@@ -143,6 +150,11 @@ describe('the engine dies with ops pending', () => {
     const sc = await tc.save_weights_and_get_sampling_client();
     const futures: PromiseLike<unknown>[] = [];
     for (let i = 0; i < 4; i++) futures.push(tc.forward_backward(BATCHES[i]!), tc.optim_step(adam));
+    // Queued training ops can drain without the engine yielding to its event loop, so the
+    // thread's crash (a timer there) may land only after them (on a loaded CI machine, after
+    // everything). A custom-loss step makes the engine wait for the page's gradients mid-op: the
+    // fault lands there at the latest, with that op and the ones behind it pending.
+    futures.push(tc.forward_backward_custom(BATCHES[0]!, squared), tc.optim_step(adam));
     futures.push(tc.save_state('never'), sc.sample(ModelInput.from_ints([5, 6, 7]), 2));
     await futures[0];
     const pending = futures.slice(1);
