@@ -8,6 +8,8 @@
  * (q/k/v bias, tied); Qwen3 (explicit head_dim 16 ≠ 32 / 4, q/k norm, untied); GPT-2 (tied by
  * construction, Conv1D layout, learned positions).
  */
+import * as tf from '@tensorflow/tfjs';
+import { LoraAdapter } from '../../src/lora/adapter';
 import { parseModelConfig, type ModelConfig } from '../../src/model/config';
 import { randomWeights, type RandomWeightOptions } from '../../src/model/random-weights';
 
@@ -173,4 +175,20 @@ export function tinyModel(
     config: parseModelConfig(configJson),
     weights: tinyWeights(configJson, seed),
   };
+}
+
+/** An adapter on q_proj and lm_head whose B factors are non-zero (so every gradient flows). */
+export function vocabLoraAdapter(config: ModelConfig): LoraAdapter {
+  const adapter = LoraAdapter.create(config, {
+    rank: 2,
+    alpha: 4,
+    targets: ['q_proj', 'lm_head'],
+    seed: 3,
+  });
+  for (const m of adapter.modules.values()) {
+    const b = tf.randomNormal<tf.Rank.R2>(m.b.shape, 0, 0.3, 'float32', 11);
+    m.b.assign(b);
+    b.dispose();
+  }
+  return adapter;
 }

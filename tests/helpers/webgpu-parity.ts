@@ -27,3 +27,14 @@ export function expectClose(
   }
   expect(worst, `${what}: worst error`).toBeLessThan(tol);
 }
+
+/** Largest |got − want| over max |want|. */
+export function relError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 1e-30;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs((got[i] as number) - (want[i] as number)));
+    scale = Math.max(scale, Math.abs(want[i] as number));
+  }
+  return diff / scale;
+}

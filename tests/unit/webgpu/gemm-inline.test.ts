@@ -8,6 +8,7 @@ import { countGpuWork } from '../../../src/runtime/webgpu/counters';
 import { gemm, INLINE_MAX_RANK } from '../../../src/runtime/webgpu/kernels/gemm';
 import { expectNoLeaks } from '../../helpers/tf-node';
 import { seededArray } from '../../helpers/seeded';
+import { relError } from '../../helpers/webgpu-parity';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 
 interface Case {
@@ -87,16 +88,6 @@ function reference(c: Case, v: ReturnType<typeof values>): Float64Array {
     }
   }
   return out;
-}
-
-function relError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1e-30;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs((got[i] as number) - (want[i] as number)));
-    scale = Math.max(scale, Math.abs(want[i] as number));
-  }
-  return diff / scale;
 }
 
 describe('gemm: inline low-rank term and residual (Dawn)', () => {

@@ -9,6 +9,7 @@ import { compileMessages } from '../../../src/runtime/webgpu/gpu-runtime';
 import { gemm, gemmKernel, type GemmVariant } from '../../../src/runtime/webgpu/kernels/gemm';
 import { expectNoLeaks } from '../../helpers/tf-node';
 import { seededArray } from '../../helpers/seeded';
+import { relError } from '../../helpers/webgpu-parity';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 
 interface Mat {
@@ -61,17 +62,6 @@ function reference(
     }
   }
   return out;
-}
-
-/** Largest |got − want| over max |want|. */
-function relError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1e-30;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs((got[i] as number) - (want[i] as number)));
-    scale = Math.max(scale, Math.abs(want[i] as number));
-  }
-  return diff / scale;
 }
 
 const tensor = (x: Mat) => tf.tensor2d(x.data, [x.rows, x.cols]);

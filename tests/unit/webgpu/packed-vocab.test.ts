@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bf16BitsToFloat32, float32ToBf16Bits, packBf16Pairs } from '../../../src/io/dtype';
 import { writeSafetensors } from '../../../src/io/safetensors-writer';
 import { loadWeights } from '../../../src/io/weights-loader';
-import { LoraAdapter } from '../../../src/lora/adapter';
 import { CausalLM } from '../../../src/model/causal-lm';
 import { parseModelConfig } from '../../../src/model/config';
 import { LmDecoder } from '../../../src/model/lm-decoder';
@@ -19,7 +18,7 @@ import { countGpuWork } from '../../../src/runtime/webgpu/counters';
 import { gatherBf16Rows } from '../../../src/runtime/webgpu/kernels/gather-rows';
 import { withGpuKernels } from '../../../src/runtime/webgpu-kernels';
 import { expectNoLeaks, seededArray } from '../../helpers/tf-node';
-import { TINY_CONFIGS, tinyWeights } from '../../helpers/tiny-models';
+import { TINY_CONFIGS, tinyWeights, vocabLoraAdapter } from '../../helpers/tiny-models';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 
 /** Values rounded to bf16 (so a packed copy holds exactly them). */
@@ -186,17 +185,7 @@ describe('vocab tables as bf16 pairs (Dawn)', () => {
         expect(first.dtype).toBe('int32');
         expect(first.shape[1]).toBe(config.hiddenSize / 2);
       }
-      const adapter = LoraAdapter.create(config, {
-        rank: 2,
-        alpha: 4,
-        targets: ['q_proj', 'lm_head'],
-        seed: 3,
-      });
-      for (const m of adapter.modules.values()) {
-        const bInit = tf.randomNormal<tf.Rank.R2>(m.b.shape, 0, 0.3, 'float32', 11);
-        m.b.assign(bInit);
-        bInit.dispose();
-      }
+      const adapter = vocabLoraAdapter(config);
       const [ma, mb] = [new CausalLM(config, f32, adapter), new CausalLM(config, packed, adapter)];
       const loss = (m: CausalLM) => () =>
         tf.tidy(() => {

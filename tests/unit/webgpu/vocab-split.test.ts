@@ -8,7 +8,6 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../../../src/io/safetensors-writer';
 import { loadWeights } from '../../../src/io/weights-loader';
-import { LoraAdapter } from '../../../src/lora/adapter';
 import { CausalLM } from '../../../src/model/causal-lm';
 import { parseModelConfig, type ModelConfig } from '../../../src/model/config';
 import { LmDecoder } from '../../../src/model/lm-decoder';
@@ -19,7 +18,7 @@ import {
   rowsPerPart,
 } from '../../../src/model/weight-parts';
 import { UnsupportedModelError } from '../../../src/errors/loops-errors';
-import { TINY_CONFIGS, tinyWeights } from '../../helpers/tiny-models';
+import { TINY_CONFIGS, tinyWeights, vocabLoraAdapter } from '../../helpers/tiny-models';
 import { useCpuBackend } from '../../helpers/tf-node';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 
@@ -49,22 +48,6 @@ function wholeWeights(config: ModelConfig, json: object, asVariables = false) {
   expect(out.size).toBeGreaterThan(0);
   void config;
   return out;
-}
-
-/** An adapter on q_proj and lm_head whose B factors are non-zero (so every gradient flows). */
-function adapterFor(config: ModelConfig): LoraAdapter {
-  const adapter = LoraAdapter.create(config, {
-    rank: 2,
-    alpha: 4,
-    targets: ['q_proj', 'lm_head'],
-    seed: 3,
-  });
-  for (const m of adapter.modules.values()) {
-    const b = tf.randomNormal<tf.Rank.R2>(m.b.shape, 0, 0.3, 'float32', 11);
-    m.b.assign(b);
-    b.dispose();
-  }
-  return adapter;
 }
 
 function lossOf(model: CausalLM) {
@@ -100,7 +83,7 @@ for (const backend of ['cpu', 'webgpu'] as const) {
           ]);
           expect(split.has(partName(name, 3))).toBe(false);
         }
-        const adapter = adapterFor(config);
+        const adapter = vocabLoraAdapter(config);
         const a = new CausalLM(config, whole, adapter, { chunkRows: 3 });
         const b = new CausalLM(config, split, adapter, { chunkRows: 3 });
         expect(b.unembedTable.parts).toHaveLength(3);
