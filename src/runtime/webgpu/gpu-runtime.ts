@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { bufferOf, requireWebgpuBackend, type BackendInternals } from './backend-internals';
-import { noteDispatch } from './counters';
+import { noteDispatch, notePipeline } from './counters';
 
 export type ScalarType = 'u32' | 'i32' | 'f32';
 
@@ -62,6 +62,7 @@ function pipelineFor(backend: BackendInternals, kernel: GpuKernel): GPUComputePi
   if (!pipeline) {
     pipeline = backend.device.createComputePipeline(describe(backend.device, kernel));
     cache.pipelines.set(kernel.code, pipeline);
+    notePipeline(kernel.name);
   }
   return pipeline;
 }
@@ -88,6 +89,7 @@ function compileAsync(backend: BackendInternals, kernel: GpuKernel): Promise<unk
         return pipeline;
       });
     cache.pending.set(kernel.code, pending);
+    notePipeline(kernel.name);
   }
   return pending;
 }
