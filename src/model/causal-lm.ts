@@ -14,7 +14,7 @@ import { LoraLinear } from '../lora/lora-linear';
 import type { LoraAdapter } from '../lora/adapter';
 import { UnsupportedModelError } from '../errors/loops-errors';
 import { gpt2Block, llamaBlock, type Gpt2Layer, type LlamaLayer } from './blocks';
-import { checkpointed } from './checkpoint';
+import { checkpointedStack, type StackBlock } from './checkpoint';
 import type { ModelConfig } from './config';
 import type { KvCache } from './kv-cache';
 import { layerNorm, rmsNorm } from './layers';
@@ -149,19 +149,22 @@ export class CausalLM {
       let x = gatherRows(this.embedTable, tokens) as tf.Tensor3D; // [B, T, C]
       const checkpoint = !cache && this.checkpoints(tokens.shape[0], T);
       const chunkTokens = this.options.checkpointChunkTokens ?? CHECKPOINT_CHUNK_TOKENS;
-      const run = (i: number, block: (input: tf.Tensor3D) => tf.Tensor3D) => {
-        const params = this.layerVariables[i] ?? [];
-        x =
-          checkpoint && params.length > 0
-            ? checkpointed(block, x, params, Math.max(1, Math.floor(chunkTokens / T)))
-            : block(x);
+      const blocks: StackBlock[] = [];
+      const add = (i: number, run: (input: tf.Tensor3D) => tf.Tensor3D) =>
+        blocks.push({ run, params: this.layerVariables[i] ?? [] });
+      const runBlocks = () => {
+        if (checkpoint && blocks.some((b) => b.params.length > 0)) {
+          return checkpointedStack(blocks, x, Math.max(1, Math.floor(chunkTokens / T)));
+        }
+        return blocks.reduce((h, b) => b.run(h), x);
       };
       if (this.config.family === 'gpt2') {
         const positions = tf.range(offset, offset + T, 1, 'int32');
         x = tf.add(x, tf.gather(this.w('wpe.weight'), positions)) as tf.Tensor3D; // [B, T, C]
         this.gpt2Layers.forEach((layer, i) => {
-          run(i, (input) => gpt2Block(this.config, layer, i, input, cache));
+          add(i, (input) => gpt2Block(this.config, layer, i, input, cache));
         });
+        x = runBlocks();
         return layerNorm(x, this.w1('ln_f.weight'), this.w1('ln_f.bias'), this.config.normEps);
       }
       const tables = () => ropeTables(T, this.config.headDim, this.config.ropeTheta, offset);
@@ -170,8 +173,9 @@ export class CausalLM {
         // A checkpointed block runs again in backward, after this scope has freed `rope`.
         const own = (input: tf.Tensor3D) =>
           tf.tidy(() => llamaBlock(this.config, layer, i, input, tables(), cache));
-        run(i, checkpoint ? own : (input) => llamaBlock(this.config, layer, i, input, rope, cache));
+        add(i, checkpoint ? own : (input) => llamaBlock(this.config, layer, i, input, rope, cache));
       });
+      x = runBlocks();
       return rmsNorm(x, this.w1('model.norm.weight'), this.config.normEps);
     });
   }

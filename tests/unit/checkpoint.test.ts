@@ -8,6 +8,8 @@ import { useCpuBackend, expectNoLeaks } from '../helpers/tf-node';
 import { engineFixture, relativeError } from '../helpers/model-fixtures';
 import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS } from '../../src/model/weight-names';
 import { CHECKPOINT_BUDGET, CHECKPOINT_MIN_BYTES, type CausalLM } from '../../src/model/causal-lm';
+import { checkpointed, checkpointedStack } from '../../src/model/checkpoint';
+import { trackPeak } from '../../bench/lib/peak-memory';
 
 beforeAll(useCpuBackend);
 
@@ -95,4 +97,59 @@ it("'auto' checkpoints once saved activations pass half the weights and 64 MiB",
   } finally {
     f.dispose();
   }
+});
+
+describe('a checkpointed stack', () => {
+  const [Bs, Ts, C] = [2, 8, 16];
+  /** L blocks x ↦ x + tanh(x·W_i), their variables, and one gradient's peak of distinct buffers. */
+  async function peakPerStack(L: number, asOneStack: boolean) {
+    const ws = Array.from({ length: L }, (_, i) =>
+      tf.variable(tf.randomNormal([C, C], 0, 0.3, 'float32', i + 1)),
+    );
+    const blocks = ws.map((w) => ({
+      run: (x: tf.Tensor3D) =>
+        tf.tidy(
+          () =>
+            tf.add(
+              x,
+              tf.tanh(tf.matMul(x, w.expandDims(0).tile([x.shape[0], 1, 1]))),
+            ) as tf.Tensor3D,
+        ),
+      params: [w],
+    }));
+    const x = tf.randomNormal([Bs, Ts, C], 0, 1, 'float32', 7) as tf.Tensor3D;
+    const loss = () =>
+      tf.sum(
+        asOneStack
+          ? checkpointedStack(blocks, x, 1)
+          : blocks.reduce((h, b) => checkpointed(b.run, h, b.params, 1), x),
+      ) as tf.Scalar;
+    try {
+      const grads: number[][] = [];
+      const peak = await trackPeak(async () => {
+        const { value, grads: g } = tf.variableGrads(loss, ws);
+        for (const w of ws) grads.push(Array.from(await g[w.name]!.data()));
+        tf.dispose([value, ...Object.values(g)]);
+      });
+      return { peak: peak.peakBufferBytes - tf.memory().numBytes, grads };
+    } finally {
+      tf.dispose([x, ...ws]);
+    }
+  }
+
+  it('gives the per-block gradients and holds one input per block, not also one ∂x per block', async () => {
+    const bytes = Bs * Ts * C * 4;
+    const one = await peakPerStack(4, true);
+    const many = await peakPerStack(4, false);
+    for (const [i, g] of one.grads.entries()) {
+      expect(relativeError(g, many.grads[i]!)).toBeLessThan(1e-6);
+    }
+    const deep = await peakPerStack(12, true);
+    const deepMany = await peakPerStack(12, false);
+    // Eight more blocks: eight more saved inputs (and their small weights and gradients) …
+    const perBlock = (deep.peak - one.peak) / 8;
+    expect(perBlock).toBeLessThan(1.5 * bytes);
+    // … where one op per block also kept each block's ∂x until the pass ended.
+    expect((deepMany.peak - many.peak) / 8).toBeGreaterThan(1.8 * bytes);
+  });
 });
