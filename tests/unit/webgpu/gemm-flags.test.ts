@@ -191,7 +191,10 @@ describe('gemm flags (Dawn)', () => {
       expect(relError(got[i]!, reference(c)), `${c.name} vs float64`).toBeLessThan(1e-5);
       expect(relError(got[i]!, want[i]!), `${c.name} vs stock`).toBeLessThan(1e-5);
     });
-    expect(work.pipelines.ours).toEqual({ 'gemm-nt-vec4': 1 });
+    // One pipeline at most (none when an earlier test file in this worker compiled it).
+    expect(Object.entries(work.pipelines.ours)).toEqual(
+      'gemm-nt-vec4' in work.pipelines.ours ? [['gemm-nt-vec4', 1]] : [],
+    );
     expect(work.dispatches).toBe(CASES.length);
     expect(Object.keys(work.ours)).toHaveLength(CASES.length); // counted apart by variant
   });

@@ -74,7 +74,10 @@ describe('weighted sum kernel (Dawn)', () => {
     [s, t, dx].forEach((got, i) => expectClose(got!, stock[i]!, 1e-5, `output ${i} vs stock`));
     expect(work.ours).toEqual({ 'weighted-sum': 4 }); // the sum twice (once under tf.grad), Σ w, ∂x
     expect(work.stock).toEqual({});
-    expect(work.pipelines.ours).toEqual({ 'weighted-sum': 1 });
+    // One pipeline at most (none when an earlier test file in this worker compiled it).
+    expect(Object.entries(work.pipelines.ours)).toEqual(
+      'weighted-sum' in work.pipelines.ours ? [['weighted-sum', 1]] : [],
+    );
   });
 
   it('an empty batch sums to 0 and has an empty gradient', async () => {
