@@ -23,7 +23,7 @@ import { gatherRows } from './weight-parts';
 export const CHUNK_FLOATS: Readonly<Record<RowOpsKind, number>> = {
   stock: 2 ** 22,
   webgpu: 2 ** 21,
-  wasm: 2 ** 22,
+  wasm: 2 ** 23,
 };
 
 /**
@@ -32,7 +32,10 @@ export const CHUNK_FLOATS: Readonly<Record<RowOpsKind, number>> = {
  * that size at once (logits, p, one-hot, ∂logits and their temporaries); with 32 MiB chunks that
  * was the largest transient of a checkpointed SmolLM2 step at 8×256. With our WebGPU kernels a
  * chunk holds one [n, V_p] buffer, so chunks are near 2²¹ floats (8 MiB): the SmolLM2-shape 4×64
- * step's buffer pool 386 → 379 MiB for 30 more dispatches (bench/gpu-counts.ts).
+ * step's buffer pool 386 → 379 MiB for 30 more dispatches (bench/gpu-counts.ts). Our wasm kernels
+ * also hold one, so chunks there are 2²³ floats (32 MiB, 170 rows at V = 49,152), which makes
+ * ∂logits·W faster (SmolLM2 4 layers 8×256, wasm: 8.3 → 7.0 s a step at 85 → 170 rows; 6.8 at
+ * 341; h·Wᵀ unchanged at 10.8 s; docs/PERFORMANCE.md, issue 16).
  */
 export function defaultChunkRows(vocabSize: number, kind = logitsRowOps().kind): number {
   return Math.max(1, Math.floor(CHUNK_FLOATS[kind] / vocabSize));

@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logitsRowOps } from '../../src/model/logits-row-ops';
-import { defaultChunkRows, targetLogprobs } from '../../src/model/target-logprobs';
+import { WASM_CHUNK_FLOATS } from '../../src/engine/memory-plan';
+import { CHUNK_FLOATS, defaultChunkRows, targetLogprobs } from '../../src/model/target-logprobs';
 import { registerWasmKernels } from '../../src/runtime/wasm-kernels';
 import {
   LORA_BLOCK_ROWS,
@@ -135,6 +136,7 @@ describe('wasm logits row kernels (heap)', () => {
   it('the wasm backend takes these kernels', () => {
     expect(logitsRowOps().kind).toBe('wasm');
     expect(defaultChunkRows(49152)).toBe(defaultChunkRows(49152, 'wasm'));
+    expect(CHUNK_FLOATS.wasm).toBe(WASM_CHUNK_FLOATS); // memory-plan.ts mirrors it
   });
 });
 
