@@ -32,6 +32,7 @@ import { chromiumArgs } from '../playwright.config';
 import type { PeerShape, RunSide, SideOptions, SideResult } from './browser/peer-page';
 import { createHubFolder, hubPlugin, removeHub, writeRandomRepo } from './lib/bench-hub';
 import { runBenchPage } from './lib/page-run';
+import { PEER_CONFIGS, peerGpt2Config } from './lib/peer-configs';
 import { machineInfo, writeResults } from './lib/results';
 import { formatTable, type Cell } from './lib/table';
 
@@ -39,10 +40,7 @@ const EXECUTABLE = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const RANK = 8;
 const HUB_PATH = '/peer-hub';
 
-const CONFIGS: Readonly<Record<string, PeerShape>> = {
-  i: { layers: 2, heads: 4, width: 64, vocab: 128, batch: 4, seq: 64 },
-  ii: { layers: 4, heads: 4, width: 192, vocab: 128, batch: 8, seq: 128 },
-};
+const CONFIGS = PEER_CONFIGS;
 
 interface Variant {
   readonly name: string;
@@ -77,30 +75,11 @@ interface Outcome {
   readonly result: SideResult | null;
 }
 
-/** The GPT-2 config.json of a shape (random weights; ids 0..vocab−1, EOS 0). */
-function gpt2Config(shape: PeerShape) {
-  return {
-    architectures: ['GPT2LMHeadModel'],
-    model_type: 'gpt2',
-    activation_function: 'gelu_new',
-    layer_norm_epsilon: 1e-5,
-    n_embd: shape.width,
-    n_head: shape.heads,
-    n_layer: shape.layers,
-    n_positions: 256,
-    n_ctx: 256,
-    vocab_size: shape.vocab,
-    bos_token_id: 0,
-    eos_token_id: 0,
-    tie_word_embeddings: true,
-  };
-}
-
 /** Writes each config's model as a hub repo `bench/loops-gpt2-<config>` under a temp folder. */
 function writeHub(configs: readonly string[]): string {
   const root = createHubFolder();
   for (const name of configs)
-    writeRandomRepo(root, repoOf(name), gpt2Config(CONFIGS[name] as PeerShape));
+    writeRandomRepo(root, repoOf(name), peerGpt2Config(CONFIGS[name] as PeerShape));
   return root;
 }
 

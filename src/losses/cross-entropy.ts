@@ -10,6 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LOSS_SCHEMAS } from '../core/loss-schema';
+import { gpuSum, gpuWeightedSum } from '../runtime/webgpu/ops/weighted-sum';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import type { LossConfig, LossSpec, LossTensors, MetricTensors } from './loss-spec';
 
 /** m·w [N] (just m when no weights were given); returns a new tensor. */
@@ -17,11 +19,24 @@ function positionWeights(inputs: LossTensors): tf.Tensor1D {
   return inputs.weights ? tf.mul(inputs.mask, inputs.weights) : inputs.mask.clone();
 }
 
+/** On webgpu with our kernels: m·w without a copy when there are no weights (not owned!). */
+function gpuPositionWeights(inputs: LossTensors): tf.Tensor1D {
+  return inputs.weights ? tf.mul(inputs.mask, inputs.weights) : inputs.mask;
+}
+
 function compute(lp: tf.Tensor1D, inputs: LossTensors): tf.Scalar {
+  if (gpuKernelsActive()) return tf.tidy(() => gpuWeightedSum(gpuPositionWeights(inputs), lp, -1));
   return tf.tidy(() => tf.neg(tf.sum(tf.mul(positionWeights(inputs), lp)))); // []
 }
 
 function metrics(lp: tf.Tensor1D, inputs: LossTensors, _config: LossConfig): MetricTensors {
+  if (gpuKernelsActive()) {
+    // One pipeline for the loss, its gradient and both metrics (kernels/weighted-sum.ts).
+    return tf.tidy(() => {
+      const w = gpuPositionWeights(inputs);
+      return { 'loss:sum': gpuWeightedSum(w, lp, -1), 'weight:sum': gpuSum(w) };
+    });
+  }
   return tf.tidy(() => {
     const w = positionWeights(inputs); // [N]
     return {

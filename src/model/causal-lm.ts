@@ -164,8 +164,9 @@ export class CausalLM {
         this.gpt2Layers.forEach((layer, i) => {
           add(i, (input) => gpt2Block(this.config, layer, i, input, cache));
         });
-        x = runBlocks();
-        return layerNorm(x, this.w1('ln_f.weight'), this.w1('ln_f.bias'), this.config.normEps);
+        const [gamma, beta] = [this.w1('ln_f.weight'), this.w1('ln_f.bias')];
+        blocks.push({ run: (h) => layerNorm(h, gamma, beta, this.config.normEps), params: [] });
+        return runBlocks();
       }
       const tables = () => ropeTables(T, this.config.headDim, this.config.ropeTheta, offset);
       const rope = tables();
@@ -175,8 +176,9 @@ export class CausalLM {
           tf.tidy(() => llamaBlock(this.config, layer, i, input, tables(), cache));
         add(i, checkpoint ? own : (input) => llamaBlock(this.config, layer, i, input, rope, cache));
       });
-      x = runBlocks();
-      return rmsNorm(x, this.w1('model.norm.weight'), this.config.normEps);
+      const gamma = this.w1('model.norm.weight');
+      blocks.push({ run: (h) => rmsNorm(h, gamma, this.config.normEps), params: [] });
+      return runBlocks();
     });
   }
 

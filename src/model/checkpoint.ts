@@ -14,6 +14,7 @@
  * order), with the transient memory of one group.
  */
 import * as tf from '@tensorflow/tfjs';
+import { gradientsFreeing } from './tape-backprop';
 
 /** One block of a checkpointed stack: its function and the variables it reads. */
 export interface StackBlock {
@@ -131,7 +132,7 @@ function backward(
     const grads = tf.tidy(() => {
       const xs = B <= size ? x : tf.slice(x, [start, 0, 0], [n, -1, -1]); // [n, T, C]
       const dys = B <= size ? dy : tf.slice(dy, [start, 0, 0], [n, -1, -1]);
-      const { value, grads: g } = tf.engine().gradients(() => block(xs), [xs, ...params], dys);
+      const { value, grads: g } = gradientsFreeing(() => block(xs), [xs, ...params], dys);
       value.dispose();
       return g;
     });

@@ -1,6 +1,7 @@
-// The one private TF.js internal the engine touches: `engine.state.activeTape`, which activation
+// The private TF.js internals the engine touches: `engine.state.activeTape`, which activation
 // checkpointing (src/model/checkpoint.ts, `withOuterTapeKept`) saves and restores around the
-// gradient it takes inside a gradient function. TF.js is pinned (package.json: exactly 4.22.0);
+// gradient it takes inside a gradient function, and the tape methods src/model/tape-backprop.ts
+// records with (`startTape`, `endTape`, `scopedRun`, tape nodes' `gradient` and `saved`). TF.js is pinned (package.json: exactly 4.22.0);
 // these tests fail loudly if the internal changes under a new version: the property must exist
 // and hold the tape while a gradient records, and taking a gradient inside a gradFunc must still
 // break the outer gradient without the restore (when TF.js fixes that, the workaround can go).
@@ -43,6 +44,24 @@ function nestedGradient(restore: boolean): number[] {
 describe('TF.js internals used by activation checkpointing', () => {
   it('runs the pinned TF.js version', () => {
     expect(tf.version_core).toBe('4.22.0');
+  });
+
+  it('the engine records with startTape / endTape / scopedRun, and tape nodes carry gradient and saved', () => {
+    const engine = tf.engine() as unknown as Record<string, unknown>;
+    for (const name of ['startTape', 'endTape', 'scopedRun']) {
+      expect(typeof engine[name], name).toBe('function');
+    }
+    let nodes: Record<string, unknown>[] = [];
+    const x = tf.scalar(3);
+    const g = tf.grad((t: tf.Tensor) => {
+      const y = tf.square(t);
+      nodes = [...(state().activeTape as Record<string, unknown>[])];
+      return y;
+    })(x);
+    expect(nodes.length).toBeGreaterThan(0);
+    expect(typeof nodes[0]!.gradient).toBe('function');
+    expect(Array.isArray(nodes[0]!.saved)).toBe(true);
+    tf.dispose([x, g]);
   });
 
   it('engine.state.activeTape is the recording tape during a gradient, null after it', () => {

@@ -40,6 +40,8 @@ export interface BackendInternals {
   makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   getBufferData(buffer: GPUBuffer): Promise<ArrayBuffer>;
   runWebGPUProgram: WebGPUBackend['runWebGPUProgram'];
+  /** Stock programs' pipelines (or their pending compiles) by shader key. */
+  readonly pipelineCache: Record<string, unknown>;
   memory(): { numBytesInGPU: number; numBytesAllocatedInGPU: number };
 }
 

@@ -22,13 +22,27 @@ export interface GpuWork {
   uploadBytes: number;
   /** GPU buffers read back to the page (each an awaited mapAsync). */
   readbacks: number;
+  /**
+   * Compute pipelines created (compiled) in the window: ours by kernel name (new entries of
+   * gpu-runtime's cache, one per WGSL source), stock by program class name (new keys of TF.js's
+   * `pipelineCache`, one per shader key: a program's variant, input ranks, dtypes, broadcasts).
+   */
+  pipelines: { ours: Record<string, number>; stock: Record<string, number> };
 }
 
 const open: GpuWork[] = [];
 let restore: (() => void) | null = null;
 
 function emptyWork(): GpuWork {
-  return { dispatches: 0, ours: {}, stock: {}, uploads: 0, uploadBytes: 0, readbacks: 0 };
+  return {
+    dispatches: 0,
+    ours: {},
+    stock: {},
+    uploads: 0,
+    uploadBytes: 0,
+    readbacks: 0,
+    pipelines: { ours: {}, stock: {} },
+  };
 }
 
 /** Called by gpu-runtime for each of our dispatches. */
@@ -39,8 +53,14 @@ export function noteDispatch(name: string): void {
   }
 }
 
+/** Called by gpu-runtime when one of our kernels' pipelines is created. */
+export function notePipeline(name: string): void {
+  for (const w of open) w.pipelines.ours[name] = (w.pipelines.ours[name] ?? 0) + 1;
+}
+
 function wrap(backend: BackendInternals): () => void {
   const run = backend.runWebGPUProgram;
+  const known = new Set(Object.keys(backend.pipelineCache));
   const upload = backend.uploadToGPU;
   const read = backend.getBufferData;
   const b = backend as unknown as Record<string, unknown>;
@@ -51,7 +71,13 @@ function wrap(backend: BackendInternals): () => void {
       w.dispatches++;
       w.stock[name] = (w.stock[name] ?? 0) + 1;
     }
-    return run.apply(this, args);
+    const output = run.apply(this, args);
+    const key = (program as { shaderKey?: string }).shaderKey;
+    if (key !== undefined && !known.has(key) && key in this.pipelineCache) {
+      known.add(key);
+      for (const w of open) w.pipelines.stock[name] = (w.pipelines.stock[name] ?? 0) + 1;
+    }
+    return output;
   };
   b.uploadToGPU = function (this: BackendInternals, dataId: object) {
     const entry = this.tensorMap.get(dataId);

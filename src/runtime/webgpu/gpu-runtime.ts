@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { bufferOf, requireWebgpuBackend, type BackendInternals } from './backend-internals';
-import { noteDispatch } from './counters';
+import { noteDispatch, notePipeline } from './counters';
 
 export type ScalarType = 'u32' | 'i32' | 'f32';
 
@@ -25,6 +25,11 @@ export interface GpuKernel {
   readonly code: string;
   /** The uniform struct's fields, in order (binding after the storage buffers); empty: none. */
   readonly uniforms?: readonly ScalarType[];
+  /**
+   * The shader's name when kernels share one source (variants told apart by uniform flags, e.g.
+   * kernels/gemm.ts): pipelines are counted under it. Default: `name`.
+   */
+  readonly shader?: string;
 }
 
 /** A storage binding: a tensor (its whole buffer) or a raw buffer, optionally a byte range. */
@@ -38,6 +43,7 @@ type Workgroups = number | readonly [number, number?, number?];
 interface DeviceCache {
   readonly pipelines: Map<string, GPUComputePipeline>;
   readonly pending: Map<string, Promise<GPUComputePipeline>>;
+  placeholder?: GPUBuffer;
 }
 
 const caches = new WeakMap<GPUDevice, DeviceCache>();
@@ -52,8 +58,9 @@ function cacheFor(device: GPUDevice): DeviceCache {
 }
 
 function describe(device: GPUDevice, kernel: GpuKernel): GPUComputePipelineDescriptor {
-  const module = device.createShaderModule({ code: kernel.code, label: kernel.name });
-  return { layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.name };
+  const label = kernel.shader ?? kernel.name;
+  const module = device.createShaderModule({ code: kernel.code, label });
+  return { layout: 'auto', compute: { module, entryPoint: 'main' }, label };
 }
 
 function pipelineFor(backend: BackendInternals, kernel: GpuKernel): GPUComputePipeline {
@@ -62,6 +69,7 @@ function pipelineFor(backend: BackendInternals, kernel: GpuKernel): GPUComputePi
   if (!pipeline) {
     pipeline = backend.device.createComputePipeline(describe(backend.device, kernel));
     cache.pipelines.set(kernel.code, pipeline);
+    notePipeline(kernel.shader ?? kernel.name);
   }
   return pipeline;
 }
@@ -88,6 +96,7 @@ function compileAsync(backend: BackendInternals, kernel: GpuKernel): Promise<unk
         return pipeline;
       });
     cache.pending.set(kernel.code, pending);
+    notePipeline(kernel.shader ?? kernel.name);
   }
   return pending;
 }
@@ -227,6 +236,21 @@ export function copyBuffer(
     (to.offset ?? 0) + dstOffset,
     bytes,
   );
+}
+
+/**
+ * A small storage buffer to bind where a kernel's optional input is absent (the kernel's flags say
+ * it is not read). One per device, never written: bind it read-only only.
+ */
+export function placeholderBuffer(): GPUBuffer {
+  const backend = requireWebgpuBackend();
+  const cache = cacheFor(backend.device);
+  cache.placeholder ??= backend.device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.STORAGE,
+    label: 'placeholder',
+  });
+  return cache.placeholder;
 }
 
 /** Workgroups needed to cover `n` items at `perGroup` items each. */

@@ -1,7 +1,14 @@
 /**
- * The WGSL of the tiled GEMM (kernels/gemm.ts wraps it): one shader per `GemmVariant`, the scheme
- * described in gemm.ts's header. Separate from the wrapper so the generator can be read (and
- * tested) on its own.
+ * The WGSL of the tiled GEMM (kernels/gemm.ts wraps it), the scheme described in gemm.ts's header.
+ * Separate from the wrapper so the generator can be read (and tested) on its own.
+ *
+ * One shader per `GemmShader` (transpositions, packed B, vec4 loads, inline low-rank term: what
+ * changes the loads and the arithmetic); the other options of a `GemmVariant` (bias, residual,
+ * accumulate, the low-rank term and its R's layout) are bits of the `flags` uniform, tested in
+ * uniform control flow, so they share that shader's pipeline (issue 12: every pipeline is a
+ * compile before the first step). Their inputs are always bound (a placeholder buffer when
+ * absent). The cost when unused: a uniform branch per output element, and a low-rank loop of
+ * ⌈R / 32⌉ = 0 steps.
  */
 
 /** Output tile edge (rows and columns) of one workgroup. */
@@ -33,6 +40,40 @@ export interface GemmVariant {
   readonly vec4?: boolean;
 }
 
+/** What selects a shader (the rest of a `GemmVariant` is uniform flags). */
+export interface GemmShader {
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly packedB: boolean;
+  /** The low-rank term's L formed in the kernel (`GemmVariant.lowRank.inline`). */
+  readonly inline: boolean;
+  readonly vec4: boolean;
+}
+
+/** Bits of the `flags` uniform. */
+export const GEMM_FLAGS = { bias: 1, residual: 2, accumulate: 4, transR: 8 } as const;
+
+/** The shader a variant runs. */
+export function gemmShader(v: GemmVariant): GemmShader {
+  return {
+    transA: v.transA,
+    transB: v.transB,
+    packedB: v.packedB,
+    inline: !!v.lowRank?.inline,
+    vec4: !!v.vec4,
+  };
+}
+
+/** The flags uniform of a variant. */
+export function gemmFlags(v: GemmVariant): number {
+  return (
+    (v.bias ? GEMM_FLAGS.bias : 0) |
+    (v.residual ? GEMM_FLAGS.residual : 0) |
+    (v.accumulate ? GEMM_FLAGS.accumulate : 0) |
+    (v.lowRank?.transR ? GEMM_FLAGS.transR : 0)
+  );
+}
+
 /** Element i < 8 of a vec4<u32> of bf16 pairs, as float32 (low half first). */
 const WIDEN = `
 fn widen(w: vec4<u32>, i: u32) -> f32 {
@@ -42,22 +83,25 @@ fn widen(w: vec4<u32>, i: u32) -> f32 {
 }
 `;
 
-/** The WGSL of one variant. */
-export function gemmWgsl(v: GemmVariant): string {
+/** The WGSL of one shader (all variants sharing it). */
+export function gemmWgsl(v: GemmShader): string {
   let binding = 0;
   const decl = (name: string, type: string, access = 'read') =>
     `@group(0) @binding(${binding++}) var<storage, ${access}> ${name}: array<${type}>;`;
   const word = v.vec4 ? (t: string) => `vec4<${t}>` : (t: string) => t;
-  const lines = [decl('a', word('f32')), decl('b', word(v.packedB ? 'u32' : 'f32'))];
-  if (v.bias) lines.push(decl('bias', 'f32'));
-  const inline = !!v.lowRank?.inline;
-  if (v.lowRank) lines.push(decl('lo', inline ? word('f32') : 'f32'), decl('ro', 'f32'));
-  if (v.residual) lines.push(decl('res', 'f32'));
-  lines.push(decl('c', 'f32', 'read_write'));
-  lines.push(`@group(0) @binding(${binding}) var<uniform> u: U;`);
-  const rIndex = v.lowRank?.transR ? 'n * u.R + j' : 'j * u.N + n';
+  const inline = v.inline;
+  const lines = [
+    decl('a', word('f32')),
+    decl('b', word(v.packedB ? 'u32' : 'f32')),
+    decl('bias', 'f32'),
+    decl('lo', inline ? word('f32') : 'f32'),
+    decl('ro', 'f32'),
+    decl('res', 'f32'),
+    decl('c', 'f32', 'read_write'),
+    `@group(0) @binding(${binding}) var<uniform> u: U;`,
+  ];
   return /* wgsl */ `
-struct U { M: u32, N: u32, K: u32, R: u32, alpha: f32, s: f32 }
+struct U { M: u32, N: u32, K: u32, R: u32, alpha: f32, s: f32, flags: u32 }
 ${lines.join('\n')}
 
 const TILE = ${TILE}u;
@@ -80,6 +124,12 @@ fn multiplyTile(tx: u32, ty: u32, acc: ptr<function, array<vec4<f32>, 4>>) {
   }
 }
 
+// Element (j, n) of R: R [r, N], or [N, r] stored transposed (flag ${GEMM_FLAGS.transR}).
+fn rIndex(j: u32, n: u32) -> u32 {
+  if ((u.flags & ${GEMM_FLAGS.transR}u) != 0u) { return n * u.R + j; }
+  return j * u.N + n;
+}
+
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let tx = t % 8u;
@@ -98,7 +148,10 @@ ${inline ? factorTileLoads(v) : ''}
     ${inline ? 'if (tx * 4u < u.R) { multiplyFactor(tx, ty, &accL); }' : ''}
     workgroupBarrier();
   }
-${v.lowRank ? (inline ? inlineLowRankStep(rIndex) : lowRankSteps(rIndex)) : ''}
+${inline ? INLINE_LOW_RANK_STEP : LOW_RANK_STEPS}
+  let withBias = (u.flags & ${GEMM_FLAGS.bias}u) != 0u;
+  let withRes = (u.flags & ${GEMM_FLAGS.residual}u) != 0u;
+  let accumulate = (u.flags & ${GEMM_FLAGS.accumulate}u) != 0u;
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + ty * 4u + i;
     if (m >= u.M) { break; }
@@ -106,9 +159,9 @@ ${v.lowRank ? (inline ? inlineLowRankStep(rIndex) : lowRankSteps(rIndex)) : ''}
       let n = n0 + tx * 4u + jn;
       if (n >= u.N) { break; }
       var value = acc[i][jn];
-      ${v.bias ? 'value += bias[n];' : ''}
-      ${v.residual ? 'value += res[m * u.N + n];' : ''}
-      ${v.accumulate ? 'value += c[m * u.N + n];' : ''}
+      if (withBias) { value += bias[n]; }
+      if (withRes) { value += res[m * u.N + n]; }
+      if (accumulate) { value += c[m * u.N + n]; }
       c[m * u.N + n] = value;
     }
   }
@@ -117,7 +170,7 @@ ${v.lowRank ? (inline ? inlineLowRankStep(rIndex) : lowRankSteps(rIndex)) : ''}
 }
 
 /** Element loaders of the scalar variant: (m, k) of op(A), (k, n) of op(B). */
-function scalarLoaders(v: GemmVariant): string {
+function scalarLoaders(v: GemmShader): string {
   const bIndex = v.transB ? 'n * u.K + k' : 'k * u.N + n';
   const loadB = v.packedB
     ? `let e = ${bIndex};
@@ -141,7 +194,7 @@ fn loadB(k: u32, n: u32) -> f32 {
  * axis varies fastest across invocations, so neighbours load neighbouring words: for A [M, K]
  * that is k, for Aᵀ m; for B [K, N] n, for Bᵀ k.
  */
-function scalarTileLoads(v: GemmVariant): string {
+function scalarTileLoads(v: GemmShader): string {
   const [a0, a1] = v.transA ? ['mm', 'kk'] : ['kk', 'mm'];
   const [b0, b1] = v.transB ? ['kk', 'nn'] : ['nn', 'kk'];
   const perInvocation = (TILE * TILE_K) / 64;
@@ -169,7 +222,7 @@ function scalarTileLoads(v: GemmVariant): string {
  * a word along m or n is stored whole into the K-major tile, one along k is spread over 4 rows.
  * Packed B reads 8 bf16 per vec4<u32>.
  */
-function vectorTileLoads(v: GemmVariant): string {
+function vectorTileLoads(v: GemmShader): string {
   const words = (TILE * TILE_K) / 4 / 64; // f32 vec4 loads per invocation and operand
   const aLoad = v.transA
     ? `let mq = idx % (TILE / 4u);
@@ -190,7 +243,7 @@ function vectorTileLoads(v: GemmVariant): string {
 ${v.packedB ? packedVectorLoads(v) : floatVectorLoads(v, words)}`;
 }
 
-function floatVectorLoads(v: GemmVariant, words: number): string {
+function floatVectorLoads(v: GemmShader, words: number): string {
   const load = v.transB
     ? `let kq = idx % (TILE_K / 4u);
       let nn = idx / (TILE_K / 4u);
@@ -210,7 +263,7 @@ function floatVectorLoads(v: GemmVariant, words: number): string {
 }
 
 /** B's tile from bf16 pairs, 8 elements (one vec4<u32>) per load, widened exactly. */
-function packedVectorLoads(v: GemmVariant): string {
+function packedVectorLoads(v: GemmShader): string {
   const words = (TILE * TILE_K) / 8 / 64;
   const load = v.transB
     ? `let kq = idx % (TILE_K / 8u);
@@ -233,9 +286,11 @@ function packedVectorLoads(v: GemmVariant): string {
     }`;
 }
 
-/** The low-rank term as extra K steps over j < r: staged s·L [M, r] (rows) and R (columns). */
-function lowRankSteps(rIndex: string): string {
-  return `
+/**
+ * The low-rank term as extra K steps over j < r: staged s·L [M, r] (rows) and R (columns); none
+ * when R = 0 (no term).
+ */
+const LOW_RANK_STEPS = `
   let lrSteps = (u.R + TILE_K - 1u) / TILE_K;
   for (var step = 0u; step < lrSteps; step++) {
     let j0 = step * TILE_K;
@@ -254,14 +309,13 @@ function lowRankSteps(rIndex: string): string {
       let n = n0 + nn;
       let j = j0 + kk;
       var rv = 0.0;
-      if (n < u.N && j < u.R) { rv = ro[${rIndex}]; }
+      if (n < u.N && j < u.R) { rv = ro[rIndex(j, n)]; }
       Bs[kk * (TILE / 4u) + nn / 4u][nn % 4u] = rv;
     }
     workgroupBarrier();
     multiplyTile(tx, ty, &acc);
     workgroupBarrier();
   }`;
-}
 
 /** The inline low-rank variant's staged factor tile and its product with A's tile. */
 const INLINE_DECLS = `
@@ -285,7 +339,7 @@ fn multiplyFactor(tx: u32, ty: u32, accL: ptr<function, array<vec4<f32>, 4>>) {
  * D's tile [j < r, k0 + kk] for one K step, zero outside D: in vec4 words along k when A is
  * (D's rows are K long too), else an element per load with k fastest across invocations.
  */
-function factorTileLoads(v: GemmVariant): string {
+function factorTileLoads(v: GemmShader): string {
   if (v.vec4) {
     return `
     for (var j = 0u; j < ${(TILE * TILE_K) / 4 / 64}u; j++) {
@@ -313,8 +367,7 @@ function factorTileLoads(v: GemmVariant): string {
  * block of s·L (L = A·Dᵀ, accumulated in the main loop; zero for j ≥ r and rows ≥ M) into As,
  * K-major (k = j), and R's rows are staged into Bs. u.s is s / α, As having held α·A.
  */
-function inlineLowRankStep(rIndex: string): string {
-  return `
+const INLINE_LOW_RANK_STEP = `
   for (var i = 0u; i < 4u; i++) {
     for (var jn = 0u; jn < 4u; jn++) {
       As[(tx * 4u + jn) * (TILE / 4u) + ty][i] = u.s * accL[i][jn];
@@ -327,9 +380,8 @@ function inlineLowRankStep(rIndex: string): string {
     let n = n0 + nn;
     let j = kk;
     var rv = 0.0;
-    if (n < u.N && j < u.R) { rv = ro[${rIndex}]; }
+    if (n < u.N && j < u.R) { rv = ro[rIndex(j, n)]; }
     Bs[kk * (TILE / 4u) + nn / 4u][nn % 4u] = rv;
   }
   workgroupBarrier();
   multiplyTile(tx, ty, &acc);`;
-}

@@ -18,14 +18,24 @@
  * reads one vec4 of A and one of B for 16 FMAs. Global loads are coalesced along whichever axis
  * is contiguous for the operand's transposition. Edges are zero-filled, so any M, N, K works.
  *
- * Shader variants differ by the flags of `GemmVariant` (each one compiles once per device); the
- * sizes, α and s are uniforms. Returns fresh tensors (or writes the caller's C when accumulating);
+ * A `GemmVariant` (its kernel's name, in counts) runs one of a few shaders (gemm-wgsl.ts
+ * `GemmShader`: transpositions, packed B, vec4 loads, inline low-rank term; each compiles once per
+ * device); bias, residual, accumulate and the low-rank term are flags in the uniforms, as are the
+ * sizes, α and s. Returns fresh tensors (or writes the caller's C when accumulating);
  * differentiation is the op layer's job (ops/lora-projection.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
-import { dispatch, groupsFor, type GpuKernel } from '../gpu-runtime';
-import { gemmWgsl, TILE, TILE_K, type GemmVariant } from './gemm-wgsl';
+import { dispatch, groupsFor, placeholderBuffer, type GpuKernel } from '../gpu-runtime';
+import {
+  gemmFlags,
+  gemmShader,
+  gemmWgsl,
+  TILE,
+  TILE_K,
+  type GemmShader,
+  type GemmVariant,
+} from './gemm-wgsl';
 
 export type { GemmVariant } from './gemm-wgsl';
 
@@ -66,20 +76,40 @@ export interface GemmOptions {
 export const INLINE_MAX_RANK = TILE_K;
 
 const kernels = new Map<string, GpuKernel>();
+const shaders = new Map<string, string>();
 
-/** The kernel of one variant (cached: same object, same pipeline). */
+/**
+ * The kernel of one variant (cached: same object). Variants of one `GemmShader` share its code,
+ * hence one pipeline (gpu-runtime caches pipelines per source).
+ */
 export function gemmKernel(variant: GemmVariant): GpuKernel {
   const key = variantName(variant);
   let kernel = kernels.get(key);
   if (!kernel) {
+    const shader = gemmShader(variant);
+    const shaderName = shaderNameOf(shader);
+    let code = shaders.get(shaderName);
+    if (code === undefined) {
+      code = gemmWgsl(shader);
+      shaders.set(shaderName, code);
+    }
     kernel = {
       name: key,
-      code: gemmWgsl(variant),
-      uniforms: ['u32', 'u32', 'u32', 'u32', 'f32', 'f32'],
+      shader: shaderName,
+      code,
+      uniforms: ['u32', 'u32', 'u32', 'u32', 'f32', 'f32', 'u32'],
     };
     kernels.set(key, kernel);
   }
   return kernel;
+}
+
+function shaderNameOf(v: GemmShader): string {
+  const parts = [`gemm-${v.transA ? 't' : 'n'}${v.transB ? 't' : 'n'}`];
+  if (v.packedB) parts.push('bf16');
+  if (v.inline) parts.push('lri');
+  if (v.vec4) parts.push('vec4');
+  return parts.join('-');
 }
 
 function variantName(v: GemmVariant): string {
@@ -122,14 +152,20 @@ export function gemm(
     vec4: vectorLoads(M, N, K, transA, transB, packed),
   };
   const c = accumulate ?? emptyTensor<tf.Tensor2D>([M, N]);
-  const bindings: tf.TensorInfo[] = [a, packed ? b.words : b];
-  if (bias) bindings.push(bias);
-  if (lowRank) bindings.push(lowRank.l, lowRank.r);
-  if (residual) bindings.push(residual);
-  bindings.push(c);
+  // Every input is bound; the flags say which are read.
+  const none = placeholderBuffer();
+  const bindings = [
+    a,
+    packed ? b.words : b,
+    bias ?? none,
+    lowRank?.l ?? none,
+    lowRank?.r ?? none,
+    residual ?? none,
+    c,
+  ];
   // The inline term is formed from the staged α·A: its scale is s / α.
   const s = lowRank ? (lowRank.inline ? lowRank.scale / alpha : lowRank.scale) : 0;
-  const uniforms = [M, N, K, rank, alpha, s];
+  const uniforms = [M, N, K, rank, alpha, s, gemmFlags(variant)];
   dispatch(gemmKernel(variant), bindings, [groupsFor(N, TILE), groupsFor(M, TILE)], uniforms);
   return c;
 }
