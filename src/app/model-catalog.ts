@@ -156,6 +156,7 @@ export function fitCheck(
     batch: options.batch,
     seq: options.seq,
     packedProjections: webgpu && raw.torch_dtype === 'bfloat16',
+    wasm: report.backend === 'wasm',
   });
   const limits = webgpu ? (report.gpuLimits ?? adapterLimits(report)) : null;
   const budget = backendBudget(report, options.hostBytes);

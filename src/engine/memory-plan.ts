@@ -37,7 +37,15 @@ export interface ModelPlanOptions {
    * lm_head) when the hidden size is even; norms, biases and GPT-2's positions stay float32.
    */
   readonly packedProjections: boolean;
+  /**
+   * The run is on the wasm backend, whose row kernels (runtime/wasm-kernels/logits-rows.ts) hold
+   * one [n, V] logits tensor a chunk, in chunks of WASM_CHUNK_FLOATS. Default false.
+   */
+  readonly wasm?: boolean;
 }
+
+/** target-logprobs.ts's CHUNK_FLOATS.wasm (mirrored: this module stays free of TF.js). */
+export const WASM_CHUNK_FLOATS = 2 ** 23;
 
 /** GPU bytes a model needs, by part, before anything is loaded. */
 export interface ModelMemoryPlan {
@@ -50,7 +58,8 @@ export interface ModelMemoryPlan {
   /**
    * One training step at batch × seq: the checkpointed activations (`trainingStepBytes`), the
    * adapter's gradients, and the unembedding's chunked logits (six [n, V] tensors at once on
-   * stock ops; one, in chunks of half the rows, with our kernels, as packing implies).
+   * stock ops; one with our kernels: in chunks of half the rows on webgpu, as packing implies, and
+   * of WASM_CHUNK_FLOATS on wasm).
    */
   readonly step: number;
   readonly total: number;
@@ -78,7 +87,8 @@ export function heldWeightBytes(config: ModelConfig, packedProjections: boolean)
  * The GPU bytes a LoRA run on `config` needs, estimated from the config before any download.
  * Sources of each term: weights and adapter count their tensors; the optimizer is AdamW's two
  * moments; the step is `trainingStepBytes` (its lower bound with checkpointed blocks) + the
- * adapter's gradients + target-logprobs.ts's chunk: min(B·T, chunk rows) × V floats, six at once (one packed).
+ * adapter's gradients + target-logprobs.ts's chunk: min(B·T, chunk rows) × V floats, six at once
+ * (one packed or on wasm).
  */
 export function modelMemoryPlan(config: ModelConfig, options: ModelPlanOptions): ModelMemoryPlan {
   const { rank, targets, batch, seq, packedProjections } = options;
@@ -87,9 +97,11 @@ export function modelMemoryPlan(config: ModelConfig, options: ModelPlanOptions):
   const optimizer = 2 * adapter;
   const V = config.vocabSize;
   // target-logprobs.ts defaultChunkRows: six [n, V] tensors at once on stock ops; with our
-  // kernels (what packing implies) one, and chunks of half the rows.
-  const chunkRows = Math.max(1, Math.floor((packedProjections ? 2 ** 21 : 2 ** 22) / V));
-  const logits = (packedProjections ? 1 : 6) * ELEMENT_BYTES * Math.min(batch * seq, chunkRows) * V;
+  // kernels one: on webgpu (what packing implies) in chunks of half the rows.
+  const floats = packedProjections ? 2 ** 21 : options.wasm ? WASM_CHUNK_FLOATS : 2 ** 22;
+  const chunkRows = Math.max(1, Math.floor(floats / V));
+  const ours = packedProjections || options.wasm === true;
+  const logits = (ours ? 1 : 6) * ELEMENT_BYTES * Math.min(batch * seq, chunkRows) * V;
   const step = trainingStepBytes(config, batch, seq).bytes + adapter + logits;
   const tables = new Set(vocabNames(config));
   const packed = packedProjections ? packedWeightNames(config) : new Set<string>();

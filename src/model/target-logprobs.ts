@@ -10,26 +10,35 @@
  * Targets < 0 (the −100 "ignore" id) give lp = 0 and no gradient.
  * W's parts may be bf16 pairs (int32 [V_p, C / 2], weight-parts.ts): then h·Wᵀ (+ hA·Bᵀ in the
  * same dispatch), ∂logits·W and the target rows run our WebGPU kernels (packed-vocab.ts); such a
- * W is frozen (no ∂W).
+ * W is frozen (no ∂W). The row-wise steps over a chunk's logits are logits-row-ops.ts's.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UnsupportedModelError } from '../errors/loops-errors';
-import { gpuKernelsActive } from '../runtime/webgpu-kernels';
-import { logitsGradInPlace, rowLogSumExp } from '../runtime/webgpu/kernels/logits-rows';
+import { logitsRowOps, type RowOpsKind } from './logits-row-ops';
 import { isPacked, packedRows, partLogits, timesPart } from './packed-vocab';
 import { accumulate, makeCustomGrad, type Saved } from './target-logprobs-grad';
 import { gatherRows } from './weight-parts';
 
+/** Floats per chunk of logits for each implementation of the row steps (`defaultChunkRows`). */
+export const CHUNK_FLOATS: Readonly<Record<RowOpsKind, number>> = {
+  stock: 2 ** 22,
+  webgpu: 2 ** 21,
+  wasm: 2 ** 23,
+};
+
 /**
- * Rows per chunk so one chunk's logits stay near 2²² floats (16 MiB) on the stock ops: a chunk's
- * backward holds about six tensors of that size at once (logits, p, one-hot, ∂logits and their
- * temporaries); with 32 MiB chunks that was the largest transient of a checkpointed SmolLM2 step
- * at 8×256. With our WebGPU kernels (`ours`, default: whether they are active now) a chunk holds
- * one [n, V_p] buffer (kernels/logits-rows.ts), so chunks are near 2²¹ floats (8 MiB): the
- * SmolLM2-shape 4×64 step's buffer pool 386 → 379 MiB for 30 more dispatches (bench/gpu-counts.ts).
+ * Rows per chunk so one chunk's logits stay near CHUNK_FLOATS[kind] (default: the active
+ * backend's). On the stock ops 2²² floats (16 MiB): a chunk's backward holds about six tensors of
+ * that size at once (logits, p, one-hot, ∂logits and their temporaries); with 32 MiB chunks that
+ * was the largest transient of a checkpointed SmolLM2 step at 8×256. With our WebGPU kernels a
+ * chunk holds one [n, V_p] buffer, so chunks are near 2²¹ floats (8 MiB): the SmolLM2-shape 4×64
+ * step's buffer pool 386 → 379 MiB for 30 more dispatches (bench/gpu-counts.ts). Our wasm kernels
+ * also hold one, so chunks there are 2²³ floats (32 MiB, 170 rows at V = 49,152), which makes
+ * ∂logits·W faster (SmolLM2 4 layers 8×256, wasm: 8.3 → 7.0 s a step at 85 → 170 rows; 6.8 at
+ * 341; h·Wᵀ unchanged at 10.8 s; docs/PERFORMANCE.md, issue 16).
  */
-export function defaultChunkRows(vocabSize: number, ours = gpuKernelsActive()): number {
-  return Math.max(1, Math.floor((ours ? 2 ** 21 : 2 ** 22) / vocabSize));
+export function defaultChunkRows(vocabSize: number, kind = logitsRowOps().kind): number {
+  return Math.max(1, Math.floor(CHUNK_FLOATS[kind] / vocabSize));
 }
 
 export interface UnembedLora {
@@ -43,6 +52,8 @@ interface Options {
   /** Also differentiate w.r.t. the unembedding weight W (full-parameter training). */
   readonly trainWeight: boolean;
   readonly chunkRows: number;
+  /** The stock ops instead of the backend's own row kernels (for comparing the two). */
+  readonly stockRows?: boolean;
 }
 
 /**
@@ -60,6 +71,7 @@ export function targetLogprobs(
   options: Options,
 ): tf.Tensor1D {
   const { chunkRows, trainWeight } = options;
+  const rowOps = logitsRowOps(options.stockRows ? 'stock' : undefined);
   const parts = Array.isArray(weight) ? [...weight] : [weight as tf.Tensor2D];
   const packed = isPacked(parts[0] as tf.Tensor2D);
   if (packed && trainWeight) {
@@ -93,8 +105,8 @@ export function targetLogprobs(
     w: tf.Tensor2D,
   ) => {
     if (packed) return partLogits(hc, w, hAc && b ? { hA: hAc, b } : null); // [n, V_p]
-    const base = tf.matMul(hc, w, false, true); // [n, V_p]
-    return hAc && b ? tf.add(base, tf.matMul(hAc, b, false, true)) : base;
+    const base = tf.matMul(hc, w, false, true) as tf.Tensor2D; // [n, V_p]
+    return hAc && b ? rowOps.addLora(base, hAc, b) : base;
   };
   /** Rows t of the table given as parts (t int32 [n], all in range): [n, C]. */
   const pickRows = (ws: readonly tf.Tensor2D[], t: tf.Tensor1D) => {
@@ -118,9 +130,8 @@ export function targetLogprobs(
         const hc = tf.slice(hIn, [start, 0], [size, -1]); // [n, C]
         const hAc = hA ? tf.slice(hA, [start, 0], [size, -1]) : null;
         const partLse = ws.map((w, p) => {
-          const logits = chunkLogits(hc, hAc, bs[p] ?? null, w); // [n, V_p]
-          if (!gpuKernelsActive()) return tf.logSumExp(logits, 1);
-          const partial = rowLogSumExp(logits as tf.Tensor2D); // [n]
+          const logits = chunkLogits(hc, hAc, bs[p] ?? null, w) as tf.Tensor2D; // [n, V_p]
+          const partial = rowOps.rowLogSumExp(logits); // [n]
           logits.dispose(); // the next part's logits can take its buffer
           return partial;
         });
@@ -159,10 +170,6 @@ export function targetLogprobs(
       const grads: Record<string, tf.Tensor> = tf.tidy(() => {
         const hc = tf.slice(hIn, [start, 0], [size, -1]);
         const hAc = hA ? tf.slice(hA, [start, 0], [size, -1]) : null;
-        // The stock path's slices of the chunk (our kernel reads the whole arrays at `start`).
-        const lseC = () => tf.reshape(tf.slice(lse, [start], [size]), [size, 1]); // [n, 1]
-        const gC = () => tf.reshape(tf.slice(g, [start], [size]), [size, 1]); // [n, 1]
-        const tC = () => tf.slice(safe, [start], [size]); // [n]
         const out: Record<string, tf.Tensor> = {};
         const add = (key: string, t: tf.Tensor) => {
           const prev = out[key];
@@ -172,9 +179,7 @@ export function targetLogprobs(
           const bp = bs[p] ?? null;
           const logits = chunkLogits(hc, hAc, bp, w) as tf.Tensor2D; // [n, V_p]
           // With our kernels ∂logits overwrites the logits (one [n, V_p] buffer for the chunk).
-          const dLogits = gpuKernelsActive()
-            ? logitsGradInPlace(logits, lse, g, safe, start, starts[p] ?? 0)
-            : stockLogitsGrad(logits, lseC(), gC(), tC(), starts[p] ?? 0);
+          const dLogits = rowOps.logitsGrad(logits, lse, g, safe, start, starts[p] ?? 0);
           if (packed) out.dh = timesPart(dLogits, w, width, out.dh as tf.Tensor2D | undefined);
           else add('dh', tf.matMul(dLogits, w)); // [n, C]
           if (trainWeight) out[`dW${p}`] = tf.matMul(dLogits, hc, true, false); // [V_p, C]
@@ -213,23 +218,4 @@ export function targetLogprobs(
   } finally {
     tf.dispose([valid, safeTargets]);
   }
-}
-
-/**
- * g·(onehot(t − start) − exp(logits − lse)) with stock ops: [n, V_p] (rows whose target is in
- * another part have no one). Returns a new tensor.
- */
-function stockLogitsGrad(
-  logits: tf.Tensor2D,
-  lse: tf.Tensor,
-  g: tf.Tensor,
-  t: tf.Tensor1D,
-  start: number,
-): tf.Tensor2D {
-  return tf.tidy(() => {
-    const prob = tf.exp(tf.sub(logits, lse)); // [n, V_p]
-    const local = start === 0 ? t : tf.sub(t, tf.scalar(start, 'int32'));
-    const onehot = tf.oneHot(local, logits.shape[1]); // [n, V_p]
-    return tf.mul(tf.sub(onehot, prob), g) as tf.Tensor2D; // [n, V_p]
-  });
 }

@@ -207,7 +207,12 @@ function stockRows(table: VocabTable, ids: tf.Tensor): tf.Tensor {
         tf.greaterEqual(local, tf.scalar(0, 'int32')),
         tf.less(local, tf.scalar(n, 'int32')),
       );
-      const rows = tf.gather(part, tf.clipByValue(local, 0, n - 1)); // [...S, C]
+      // min/max, not clipByValue: the wasm backend's (4.22) leaves int32 above the upper bound.
+      const clipped = tf.minimum(
+        tf.maximum(local, tf.scalar(0, 'int32')),
+        tf.scalar(n - 1, 'int32'),
+      );
+      const rows = tf.gather(part, clipped); // [...S, C]
       const masked = tf.mul(rows, tf.expandDims(tf.cast(inside, 'float32'), -1));
       sum = sum ? tf.add(sum, masked) : masked;
     });

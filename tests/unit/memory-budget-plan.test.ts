@@ -4,7 +4,7 @@
 // limited on purpose. No browser, no download.
 import { describe, expect, it } from 'vitest';
 import { fitCheck, HUB_MODELS, refusalBeforeDownload } from '../../src/app/model-catalog';
-import { modelMemoryPlan, planProblems } from '../../src/engine/memory-plan';
+import { modelMemoryPlan, planProblems, WASM_CHUNK_FLOATS } from '../../src/engine/memory-plan';
 import { parseModelConfig } from '../../src/model/config';
 import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS } from '../../src/model/weight-names';
 import type { BackendReport } from '../../src/runtime/backend';
@@ -56,6 +56,15 @@ describe('modelMemoryPlan (fixture model, rank 4 on every projection, 2 × 8 tok
       name: 'model.layers.0.mlp.gate_proj.weight',
       bytes: 4096,
     });
+  });
+
+  it('wasm: float32 weights, one [n, V] logits tensor a chunk (our row kernels)', () => {
+    const plan = modelMemoryPlan(config, { ...run, packedProjections: false, wasm: true });
+    expect(plan.weights).toBe(598_656);
+    // Step: chunk rows ⌊WASM_CHUNK_FLOATS/4096⌋ ≥ 16 tokens, one buffer: 49 152 + 82 432 +
+    // 4·16·4096 = 393 728.
+    expect(WASM_CHUNK_FLOATS / 4096).toBeGreaterThanOrEqual(16);
+    expect(plan.step).toBe(393_728);
   });
 
   it('problems: a tensor, lm_head B, an embedding row or the total over the limits', () => {
