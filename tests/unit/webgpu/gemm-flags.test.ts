@@ -1,7 +1,7 @@
-// The GEMM's transpositions and optional terms (bias, residual, accumulate, the low-rank term in
-// either R layout) are uniform flags of one shader, not shaders of their own (issue 12: a pipeline
-// is a compile before the first step). Every combination against a float64 reference and the
-// stock TF.js ops on cpu, all in one pipeline; the shaders that do differ (packed B, vec4, inline)
+// The GEMM's transpositions, packed B and optional terms (bias, residual, accumulate, the low-rank
+// term in either R layout) are uniform flags of one shader, not shaders of their own (issue 12: a
+// pipeline is a compile before the first step). Every combination against a float64 reference and
+// the stock TF.js ops on cpu, all in one pipeline; the shaders that do differ (vec4 loads, inline)
 // stay apart. On Dawn over SwiftShader: one shader, tiny shapes.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,12 +23,13 @@ const base: GemmVariant = {
 };
 
 describe('gemm flags share a shader', () => {
-  it('transpositions, bias, residual, accumulate and a low-rank term change the uniforms, not the code', () => {
+  it('transpositions, packed B, bias, residual, accumulate and a low-rank term change the uniforms, not the code', () => {
     const code = gemmKernel(base).code;
     const same: Partial<GemmVariant>[] = [
       { transA: true },
       { transB: false },
       { transA: true, transB: false, accumulate: true },
+      { packedB: true },
       { bias: true },
       { residual: true },
       { accumulate: true },
@@ -39,11 +40,10 @@ describe('gemm flags share a shader', () => {
     for (const v of same) {
       const kernel = gemmKernel({ ...base, ...v });
       expect(kernel.code, JSON.stringify(v)).toBe(code);
-      expect(kernel.shader).toBe('gemm-f32-vec4');
+      expect(kernel.shader).toBe('gemm-vec4');
       expect(kernel.name).not.toBe(gemmKernel(base).name); // counted apart
     }
     const apart: Partial<GemmVariant>[] = [
-      { packedB: true },
       { vec4: false },
       { lowRank: { transR: true, inline: true } },
     ];
@@ -194,7 +194,7 @@ describe('gemm flags (Dawn)', () => {
     });
     // One pipeline at most (none when an earlier test file in this worker compiled it).
     expect(Object.entries(work.pipelines.ours)).toEqual(
-      'gemm-f32-vec4' in work.pipelines.ours ? [['gemm-f32-vec4', 1]] : [],
+      'gemm-vec4' in work.pipelines.ours ? [['gemm-vec4', 1]] : [],
     );
     expect(work.dispatches).toBe(CASES.length);
     expect(Object.keys(work.ours)).toHaveLength(CASES.length); // counted apart by variant

@@ -2,13 +2,14 @@
  * The WGSL of the tiled GEMM (kernels/gemm.ts wraps it), the scheme described in gemm.ts's header.
  * Separate from the wrapper so the generator can be read (and tested) on its own.
  *
- * One shader per `GemmShader` (packed B, vec4 loads, inline low-rank term: what changes the
- * operands' types and the arithmetic); the other options of a `GemmVariant` (the transpositions,
+ * One shader per `GemmShader` (vec4 loads, inline low-rank term: what changes the operands' word
+ * size and the arithmetic); the other options of a `GemmVariant` (the transpositions, packed B,
  * bias, residual, accumulate, the low-rank term and its R's layout) are bits of the `flags`
  * uniform, tested in uniform control flow, so they share that shader's pipeline (issue 12: every
  * pipeline is a compile before the first step, about 0.75 s for a GEMM on SwiftShader). A
- * transposition only picks which of two tile-loading loops runs per K step (the same loads,
- * indexed the other way); the inner product is the same code. Optional inputs are always bound
+ * transposition or packed B only picks which of the tile-loading loops runs per K step (the same
+ * loads, indexed the other way, or bf16 words widened as they are staged; B is bound as u32 words
+ * either way, float32 ones bitcast); the inner product is the same code. Optional inputs are always bound
  * (a placeholder buffer when absent). The cost when unused: a uniform branch per K step and per
  * output element, and a low-rank loop of ⌈R / 32⌉ = 0 steps.
  */
@@ -44,7 +45,6 @@ export interface GemmVariant {
 
 /** What selects a shader (the rest of a `GemmVariant` is uniform flags). */
 export interface GemmShader {
-  readonly packedB: boolean;
   /** The low-rank term's L formed in the kernel (`GemmVariant.lowRank.inline`). */
   readonly inline: boolean;
   readonly vec4: boolean;
@@ -58,12 +58,12 @@ export const GEMM_FLAGS = {
   transR: 8,
   transA: 16,
   transB: 32,
+  packedB: 64,
 } as const;
 
 /** The shader a variant runs. */
 export function gemmShader(v: GemmVariant): GemmShader {
   return {
-    packedB: v.packedB,
     inline: !!v.lowRank?.inline,
     vec4: !!v.vec4,
   };
@@ -77,7 +77,8 @@ export function gemmFlags(v: GemmVariant): number {
     (v.accumulate ? GEMM_FLAGS.accumulate : 0) |
     (v.lowRank?.transR ? GEMM_FLAGS.transR : 0) |
     (v.transA ? GEMM_FLAGS.transA : 0) |
-    (v.transB ? GEMM_FLAGS.transB : 0)
+    (v.transB ? GEMM_FLAGS.transB : 0) |
+    (v.packedB ? GEMM_FLAGS.packedB : 0)
   );
 }
 
@@ -99,7 +100,7 @@ export function gemmWgsl(v: GemmShader): string {
   const inline = v.inline;
   const lines = [
     decl('a', word('f32')),
-    decl('b', word(v.packedB ? 'u32' : 'f32')),
+    decl('b', word('u32')), // float32 bits or bf16 pairs (flag ${GEMM_FLAGS.packedB})
     decl('bias', 'f32'),
     decl('lo', inline ? word('f32') : 'f32'),
     decl('ro', 'f32'),
@@ -117,8 +118,8 @@ const TILE_K = ${TILE_K}u;
 var<workgroup> As: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
 var<workgroup> Bs: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
 ${inline ? INLINE_DECLS : ''}
-${v.vec4 ? '' : scalarLoaders(v)}
-${v.vec4 && v.packedB ? WIDEN : ''}
+${v.vec4 ? '' : scalarLoaders()}
+${v.vec4 ? WIDEN : ''}
 // 16 FMAs per (vec4 of A, vec4 of B) pair, over one staged K step.
 fn multiplyTile(tx: u32, ty: u32, acc: ptr<function, array<vec4<f32>, 4>>) {
   for (var kk = 0u; kk < TILE_K; kk++) {
@@ -148,7 +149,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let steps = (u.K + TILE_K - 1u) / TILE_K;
   for (var step = 0u; step < steps; step++) {
     let k0 = step * TILE_K;
-${v.vec4 ? vectorTileLoads(v) : scalarTileLoads()}
+${v.vec4 ? vectorTileLoads() : scalarTileLoads()}
 ${inline ? factorTileLoads(v) : ''}
     workgroupBarrier();
     multiplyTile(tx, ty, &acc);
@@ -178,14 +179,10 @@ ${inline ? INLINE_LOW_RANK_STEP : LOW_RANK_STEPS}
 
 const TRANS_A = `(u.flags & ${GEMM_FLAGS.transA}u) != 0u`;
 const TRANS_B = `(u.flags & ${GEMM_FLAGS.transB}u) != 0u`;
+const PACKED_B = `(u.flags & ${GEMM_FLAGS.packedB}u) != 0u`;
 
 /** Element loaders of the scalar variant: (m, k) of op(A), (k, n) of op(B). */
-function scalarLoaders(v: GemmShader): string {
-  const loadB = v.packedB
-    ? `let w = b[e >> 1u];
-  if ((e & 1u) == 0u) { return bitcast<f32>(w << 16u); }
-  return bitcast<f32>(w & 0xffff0000u);`
-    : `return b[e];`;
+function scalarLoaders(): string {
   return `
 fn loadA(m: u32, k: u32) -> f32 {
   if (${TRANS_A}) { return a[k * u.M + m]; }
@@ -195,7 +192,12 @@ fn loadA(m: u32, k: u32) -> f32 {
 fn loadB(k: u32, n: u32) -> f32 {
   var e = k * u.N + n;
   if (${TRANS_B}) { e = n * u.K + k; }
-  ${loadB}
+  if (${PACKED_B}) {
+    let w = b[e >> 1u];
+    if ((e & 1u) == 0u) { return bitcast<f32>(w << 16u); }
+    return bitcast<f32>(w & 0xffff0000u);
+  }
+  return bitcast<f32>(b[e]);
 }
 `;
 }
@@ -245,7 +247,7 @@ function scalarTileLoads(): string {
  * a word along m or n is stored whole into the K-major tile, one along k is spread over 4 rows.
  * Packed B reads 8 bf16 per vec4<u32>.
  */
-function vectorTileLoads(v: GemmShader): string {
+function vectorTileLoads(): string {
   const words = (TILE * TILE_K) / 4 / 64; // f32 vec4 loads per invocation and operand
   const aLoad = (transA: boolean) =>
     transA
@@ -265,7 +267,7 @@ function vectorTileLoads(v: GemmShader): string {
       ${aLoad(transA)}
     }`;
   const bLoop = (transB: boolean) =>
-    v.packedB ? packedVectorLoads(transB) : floatVectorLoads(transB, words);
+    either(PACKED_B, packedVectorLoads(transB), floatVectorLoads(transB, words));
   return either(TRANS_A, aLoop(true), aLoop(false)) + either(TRANS_B, bLoop(true), bLoop(false));
 }
 
@@ -274,12 +276,12 @@ function floatVectorLoads(transB: boolean, words: number): string {
     ? `let kq = idx % (TILE_K / 4u);
       let nn = idx / (TILE_K / 4u);
       var w = vec4<f32>();
-      if (n0 + nn < u.N && k0 + kq * 4u < u.K) { w = b[((n0 + nn) * u.K + k0 + kq * 4u) / 4u]; }
+      if (n0 + nn < u.N && k0 + kq * 4u < u.K) { w = bitcast<vec4<f32>>(b[((n0 + nn) * u.K + k0 + kq * 4u) / 4u]); }
       for (var i = 0u; i < 4u; i++) { Bs[(kq * 4u + i) * (TILE / 4u) + nn / 4u][nn % 4u] = w[i]; }`
     : `let nq = idx % (TILE / 4u);
       let kk = idx / (TILE / 4u);
       var w = vec4<f32>();
-      if (n0 + nq * 4u < u.N && k0 + kk < u.K) { w = b[((k0 + kk) * u.N + n0 + nq * 4u) / 4u]; }
+      if (n0 + nq * 4u < u.N && k0 + kk < u.K) { w = bitcast<vec4<f32>>(b[((k0 + kk) * u.N + n0 + nq * 4u) / 4u]); }
       Bs[kk * (TILE / 4u) + nq] = w;`;
   return `
     for (var j = 0u; j < ${words}u; j++) {
