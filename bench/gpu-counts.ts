@@ -15,7 +15,9 @@
  *
  * Runs on Dawn in Node (the `webgpu` package); on this machine that is Chromium's SwiftShader
  * Vulkan driver (set up by bench/lib/dawn.ts: the script restarts itself with the variables when
- * they are missing). Counts do not depend on the adapter; times do, and none are reported.
+ * they are missing). Counts do not depend on the adapter; times do: the one reported, the first
+ * step's seconds in synchronous pipeline creation (real runs only), is this adapter's (run it
+ * under the benchmark lock).
  *
  * Models: `fixture` (the tiny Llama of the tests), `smollm2` (SmolLM2-135M's shape) and `peer-i`
  * (`npm run bench:peer`'s config (i): GPT-2, 2 layers, 4 heads, 64 wide, vocab 128, on random F32
