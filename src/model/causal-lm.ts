@@ -146,7 +146,10 @@ export class CausalLM {
           `sequence of ${offset + T} tokens exceeds the model's ${this.config.maxPositions} positions`,
         );
       }
-      let x = gatherRows(this.embedTable, tokens) as tf.Tensor3D; // [B, T, C]
+      const gpt2 = this.config.family === 'gpt2';
+      // GPT-2's learned positions are added with the rows (one dispatch with our kernels).
+      const positions = gpt2 ? { table: this.w('wpe.weight') as tf.Tensor2D, first: offset } : null;
+      let x = gatherRows(this.embedTable, tokens, positions) as tf.Tensor3D; // [B, T, C]
       const checkpoint = !cache && this.checkpoints(tokens.shape[0], T);
       const chunkTokens = this.options.checkpointChunkTokens ?? CHECKPOINT_CHUNK_TOKENS;
       const blocks: StackBlock[] = [];
@@ -158,9 +161,7 @@ export class CausalLM {
         }
         return blocks.reduce((h, b) => b.run(h), x);
       };
-      if (this.config.family === 'gpt2') {
-        const positions = tf.range(offset, offset + T, 1, 'int32');
-        x = tf.add(x, tf.gather(this.w('wpe.weight'), positions)) as tf.Tensor3D; // [B, T, C]
+      if (gpt2) {
         this.gpt2Layers.forEach((layer, i) => {
           add(i, (input) => gpt2Block(this.config, layer, i, input, cache));
         });

@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UnsupportedModelError } from '../errors/loops-errors';
 import type { ModelConfig } from './config';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import { gatherRowsGpu, gathersRows } from '../runtime/webgpu/kernels/gather-rows';
 import { gemm } from '../runtime/webgpu/kernels/gemm';
 import { isPacked, packedRows, partLogits } from './packed-vocab';
 import { embeddingName } from './weight-names';
@@ -161,8 +162,38 @@ export function withSplitVocab(
   return out;
 }
 
-/** Rows `ids` (int32, any shape S) of the table: [...S, C]. Returns a new tensor. */
-export function gatherRows(table: VocabTable, ids: tf.Tensor): tf.Tensor {
+/** Learned position rows to add to gathered rows (GPT-2's `wpe`): positions first.. of ids' last axis. */
+export interface PositionTable {
+  /** float32 [positions, C] */
+  readonly table: tf.Tensor2D;
+  readonly first: number;
+}
+
+/**
+ * Rows `ids` (int32, any shape S) of the table: [...S, C], plus `positions.table` rows
+ * first + j for ids' last index j when given. With our WebGPU kernels and frozen tables, one
+ * dispatch per part (kernels/gather-rows.ts), the position add in it. Returns a new tensor.
+ */
+export function gatherRows(
+  table: VocabTable,
+  ids: tf.Tensor,
+  positions: PositionTable | null = null,
+): tf.Tensor {
+  const frozen = [...table.parts, positions?.table].every((t) => !(t instanceof tf.Variable));
+  if (gpuKernelsActive() && frozen && gathersRows(table.width, table.packed)) {
+    const seq = ids.shape[ids.rank - 1] ?? 1;
+    const pos = positions ? { table: positions.table, first: positions.first, seq } : null;
+    return gatherRowsGpu(ids, table.parts, table.starts, table.width, table.packed, pos);
+  }
+  if (!positions) return stockRows(table, ids);
+  return tf.tidy(() => {
+    const seq = ids.shape[ids.rank - 1] ?? 1;
+    const at = tf.range(positions.first, positions.first + seq, 1, 'int32');
+    return tf.add(stockRows(table, ids), tf.gather(positions.table, at));
+  });
+}
+
+function stockRows(table: VocabTable, ids: tf.Tensor): tf.Tensor {
   if (table.packed) return packedRows(table.parts, table.starts, ids, table.width);
   const [first] = table.parts;
   if (table.parts.length === 1 && first) return tf.gather(first, ids);

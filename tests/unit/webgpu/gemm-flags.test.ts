@@ -1,8 +1,8 @@
-// The GEMM's optional terms (bias, residual, accumulate, the low-rank term in either R layout) are
-// uniform flags of one shader, not shaders of their own (issue 12: a pipeline is a compile before
-// the first step). Every combination against a float64 reference and the stock TF.js ops on cpu,
-// all in one pipeline; the shaders that do differ (transpositions, packed B, vec4, inline) stay
-// apart. On Dawn over SwiftShader: one shader, tiny shapes.
+// The GEMM's transpositions, packed B and optional terms (bias, residual, accumulate, the low-rank
+// term in either R layout) are uniform flags of one shader, not shaders of their own (issue 12: a
+// pipeline is a compile before the first step). Every combination against a float64 reference and
+// the stock TF.js ops on cpu, all in one pipeline; the shaders that do differ (vec4 loads, inline)
+// stay apart. On Dawn over SwiftShader: one shader, tiny shapes.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countGpuWork } from '../../../src/runtime/webgpu/counters';
@@ -23,9 +23,13 @@ const base: GemmVariant = {
 };
 
 describe('gemm flags share a shader', () => {
-  it('bias, residual, accumulate and a low-rank term change the uniforms, not the code', () => {
+  it('transpositions, packed B, bias, residual, accumulate and a low-rank term change the uniforms, not the code', () => {
     const code = gemmKernel(base).code;
     const same: Partial<GemmVariant>[] = [
+      { transA: true },
+      { transB: false },
+      { transA: true, transB: false, accumulate: true },
+      { packedB: true },
       { bias: true },
       { residual: true },
       { accumulate: true },
@@ -36,13 +40,10 @@ describe('gemm flags share a shader', () => {
     for (const v of same) {
       const kernel = gemmKernel({ ...base, ...v });
       expect(kernel.code, JSON.stringify(v)).toBe(code);
-      expect(kernel.shader).toBe('gemm-nt-vec4');
+      expect(kernel.shader).toBe('gemm-vec4');
       expect(kernel.name).not.toBe(gemmKernel(base).name); // counted apart
     }
     const apart: Partial<GemmVariant>[] = [
-      { transA: true },
-      { transB: false },
-      { packedB: true },
       { vec4: false },
       { lowRank: { transR: true, inline: true } },
     ];
@@ -193,7 +194,7 @@ describe('gemm flags (Dawn)', () => {
     });
     // One pipeline at most (none when an earlier test file in this worker compiled it).
     expect(Object.entries(work.pipelines.ours)).toEqual(
-      'gemm-nt-vec4' in work.pipelines.ours ? [['gemm-nt-vec4', 1]] : [],
+      'gemm-vec4' in work.pipelines.ours ? [['gemm-vec4', 1]] : [],
     );
     expect(work.dispatches).toBe(CASES.length);
     expect(Object.keys(work.ours)).toHaveLength(CASES.length); // counted apart by variant

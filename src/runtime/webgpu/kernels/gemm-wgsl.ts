@@ -2,13 +2,16 @@
  * The WGSL of the tiled GEMM (kernels/gemm.ts wraps it), the scheme described in gemm.ts's header.
  * Separate from the wrapper so the generator can be read (and tested) on its own.
  *
- * One shader per `GemmShader` (transpositions, packed B, vec4 loads, inline low-rank term: what
- * changes the loads and the arithmetic); the other options of a `GemmVariant` (bias, residual,
- * accumulate, the low-rank term and its R's layout) are bits of the `flags` uniform, tested in
- * uniform control flow, so they share that shader's pipeline (issue 12: every pipeline is a
- * compile before the first step). Their inputs are always bound (a placeholder buffer when
- * absent). The cost when unused: a uniform branch per output element, and a low-rank loop of
- * ⌈R / 32⌉ = 0 steps.
+ * One shader per `GemmShader` (vec4 loads, inline low-rank term: what changes the operands' word
+ * size and the arithmetic); the other options of a `GemmVariant` (the transpositions, packed B,
+ * bias, residual, accumulate, the low-rank term and its R's layout) are bits of the `flags`
+ * uniform, tested in uniform control flow, so they share that shader's pipeline (issue 12: every
+ * pipeline is a compile before the first step, about 0.75 s for a GEMM on SwiftShader). A
+ * transposition or packed B only picks which of the tile-loading loops runs per K step (the same
+ * loads, indexed the other way, or bf16 words widened as they are staged; B is bound as u32 words
+ * either way, float32 ones bitcast); the inner product is the same code. Optional inputs are always bound
+ * (a placeholder buffer when absent). The cost when unused: a uniform branch per K step and per
+ * output element, and a low-rank loop of ⌈R / 32⌉ = 0 steps.
  */
 
 /** Output tile edge (rows and columns) of one workgroup. */
@@ -42,23 +45,25 @@ export interface GemmVariant {
 
 /** What selects a shader (the rest of a `GemmVariant` is uniform flags). */
 export interface GemmShader {
-  readonly transA: boolean;
-  readonly transB: boolean;
-  readonly packedB: boolean;
   /** The low-rank term's L formed in the kernel (`GemmVariant.lowRank.inline`). */
   readonly inline: boolean;
   readonly vec4: boolean;
 }
 
 /** Bits of the `flags` uniform. */
-export const GEMM_FLAGS = { bias: 1, residual: 2, accumulate: 4, transR: 8 } as const;
+export const GEMM_FLAGS = {
+  bias: 1,
+  residual: 2,
+  accumulate: 4,
+  transR: 8,
+  transA: 16,
+  transB: 32,
+  packedB: 64,
+} as const;
 
 /** The shader a variant runs. */
 export function gemmShader(v: GemmVariant): GemmShader {
   return {
-    transA: v.transA,
-    transB: v.transB,
-    packedB: v.packedB,
     inline: !!v.lowRank?.inline,
     vec4: !!v.vec4,
   };
@@ -70,7 +75,10 @@ export function gemmFlags(v: GemmVariant): number {
     (v.bias ? GEMM_FLAGS.bias : 0) |
     (v.residual ? GEMM_FLAGS.residual : 0) |
     (v.accumulate ? GEMM_FLAGS.accumulate : 0) |
-    (v.lowRank?.transR ? GEMM_FLAGS.transR : 0)
+    (v.lowRank?.transR ? GEMM_FLAGS.transR : 0) |
+    (v.transA ? GEMM_FLAGS.transA : 0) |
+    (v.transB ? GEMM_FLAGS.transB : 0) |
+    (v.packedB ? GEMM_FLAGS.packedB : 0)
   );
 }
 
@@ -92,7 +100,7 @@ export function gemmWgsl(v: GemmShader): string {
   const inline = v.inline;
   const lines = [
     decl('a', word('f32')),
-    decl('b', word(v.packedB ? 'u32' : 'f32')),
+    decl('b', word('u32')), // float32 bits or bf16 pairs (flag ${GEMM_FLAGS.packedB})
     decl('bias', 'f32'),
     decl('lo', inline ? word('f32') : 'f32'),
     decl('ro', 'f32'),
@@ -110,8 +118,8 @@ const TILE_K = ${TILE_K}u;
 var<workgroup> As: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
 var<workgroup> Bs: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
 ${inline ? INLINE_DECLS : ''}
-${v.vec4 ? '' : scalarLoaders(v)}
-${v.vec4 && v.packedB ? WIDEN : ''}
+${v.vec4 ? '' : scalarLoaders()}
+${v.vec4 ? WIDEN : ''}
 // 16 FMAs per (vec4 of A, vec4 of B) pair, over one staged K step.
 fn multiplyTile(tx: u32, ty: u32, acc: ptr<function, array<vec4<f32>, 4>>) {
   for (var kk = 0u; kk < TILE_K; kk++) {
@@ -141,7 +149,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let steps = (u.K + TILE_K - 1u) / TILE_K;
   for (var step = 0u; step < steps; step++) {
     let k0 = step * TILE_K;
-${v.vec4 ? vectorTileLoads(v) : scalarTileLoads(v)}
+${v.vec4 ? vectorTileLoads() : scalarTileLoads()}
 ${inline ? factorTileLoads(v) : ''}
     workgroupBarrier();
     multiplyTile(tx, ty, &acc);
@@ -169,36 +177,47 @@ ${inline ? INLINE_LOW_RANK_STEP : LOW_RANK_STEPS}
 `;
 }
 
+const TRANS_A = `(u.flags & ${GEMM_FLAGS.transA}u) != 0u`;
+const TRANS_B = `(u.flags & ${GEMM_FLAGS.transB}u) != 0u`;
+const PACKED_B = `(u.flags & ${GEMM_FLAGS.packedB}u) != 0u`;
+
 /** Element loaders of the scalar variant: (m, k) of op(A), (k, n) of op(B). */
-function scalarLoaders(v: GemmShader): string {
-  const bIndex = v.transB ? 'n * u.K + k' : 'k * u.N + n';
-  const loadB = v.packedB
-    ? `let e = ${bIndex};
-  let w = b[e >> 1u];
-  if ((e & 1u) == 0u) { return bitcast<f32>(w << 16u); }
-  return bitcast<f32>(w & 0xffff0000u);`
-    : `return b[${bIndex}];`;
+function scalarLoaders(): string {
   return `
 fn loadA(m: u32, k: u32) -> f32 {
-  return a[${v.transA ? 'k * u.M + m' : 'm * u.K + k'}];
+  if (${TRANS_A}) { return a[k * u.M + m]; }
+  return a[m * u.K + k];
 }
 
 fn loadB(k: u32, n: u32) -> f32 {
-  ${loadB}
+  var e = k * u.N + n;
+  if (${TRANS_B}) { e = n * u.K + k; }
+  if (${PACKED_B}) {
+    let w = b[e >> 1u];
+    if ((e & 1u) == 0u) { return bitcast<f32>(w << 16u); }
+    return bitcast<f32>(w & 0xffff0000u);
+  }
+  return bitcast<f32>(b[e]);
 }
 `;
 }
+
+/** `if (flag) { yes } else { no }`: the two loading loops of a transposition flag. */
+const either = (flag: string, yes: string, no: string) => `
+    if (${flag}) {${yes}
+    } else {${no}
+    }`;
 
 /**
  * One K step's tiles, an element per load. The tile coordinate along the operand's contiguous
  * axis varies fastest across invocations, so neighbours load neighbouring words: for A [M, K]
  * that is k, for Aᵀ m; for B [K, N] n, for Bᵀ k.
  */
-function scalarTileLoads(v: GemmShader): string {
-  const [a0, a1] = v.transA ? ['mm', 'kk'] : ['kk', 'mm'];
-  const [b0, b1] = v.transB ? ['kk', 'nn'] : ['nn', 'kk'];
+function scalarTileLoads(): string {
   const perInvocation = (TILE * TILE_K) / 64;
-  return `
+  const aLoop = (transA: boolean) => {
+    const [a0, a1] = transA ? ['mm', 'kk'] : ['kk', 'mm'];
+    return `
     for (var j = 0u; j < ${perInvocation}u; j++) {
       let idx = j * 64u + t;
       let ${a0} = idx % TILE;
@@ -206,7 +225,11 @@ function scalarTileLoads(v: GemmShader): string {
       var av = 0.0;
       if (m0 + mm < u.M && k0 + kk < u.K) { av = u.alpha * loadA(m0 + mm, k0 + kk); }
       As[kk * (TILE / 4u) + mm / 4u][mm % 4u] = av;
-    }
+    }`;
+  };
+  const bLoop = (transB: boolean) => {
+    const [b0, b1] = transB ? ['kk', 'nn'] : ['nn', 'kk'];
+    return `
     for (var j = 0u; j < ${perInvocation}u; j++) {
       let idx = j * 64u + t;
       let ${b0} = idx % TILE;
@@ -215,6 +238,8 @@ function scalarTileLoads(v: GemmShader): string {
       if (n0 + nn < u.N && k0 + kk < u.K) { bv = loadB(k0 + kk, n0 + nn); }
       Bs[kk * (TILE / 4u) + nn / 4u][nn % 4u] = bv;
     }`;
+  };
+  return either(TRANS_A, aLoop(true), aLoop(false)) + either(TRANS_B, bLoop(true), bLoop(false));
 }
 
 /**
@@ -222,38 +247,41 @@ function scalarTileLoads(v: GemmShader): string {
  * a word along m or n is stored whole into the K-major tile, one along k is spread over 4 rows.
  * Packed B reads 8 bf16 per vec4<u32>.
  */
-function vectorTileLoads(v: GemmShader): string {
+function vectorTileLoads(): string {
   const words = (TILE * TILE_K) / 4 / 64; // f32 vec4 loads per invocation and operand
-  const aLoad = v.transA
-    ? `let mq = idx % (TILE / 4u);
+  const aLoad = (transA: boolean) =>
+    transA
+      ? `let mq = idx % (TILE / 4u);
       let kk = idx / (TILE / 4u);
       var w = vec4<f32>();
       if (m0 + mq * 4u < u.M && k0 + kk < u.K) { w = u.alpha * a[((k0 + kk) * u.M + m0 + mq * 4u) / 4u]; }
       As[kk * (TILE / 4u) + mq] = w;`
-    : `let kq = idx % (TILE_K / 4u);
+      : `let kq = idx % (TILE_K / 4u);
       let mm = idx / (TILE_K / 4u);
       var w = vec4<f32>();
       if (m0 + mm < u.M && k0 + kq * 4u < u.K) { w = u.alpha * a[((m0 + mm) * u.K + k0 + kq * 4u) / 4u]; }
       for (var i = 0u; i < 4u; i++) { As[(kq * 4u + i) * (TILE / 4u) + mm / 4u][mm % 4u] = w[i]; }`;
-  return `
+  const aLoop = (transA: boolean) => `
     for (var j = 0u; j < ${words}u; j++) {
       let idx = j * 64u + t;
-      ${aLoad}
-    }
-${v.packedB ? packedVectorLoads(v) : floatVectorLoads(v, words)}`;
+      ${aLoad(transA)}
+    }`;
+  const bLoop = (transB: boolean) =>
+    either(PACKED_B, packedVectorLoads(transB), floatVectorLoads(transB, words));
+  return either(TRANS_A, aLoop(true), aLoop(false)) + either(TRANS_B, bLoop(true), bLoop(false));
 }
 
-function floatVectorLoads(v: GemmShader, words: number): string {
-  const load = v.transB
+function floatVectorLoads(transB: boolean, words: number): string {
+  const load = transB
     ? `let kq = idx % (TILE_K / 4u);
       let nn = idx / (TILE_K / 4u);
       var w = vec4<f32>();
-      if (n0 + nn < u.N && k0 + kq * 4u < u.K) { w = b[((n0 + nn) * u.K + k0 + kq * 4u) / 4u]; }
+      if (n0 + nn < u.N && k0 + kq * 4u < u.K) { w = bitcast<vec4<f32>>(b[((n0 + nn) * u.K + k0 + kq * 4u) / 4u]); }
       for (var i = 0u; i < 4u; i++) { Bs[(kq * 4u + i) * (TILE / 4u) + nn / 4u][nn % 4u] = w[i]; }`
     : `let nq = idx % (TILE / 4u);
       let kk = idx / (TILE / 4u);
       var w = vec4<f32>();
-      if (n0 + nq * 4u < u.N && k0 + kk < u.K) { w = b[((k0 + kk) * u.N + n0 + nq * 4u) / 4u]; }
+      if (n0 + nq * 4u < u.N && k0 + kk < u.K) { w = bitcast<vec4<f32>>(b[((k0 + kk) * u.N + n0 + nq * 4u) / 4u]); }
       Bs[kk * (TILE / 4u) + nq] = w;`;
   return `
     for (var j = 0u; j < ${words}u; j++) {
@@ -263,9 +291,9 @@ function floatVectorLoads(v: GemmShader, words: number): string {
 }
 
 /** B's tile from bf16 pairs, 8 elements (one vec4<u32>) per load, widened exactly. */
-function packedVectorLoads(v: GemmShader): string {
+function packedVectorLoads(transB: boolean): string {
   const words = (TILE * TILE_K) / 8 / 64;
-  const load = v.transB
+  const load = transB
     ? `let kq = idx % (TILE_K / 8u);
       let nn = idx / (TILE_K / 8u);
       var w = vec4<u32>();

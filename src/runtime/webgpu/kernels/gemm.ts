@@ -19,9 +19,9 @@
  * is contiguous for the operand's transposition. Edges are zero-filled, so any M, N, K works.
  *
  * A `GemmVariant` (its kernel's name, in counts) runs one of a few shaders (gemm-wgsl.ts
- * `GemmShader`: transpositions, packed B, vec4 loads, inline low-rank term; each compiles once per
- * device); bias, residual, accumulate and the low-rank term are flags in the uniforms, as are the
- * sizes, α and s. Returns fresh tensors (or writes the caller's C when accumulating);
+ * `GemmShader`: vec4 loads, inline low-rank term; each compiles once per device); the
+ * transpositions, packed B, bias, residual, accumulate and the low-rank term are flags in the
+ * uniforms, as are the sizes, α and s. Returns fresh tensors (or writes the caller's C when accumulating);
  * differentiation is the op layer's job (ops/lora-projection.ts).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -105,8 +105,7 @@ export function gemmKernel(variant: GemmVariant): GpuKernel {
 }
 
 function shaderNameOf(v: GemmShader): string {
-  const parts = [`gemm-${v.transA ? 't' : 'n'}${v.transB ? 't' : 'n'}`];
-  if (v.packedB) parts.push('bf16');
+  const parts = ['gemm'];
   if (v.inline) parts.push('lri');
   if (v.vec4) parts.push('vec4');
   return parts.join('-');
