@@ -44,6 +44,7 @@ interface DeviceCache {
   readonly pipelines: Map<string, GPUComputePipeline>;
   readonly pending: Map<string, Promise<GPUComputePipeline>>;
   placeholder?: GPUBuffer;
+  writablePlaceholder?: GPUBuffer;
 }
 
 const caches = new WeakMap<GPUDevice, DeviceCache>();
@@ -239,18 +240,18 @@ export function copyBuffer(
 }
 
 /**
- * A small storage buffer to bind where a kernel's optional input is absent (the kernel's flags say
- * it is not read). One per device, never written: bind it read-only only.
+ * A small storage buffer to bind where a kernel's optional input (or, `writable`, output) is
+ * absent (the kernel's flags say it is not touched). Two per device, never written: the read-only
+ * one may be bound several times in a dispatch, the writable one once (WebGPU forbids a buffer
+ * bound writable and read in one dispatch).
  */
-export function placeholderBuffer(): GPUBuffer {
+export function placeholderBuffer(writable = false): GPUBuffer {
   const backend = requireWebgpuBackend();
   const cache = cacheFor(backend.device);
-  cache.placeholder ??= backend.device.createBuffer({
-    size: 16,
-    usage: GPUBufferUsage.STORAGE,
-    label: 'placeholder',
-  });
-  return cache.placeholder;
+  const make = (label: string) =>
+    backend.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label });
+  if (writable) return (cache.writablePlaceholder ??= make('placeholder-writable'));
+  return (cache.placeholder ??= make('placeholder'));
 }
 
 /** Workgroups needed to cover `n` items at `perGroup` items each. */

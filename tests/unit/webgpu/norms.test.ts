@@ -94,6 +94,13 @@ describe('norm kernels (Dawn)', () => {
     });
   }
 
+  it('forward and backward are one shader (one pipeline) per kind and load width', () => {
+    const shaders = new Set(
+      NORM_KERNELS.filter((k) => !k.name.includes('weight')).map((k) => k.code),
+    );
+    expect(shaders.size).toBe(4); // rms, layer × scalar, vec4
+  });
+
   it('costs one dispatch forward and one backward', async () => {
     for (const c of [CASES[0]!, CASES[2]!]) {
       const d = data(c, 3);

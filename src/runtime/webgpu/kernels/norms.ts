@@ -13,12 +13,15 @@
  * The backward writes dx and each row's (μ, r) — μ = 0 for RMSNorm — so the weight gradient, when
  * one is wanted (pretraining; LoRA keeps the norms frozen), is a second dispatch over columns
  * that does not recompute the statistics. Rows whose length is a multiple of 4 are read as vec4.
+ * Forward and backward are one shader per (kind, vec4), the direction a `mode` uniform (issue 12:
+ * one pipeline, a compile before the first step, instead of two); each direction binds what the
+ * other reads or writes to placeholder buffers.
  * The differentiable ops are src/runtime/webgpu/ops/norms.ts; the stock-op reference is
  * src/model/layers.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
-import { dispatch, type GpuKernel } from '../gpu-runtime';
+import { dispatch, placeholderBuffer, type GpuKernel } from '../gpu-runtime';
 
 export type NormKind = 'rms' | 'layer';
 
@@ -45,7 +48,7 @@ function prelude(vec4: boolean): string {
 /** Shared header: uniforms, the row index, a 4-way workgroup sum. */
 function header(vec4: boolean): string {
   return `${prelude(vec4)}
-    struct U { rows: u32, n: u32, cols: f32, eps: f32, gx: u32 }
+    struct U { rows: u32, n: u32, cols: f32, eps: f32, gx: u32, mode: u32 }
     const WG: u32 = ${WG}u;
     var<workgroup> part: array<vec4<f32>, ${WG}>;
     fn reduce4(v: vec4<f32>, li: u32) -> vec4<f32> {
@@ -81,36 +84,37 @@ function rowMain(layer: boolean): string {
       }`;
 }
 
-/** Forward: x [rows, n] (n = C or C/4 vec4s), w [n] (, b [n]) → y. */
-function forwardCode(kind: NormKind, vec4: boolean): string {
+/**
+ * Both directions, `u.mode` choosing (uniform control flow):
+ * forward (0): x [rows, n] (n = C or C/4 vec4s), w [n] (, b [n]) → out = y;
+ * backward (1): x, w, dy → out = dx and per-row stats (μ, r).
+ */
+function normCode(kind: NormKind, vec4: boolean): string {
   const layer = kind === 'layer';
+  let binding = 0;
+  const decl = (name: string, type: string, access = 'read') =>
+    `@group(0) @binding(${binding++}) var<storage, ${access}> ${name}: array<${type}>;`;
+  const bindings = [
+    decl('x', 'V'),
+    decl('w', 'V'),
+    ...(layer ? [decl('b', 'V')] : []),
+    decl('dy', 'V'),
+    decl('out', 'V', 'read_write'),
+    decl('stats', 'vec2<f32>', 'read_write'),
+    `@group(0) @binding(${binding}) var<uniform> u: U;`,
+  ];
   return `${header(vec4)}
-    @group(0) @binding(0) var<storage, read> x: array<V>;
-    @group(0) @binding(1) var<storage, read> w: array<V>;
-    ${layer ? '@group(0) @binding(2) var<storage, read> b: array<V>;' : ''}
-    @group(0) @binding(${layer ? 3 : 2}) var<storage, read_write> y: array<V>;
-    @group(0) @binding(${layer ? 4 : 3}) var<uniform> u: U;
+    ${bindings.join('\n    ')}
     ${rowMain(layer)}
-      var q = 0.0;
-      for (var c = li; c < u.n; c += WG) { let d = x[base + c] - V(mean); q += hsum(d * d); }
-      let r = 1.0 / sqrt(reduce4(vec4<f32>(q, 0.0, 0.0, 0.0), li).x / u.cols + u.eps);
-      for (var c = li; c < u.n; c += WG) {
-        y[base + c] = ((x[base + c] - V(mean)) * r) * w[c]${layer ? ' + b[c]' : ''};
+      if (u.mode == ${FORWARD}u) {
+        var q = 0.0;
+        for (var c = li; c < u.n; c += WG) { let d = x[base + c] - V(mean); q += hsum(d * d); }
+        let r = 1.0 / sqrt(reduce4(vec4<f32>(q, 0.0, 0.0, 0.0), li).x / u.cols + u.eps);
+        for (var c = li; c < u.n; c += WG) {
+          out[base + c] = ((x[base + c] - V(mean)) * r) * w[c]${layer ? ' + b[c]' : ''};
+        }
+        return;
       }
-    }`;
-}
-
-/** Backward: x, w, dy → dx and per-row stats (μ, r). */
-function backwardCode(kind: NormKind, vec4: boolean): string {
-  const layer = kind === 'layer';
-  return `${header(vec4)}
-    @group(0) @binding(0) var<storage, read> x: array<V>;
-    @group(0) @binding(1) var<storage, read> w: array<V>;
-    @group(0) @binding(2) var<storage, read> dy: array<V>;
-    @group(0) @binding(3) var<storage, read_write> dx: array<V>;
-    @group(0) @binding(4) var<storage, read_write> stats: array<vec2<f32>>;
-    @group(0) @binding(5) var<uniform> u: U;
-    ${rowMain(layer)}
       // Σ(x−μ)², Σg, Σg·(x−μ) in one reduction.
       var acc = vec4<f32>(0.0);
       for (var c = li; c < u.n; c += WG) {
@@ -125,7 +129,7 @@ function backwardCode(kind: NormKind, vec4: boolean): string {
       for (var c = li; c < u.n; c += WG) {
         let d = x[base + c] - V(mean);
         let g = dy[base + c] * w[c];
-        dx[base + c] = r * (g - V(meanG) - d * k);
+        out[base + c] = r * (g - V(meanG) - d * k);
       }
       if (li == 0u) { stats[row] = vec2<f32>(mean, r); }
     }`;
@@ -159,21 +163,29 @@ function weightGradCode(kind: NormKind): string {
     }`;
 }
 
-const NORM_UNIFORMS = ['u32', 'u32', 'f32', 'f32', 'u32'] as const;
+const NORM_UNIFORMS = ['u32', 'u32', 'f32', 'f32', 'u32', 'u32'] as const;
+const FORWARD = 0;
+const BACKWARD = 1;
 
 function kernelSet(kind: NormKind) {
-  const make = (vec4: boolean) => ({
-    forward: {
-      name: `${kind}-norm-forward${vec4 ? '-vec4' : ''}`,
-      code: forwardCode(kind, vec4),
-      uniforms: NORM_UNIFORMS,
-    },
-    backward: {
-      name: `${kind}-norm-backward${vec4 ? '-vec4' : ''}`,
-      code: backwardCode(kind, vec4),
-      uniforms: NORM_UNIFORMS,
-    },
-  });
+  const make = (vec4: boolean) => {
+    const code = normCode(kind, vec4);
+    const shader = `${kind}-norm${vec4 ? '-vec4' : ''}`;
+    return {
+      forward: {
+        name: `${kind}-norm-forward${vec4 ? '-vec4' : ''}`,
+        shader,
+        code,
+        uniforms: NORM_UNIFORMS,
+      },
+      backward: {
+        name: `${kind}-norm-backward${vec4 ? '-vec4' : ''}`,
+        shader,
+        code,
+        uniforms: NORM_UNIFORMS,
+      },
+    };
+  };
   return {
     scalar: make(false),
     vec4: make(true),
@@ -220,8 +232,8 @@ function variant(kind: NormKind, cols: number) {
   return cols % 4 === 0 ? KERNELS[kind].vec4 : KERNELS[kind].scalar;
 }
 
-function uniforms({ rows, cols }: RowShape, eps: number, gx: number): number[] {
-  return [rows, cols % 4 === 0 ? cols / 4 : cols, cols, eps, gx];
+function uniforms({ rows, cols }: RowShape, eps: number, gx: number, mode: number): number[] {
+  return [rows, cols % 4 === 0 ? cols / 4 : cols, cols, eps, gx, mode];
 }
 
 /**
@@ -239,7 +251,13 @@ export function normForward<T extends tf.Tensor>(
   const y = emptyTensor<T>(x.shape);
   const [gx, gy] = foldedGrid(shape.rows);
   const inputs = kind === 'layer' ? [x, weight, requireBias(bias)] : [x, weight];
-  dispatch(variant(kind, shape.cols).forward, [...inputs, y], [gx, gy], uniforms(shape, eps, gx));
+  const unused = [placeholderBuffer(), placeholderBuffer(true)]; // dy, stats
+  dispatch(
+    variant(kind, shape.cols).forward,
+    [...inputs, unused[0]!, y, unused[1]!],
+    [gx, gy],
+    uniforms(shape, eps, gx, FORWARD),
+  );
   return y;
 }
 
@@ -262,11 +280,12 @@ export function normBackward<T extends tf.Tensor>(
   const dx = emptyTensor<T>(x.shape);
   const stats = emptyTensor<tf.Tensor2D>([shape.rows, 2]);
   const [gx, gy] = foldedGrid(shape.rows);
+  const unusedBias = kind === 'layer' ? [placeholderBuffer()] : [];
   dispatch(
     variant(kind, shape.cols).backward,
-    [x, weight, dy, dx, stats],
+    [x, weight, ...unusedBias, dy, dx, stats],
     [gx, gy],
-    uniforms(shape, eps, gx),
+    uniforms(shape, eps, gx, BACKWARD),
   );
   return { dx, stats };
 }
