@@ -70,6 +70,11 @@ export interface CaseResult extends CaseSpec {
    * time to first step: every one is a shader compile before the first step's loss.
    */
   readonly firstStep: GpuWork;
+  /**
+   * Seconds spent in synchronous `createComputePipeline` calls (ours and TF.js's) during the first
+   * step, on this adapter (in compile-only mode pipelines are created asynchronously: not timed).
+   */
+  readonly firstStepCompileSeconds: number;
   readonly forwardBackward: GpuWork;
   readonly optimStep: GpuWork;
   readonly decode: DecodeCounts[];
@@ -179,6 +184,28 @@ async function loadRandomWeights(config: ModelConfig, dtype: FloatDtype) {
   return { weights, float32Bytes: parameters * 4 };
 }
 
+/** Sums the wall time of synchronous pipeline creations on the backend's device until `stop`. */
+function timeCompiles(): { stop(): number } {
+  const device = webgpuBackend()?.device as unknown as Record<string, unknown> | undefined;
+  if (!device) return { stop: () => 0 };
+  const create = device.createComputePipeline as (d: unknown) => unknown;
+  let ms = 0;
+  device.createComputePipeline = function (this: unknown, d: unknown) {
+    const t0 = performance.now();
+    try {
+      return create.call(this, d);
+    } finally {
+      ms += performance.now() - t0;
+    }
+  };
+  return {
+    stop: () => {
+      delete device.createComputePipeline; // the prototype's again
+      return ms / 1000;
+    },
+  };
+}
+
 /** One case, in this process. */
 export async function runCase(spec: CaseSpec, log: (line: string) => void): Promise<CaseResult> {
   const t0 = performance.now();
@@ -190,6 +217,7 @@ export async function runCase(spec: CaseSpec, log: (line: string) => void): Prom
   const adam = { ...ADAM_DEFAULTS, learning_rate: 1e-3 };
   const data = batchData(config);
   log('load and first step…');
+  const compile = timeCompiles();
   const first = await countGpuWork(async () => {
     const built = await loadRandomWeights(config, dtype);
     // Every weight on the device, as after any real step (compile-only dispatches of our kernels
@@ -221,6 +249,7 @@ export async function runCase(spec: CaseSpec, log: (line: string) => void): Prom
     });
     return { built, base, run };
   });
+  const compileSeconds = compile.stop();
   const { built, base, run } = first.result;
   try {
     return await window(async () => {
@@ -250,6 +279,7 @@ export async function runCase(spec: CaseSpec, log: (line: string) => void): Prom
         },
         checkpointDtype: dtype,
         firstStep: first.work,
+        firstStepCompileSeconds: compileSeconds,
         forwardBackward: fb.work,
         optimStep: opt.work,
         decode,
