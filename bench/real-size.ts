@@ -10,10 +10,12 @@
  *   node --import tsx bench/real-size.ts [--models tiny-llama,smollm2-135m,gpt2,qwen2.5-0.5b]
  *     [--backend wasm|cpu] [--grid 1x64,4x64,8x256] [--samples 1,8] [--decode 256] [--reps 2]
  *     [--naive-grid 1x64,4x64 | --no-naive] [--no-cache auto|full|sampled|off] [--through-file]
- *     [--stock-wasm] [--name <results file name, default <backend>-real-size>]
+ *     [--stock-wasm] [--no-grad-hint] [--name <results file name, default <backend>-real-size>]
  *
  * On wasm the engine's own kernels (runtime/wasm-kernels) are registered, as the engine does;
- * --stock-wasm measures the package's kernels alone. Each model runs in its own Node process
+ * --stock-wasm measures the package's kernels alone. The training step is the engine's
+ * cross_entropy step (unit weights), which passes its ∂L/∂lp as the gradient hint
+ * (target-logprobs.ts `gradHint`); --no-grad-hint times it without. Each model runs in its own Node process
  * (lib/child-run.ts): wasm cannot recover from running out of memory, and its heap never shrinks.
  * A model that does not fit the backend's memory (wasm32's heap is at most 4 GiB) is reported as
  * "did not fit" and the run goes on. Exit status 1 when a phase leaks tensors (outside a model that
@@ -151,6 +153,7 @@ async function suite(
     lora,
     seed: SEED,
     matmulGflops,
+    gradHint: options.gradHint,
   };
   report.suite = await runSuite(config, weights, suiteOptions, (line) =>
     console.log(`${key}${line}`),

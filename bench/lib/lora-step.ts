@@ -24,6 +24,11 @@ export interface StepOptions {
   readonly warmup: number;
   readonly reps: number;
   readonly seed: number;
+  /**
+   * Pass the loss's ∂L/∂lp (−1 at every position) as the gradient hint, as the engine does for
+   * cross_entropy (CausalLM.targetLogprobs `gradHint`); default true.
+   */
+  readonly gradHint?: boolean;
 }
 
 export interface StepResult {
@@ -69,7 +74,8 @@ export async function measureLoraStep(
     loss: Number.NaN,
   };
   const optimizer = new AdamW();
-  const step = () => lossAndGrads(model, adapter, optimizer, tokens, targets, readings);
+  const hint = options.gradHint !== false ? (tf.fill([B, T], -1) as tf.Tensor2D) : null;
+  const step = () => lossAndGrads(model, adapter, optimizer, tokens, targets, hint, readings);
   try {
     const firstStepMs = (await timed(step)).ms;
     for (let i = 1; i < options.warmup; i++) await step();
@@ -90,7 +96,7 @@ export async function measureLoraStep(
     };
     return { ...shape, ...figures, ...readings };
   } finally {
-    tf.dispose([tokens, targets]);
+    tf.dispose([tokens, targets, ...(hint ? [hint] : [])]);
     optimizer.dispose();
   }
 }
@@ -109,19 +115,21 @@ async function lossAndGrads(
   optimizer: AdamW,
   tokens: tf.Tensor2D,
   targets: tf.Tensor2D,
+  hint: tf.Tensor2D | null,
   readings: Readings,
 ): Promise<void> {
+  // The cross-entropy of the engine with unit weights: L = −Σ lp, ∂L/∂lp = −1 (the hint).
   const { value, grads } = tf.variableGrads(() => {
-    const lp = model.targetLogprobs(tokens, targets); // [B, T]
+    const lp = model.targetLogprobs(tokens, targets, hint ?? undefined); // [B, T]
     readings.bytesAfterForward = Math.max(readings.bytesAfterForward, tf.memory().numBytes);
-    return tf.sum(lp) as tf.Scalar;
+    return tf.neg(tf.sum(lp)) as tf.Scalar;
   }, adapter.variables);
   const all = [value, ...Object.values(grads)];
   try {
     readings.bytesAfterStep = tf.memory().numBytes;
     const ordered = adapter.variables.map((v) => grads[v.name] as tf.Tensor);
     await optimizer.step(adapter.variables, ordered, ADAM_DEFAULTS); // reads back the grad norm
-    readings.loss = (await value.data())[0] as number;
+    readings.loss = -((await value.data())[0] as number); // Σ lp
   } finally {
     tf.dispose(all);
   }

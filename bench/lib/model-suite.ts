@@ -42,6 +42,8 @@ export interface SuiteOptions {
   readonly seed: number;
   /** The backend's large-matmul rate (GFLOP/s) measured in this process: MFU's denominator. */
   readonly matmulGflops: number;
+  /** Whether the step passes the cross-entropy's gradient hint (lora-step.ts); default true. */
+  readonly gradHint?: boolean;
 }
 
 export interface TrainRow extends GridShape {
@@ -97,6 +99,7 @@ export async function runSuite(
     warmup: 1,
     reps: options.reps,
     seed: options.seed,
+    gradHint: options.gradHint ?? true,
   });
   // Ours first, sampling next, the naive baseline last: it is the one most likely to exhaust
   // memory, and on wasm that leaves the module unusable for whatever would come after it.

@@ -17,6 +17,8 @@ export interface Options {
   readonly noCache: 'auto' | 'full' | 'sampled' | 'off';
   readonly throughFile: boolean;
   readonly stockWasm: boolean;
+  /** The training step passes the cross-entropy's gradient hint, as the engine does (default). */
+  readonly gradHint: boolean;
   /** Results go to bench/results/<date>-<name>.json (default `<backend>-real-size`). */
   readonly name: string;
   /** Set in a child process: where to write its `ChildResult`. */
@@ -41,6 +43,7 @@ export function parseOptions(argv: string[], known: readonly string[]): Options 
       'no-cache': { type: 'string', default: 'auto' },
       'through-file': { type: 'boolean', default: false },
       'stock-wasm': { type: 'boolean', default: false },
+      'no-grad-hint': { type: 'boolean', default: false },
       name: { type: 'string' },
       'child-out': { type: 'string' },
     },
@@ -84,6 +87,7 @@ export function parseOptions(argv: string[], known: readonly string[]): Options 
     noCache,
     throughFile: v['through-file'],
     stockWasm: v['stock-wasm'],
+    gradHint: !v['no-grad-hint'],
     name: v.name ?? `${v.backend}-real-size`,
     childOut: v['child-out'],
   };
@@ -104,5 +108,6 @@ export function childArgs(key: string, o: Options): string[] {
   else flags.push('--naive-grid', o.naive.map((g) => `${g.batch}x${g.seq}`).join(','));
   if (o.throughFile) flags.push('--through-file');
   if (o.stockWasm) flags.push('--stock-wasm');
+  if (!o.gradHint) flags.push('--no-grad-hint');
   return flags;
 }

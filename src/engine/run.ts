@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ValidationError } from '../errors/loops-errors';
 import type { LoraAdapter, LoraConfig } from '../lora/adapter';
 import { CausalLM } from '../model/causal-lm';
+import { takesGradHint } from '../model/target-logprobs';
 import { getLoss, resolveLossConfig } from '../losses/registry';
 import type { LossTensors } from '../losses/loss-spec';
 import { AdamW, resolveAdamParams, type AdamWState } from '../optim/adamw';
@@ -81,11 +82,18 @@ export class Run {
       const inputs = batch.inputs as unknown as LossTensors;
       if (backward) {
         let kept: tf.Tensor1D | null = null;
-        const { value, grads } = tf.variableGrads(() => {
-          const flat = this.flatLogprobs(batch);
-          kept = tf.keep(flat);
-          return spec.compute(flat, inputs, cfg);
-        }, this.adapter.variables);
+        const hint = takesGradHint() ? (spec.lpGradient?.(inputs, cfg) ?? null) : null;
+        let step: { value: tf.Scalar; grads: tf.NamedTensorMap };
+        try {
+          step = tf.variableGrads(() => {
+            const flat = this.flatLogprobs(batch, hint);
+            kept = tf.keep(flat);
+            return spec.compute(flat, inputs, cfg);
+          }, this.adapter.variables);
+        } finally {
+          hint?.dispose();
+        }
+        const { value, grads } = step;
         this.buffer.add(grads);
         tf.dispose([value, ...Object.values(grads)]);
         lp = kept as unknown as tf.Tensor1D;
@@ -119,11 +127,18 @@ export class Run {
       data.map((d, i) => ({ ...d, inputs: { ...d.inputs, weights: weights[i] as Float32Array } })),
     );
     try {
-      const { value, grads } = tf.variableGrads(() => {
-        const lp = this.flatLogprobs(batch);
-        const w = tf.mul(batch.inputs.weights as tf.Tensor1D, batch.inputs.mask as tf.Tensor1D);
-        return tf.neg(tf.sum(tf.mul(w, lp))) as tf.Scalar;
-      }, this.adapter.variables);
+      const w = tf.mul(batch.inputs.weights as tf.Tensor1D, batch.inputs.mask as tf.Tensor1D);
+      const hint = takesGradHint() ? (tf.neg(w) as tf.Tensor1D) : null; // ∂L/∂lp of −Σ w·lp
+      let step: { value: tf.Scalar; grads: tf.NamedTensorMap };
+      try {
+        step = tf.variableGrads(() => {
+          const lp = this.flatLogprobs(batch, hint);
+          return tf.neg(tf.sum(tf.mul(w, lp))) as tf.Scalar;
+        }, this.adapter.variables);
+      } finally {
+        tf.dispose([w, hint].filter((t): t is tf.Tensor => t !== null));
+      }
+      const { value, grads } = step;
       this.buffer.add(grads);
       tf.dispose([value, ...Object.values(grads)]);
     } finally {
@@ -201,8 +216,10 @@ export class Run {
     this.adapter.dispose();
   }
 
-  private flatLogprobs(batch: Batch): tf.Tensor1D {
-    const lp = this.model.targetLogprobs(batch.tokens, batch.targets); // [B, T]
+  /** lp [B·T]; `hint` [B·T]: the loss's ∂L/∂lp when known before the forward (or null). */
+  private flatLogprobs(batch: Batch, hint: tf.Tensor1D | null = null): tf.Tensor1D {
+    const gradHint = hint ? (tf.reshape(hint, batch.targets.shape) as tf.Tensor2D) : undefined;
+    const lp = this.model.targetLogprobs(batch.tokens, batch.targets, gradHint); // [B, T]
     return tf.reshape(lp, [-1]) as tf.Tensor1D; // [B·T]
   }
 

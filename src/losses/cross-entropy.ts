@@ -51,4 +51,6 @@ export const crossEntropy: LossSpec = Object.freeze<LossSpec>({
   ...LOSS_SCHEMAS.cross_entropy,
   compute,
   metrics,
+  // ∂L/∂lp_i = −m_i·w_i, known before the forward pass.
+  lpGradient: (inputs: LossTensors) => tf.tidy(() => tf.neg(positionWeights(inputs))),
 });

@@ -40,6 +40,12 @@ export interface LossSpec extends LossSchema {
   compute(lp: tf.Tensor1D, inputs: LossTensors, config: LossConfig): tf.Scalar;
   /** `loss:sum` and the loss's own diagnostics, as new scalars (not differentiated). */
   metrics(lp: tf.Tensor1D, inputs: LossTensors, config: LossConfig): MetricTensors;
+  /**
+   * ∂loss/∂lp [N], for a loss whose gradient does not depend on lp (cross_entropy: −mask·w): the
+   * engine hands it to the model before the forward pass (CausalLM.targetLogprobs `gradHint`).
+   * Absent for losses whose gradient depends on lp. Returns a new tensor.
+   */
+  lpGradient?(inputs: LossTensors, config: LossConfig): tf.Tensor1D;
 }
 
 /** The tensor `key` from `inputs`, or an error naming the loss and the missing key. */

@@ -149,7 +149,7 @@ export class CausalLM {
       const gpt2 = this.config.family === 'gpt2';
       // GPT-2's learned positions are added with the rows (one dispatch with our kernels).
       const positions = gpt2 ? { table: this.w('wpe.weight') as tf.Tensor2D, first: offset } : null;
-      let x = gatherRows(this.embedTable, tokens, positions) as tf.Tensor3D; // [B, T, C]
+      const x = gatherRows(this.embedTable, tokens, positions) as tf.Tensor3D; // [B, T, C]
       const checkpoint = !cache && this.checkpoints(tokens.shape[0], T);
       const chunkTokens = this.options.checkpointChunkTokens ?? CHECKPOINT_CHUNK_TOKENS;
       const blocks: StackBlock[] = [];
@@ -197,8 +197,10 @@ export class CausalLM {
   /**
    * Log-prob of targets[b, t] given tokens[b, ≤ t], [B, T]; targets < 0 are ignored (0 there).
    * Differentiable w.r.t. the adapter's variables (and the base weights when they are variables).
+   * `gradHint` [B, T]: the ∂L/∂lp the caller's loss will give, when known before the forward
+   * (target-logprobs.ts `gradHint`: spares the unembedding's recomputation where it is taken).
    */
-  targetLogprobs(tokens: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D {
+  targetLogprobs(tokens: tf.Tensor2D, targets: tf.Tensor2D, gradHint?: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const [B, T] = tokens.shape;
       const C = this.config.hiddenSize;
@@ -219,6 +221,7 @@ export class CausalLM {
         {
           chunkRows: this.chunkRows,
           trainWeight: this.options.trainBase === true,
+          gradHint: gradHint ? (tf.reshape(gradHint, [B * T]) as tf.Tensor1D) : undefined,
         },
       );
       return tf.reshape(lp, [B, T]) as tf.Tensor2D;

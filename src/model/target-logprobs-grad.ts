@@ -14,10 +14,22 @@ export function accumulate(sum: tf.Tensor | null, part: tf.Tensor | null): tf.Te
   return next;
 }
 
+/**
+ * Gradients the forward pass already formed for an expected ∂L/∂lp (`g`, masked), so the backward
+ * need not compute the logits again when the real one matches (target-logprobs.ts, `gradHint`).
+ */
+export interface EarlyGrads {
+  readonly g: tf.Tensor1D;
+  readonly dh: tf.Tensor;
+  readonly dhA: tf.Tensor | null;
+  readonly dB: tf.Tensor | null;
+}
+
 export interface Saved {
   readonly lse: tf.Tensor1D;
   readonly valid: tf.Tensor1D;
   readonly targets: tf.Tensor1D;
+  readonly early: EarlyGrads | null;
 }
 
 export type Forward = (
@@ -25,7 +37,7 @@ export type Forward = (
   ws: readonly tf.Tensor2D[],
   hA: tf.Tensor2D | null,
   b: tf.Tensor2D | null,
-) => { lp: tf.Tensor1D; lseAll: tf.Tensor1D };
+) => { lp: tf.Tensor1D; lseAll: tf.Tensor1D; early: EarlyGrads | null };
 export type Backward = (
   dy: tf.Tensor,
   h: tf.Tensor2D,
@@ -72,25 +84,41 @@ export function makeCustomGrad(
       const save = args.pop() as tf.GradSaveFunc;
       const tensors = args as tf.Tensor[];
       const { h, ws, hA, b } = unpack(tensors);
-      const { lp, lseAll } = forward(h, ws, hA, b);
+      const { lp, lseAll, early } = forward(h, ws, hA, b);
       // Everything the backward pass reads must be saved: the engine keeps these (as clones) until
-      // backprop, while the caller's tidy scopes free the originals.
-      save([lseAll, valid, safeTargets, ...tensors]);
-      lseAll.dispose();
+      // backprop, while the caller's tidy scopes free the originals (and frees the clones when no
+      // tape records: then no backward comes).
+      const earlyList = early ? [early.g, early.dh, early.dhA, early.dB] : [];
+      const present = earlyList.map((t) => t !== null);
+      save([
+        lseAll,
+        valid,
+        safeTargets,
+        ...(earlyList.filter((t) => t) as tf.Tensor[]),
+        ...tensors,
+      ]);
+      tf.dispose([lseAll, ...(earlyList.filter((t) => t) as tf.Tensor[])]);
       return {
         value: lp,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [lse, validMask, safe, ...savedInputs] = saved as [
+          const [lse, validMask, safe, ...rest] = saved as [
             tf.Tensor1D,
             tf.Tensor1D,
             tf.Tensor1D,
             ...tf.Tensor[],
           ];
-          const { h: hS, ws: wS, hA: hAS, b: bS } = unpack(savedInputs);
+          const stored = present.filter((p) => p).length;
+          const list = rest.slice(0, stored);
+          const at = () => list.shift() ?? null;
+          const [g, dhE, dhAE, dBE] = present.map((p) => (p ? at() : null));
+          const { h: hS, ws: wS, hA: hAS, b: bS } = unpack(rest.slice(stored));
           const { dh, dhA, dW, dB } = backward(dy, hS, wS, hAS, bS, {
             lse,
             valid: validMask,
             targets: safe,
+            early: present.length
+              ? { g: g as tf.Tensor1D, dh: dhE as tf.Tensor, dhA: dhAE ?? null, dB: dBE ?? null }
+              : null,
           });
           const grads: tf.Tensor[] = [dh];
           if (trainWeight) grads.push(...(dW as tf.Tensor[]));

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UnsupportedModelError } from '../errors/loops-errors';
 import { logitsRowOps, type RowOpsKind } from './logits-row-ops';
 import { isPacked, packedRows, partLogits, timesPart } from './packed-vocab';
-import { accumulate, makeCustomGrad, type Saved } from './target-logprobs-grad';
+import { accumulate, makeCustomGrad, type Backward } from './target-logprobs-grad';
 import { gatherRows } from './weight-parts';
 
 /** Floats per chunk of logits for each implementation of the row steps (`defaultChunkRows`). */
@@ -54,6 +54,23 @@ interface Options {
   readonly chunkRows: number;
   /** The stock ops instead of the backend's own row kernels (for comparing the two). */
   readonly stockRows?: boolean;
+  /**
+   * The ∂L/∂lp [N] the caller's loss will give, when it is known before the forward pass (the
+   * cross-entropy's −w·mask does not depend on lp). Where `takesGradHint` is true, the forward
+   * then forms ∂h, ∂hA and ∂B from each chunk's logits while it has them, and the backward only
+   * checks that the real ∂L/∂lp equals the hint (adding the recomputed gradient of any
+   * difference): one product of [n, C]·[C, V] per chunk fewer. Ignored elsewhere.
+   */
+  readonly gradHint?: tf.Tensor1D;
+}
+
+/**
+ * Whether `gradHint` saves work on the active backend: where the row steps are ours on wasm or the
+ * stock ops (the backward's check reads one flag back, a sync read on the CPU backends; on webgpu
+ * it would stall the queue, so the hint is not taken there).
+ */
+export function takesGradHint(kind = logitsRowOps().kind): boolean {
+  return kind !== 'webgpu';
 }
 
 /**
@@ -116,6 +133,11 @@ export function targetLogprobs(
       : gatherRows({ name: 'unembedding', parts: ws, starts, rows: 0, width, packed: false }, t);
   };
 
+  // One part, not packed, not trained: the forward can finish each chunk's gradient on its own.
+  const hint =
+    options.gradHint && takesGradHint(rowOps.kind) && parts.length === 1 && !packed && !trainWeight
+      ? options.gradHint
+      : null;
   const forward = (
     hIn: tf.Tensor2D,
     ws: readonly tf.Tensor2D[],
@@ -124,6 +146,7 @@ export function targetLogprobs(
   ) => {
     const lse: tf.Tensor1D[] = [];
     const picked: tf.Tensor1D[] = [];
+    const pre = { dh: [] as tf.Tensor[], dhA: [] as tf.Tensor[], dB: null as tf.Tensor | null };
     const bs = bParts(b);
     for (const [start, size] of chunks(hIn.shape[0])) {
       tf.tidy(() => {
@@ -132,7 +155,20 @@ export function targetLogprobs(
         const partLse = ws.map((w, p) => {
           const logits = chunkLogits(hc, hAc, bs[p] ?? null, w) as tf.Tensor2D; // [n, V_p]
           const partial = rowOps.rowLogSumExp(logits); // [n]
-          logits.dispose(); // the next part's logits can take its buffer
+          if (!hint) {
+            logits.dispose(); // the next part's logits can take its buffer
+            return partial;
+          }
+          // The gradient for ∂L/∂lp = hint, from these logits (one part: `partial` is the lse).
+          const rows = (x: tf.Tensor1D) => tf.slice(x, [start], [size]); // [n]
+          const g = tf.mul(rows(hint), rows(valid)) as tf.Tensor1D;
+          const dLogits = rowOps.logitsGrad(logits, partial, g, rows(safeTargets), 0, 0);
+          pre.dh.push(tf.keep(tf.matMul(dLogits, w))); // [n, C]
+          if (hAc && b) {
+            pre.dhA.push(tf.keep(tf.matMul(dLogits, b))); // [n, R]
+            pre.dB = tf.keep(accumulate(pre.dB, tf.matMul(dLogits, hAc, true, false)) as tf.Tensor);
+          }
+          dLogits.dispose();
           return partial;
         });
         const all = partLse.length === 1 ? partLse[0] : tf.logSumExp(tf.stack(partLse, 1), 1); // [n]
@@ -147,19 +183,47 @@ export function targetLogprobs(
     const lseAll = tf.concat(lse) as tf.Tensor1D; // [N]
     const lp = tf.mul(tf.sub(tf.concat(picked), lseAll), valid) as tf.Tensor1D;
     tf.dispose([...lse, ...picked]);
-    return { lp, lseAll };
+    if (!hint) return { lp, lseAll, early: null };
+    const early = {
+      g: tf.mul(hint, valid) as tf.Tensor1D,
+      dh: tf.concat(pre.dh),
+      dhA: pre.dhA.length ? tf.concat(pre.dhA) : null,
+      dB: pre.dB,
+    };
+    tf.dispose([...pre.dh, ...pre.dhA]);
+    return { lp, lseAll, early };
   };
 
-  const backward = (
-    dy: tf.Tensor,
-    hIn: tf.Tensor2D,
-    ws: readonly tf.Tensor2D[],
-    hA: tf.Tensor2D | null,
-    b: tf.Tensor2D | null,
-    saved: Saved,
-  ) => {
-    const { lse, valid: validMask, targets: safe } = saved;
+  const backward: Backward = (dy, hIn, ws, hA, b, saved) => {
+    const { lse, valid: validMask, targets: safe, early } = saved;
     const g = tf.mul(dy, validMask) as tf.Tensor1D; // [N]
+    if (early) {
+      // The forward formed the gradient for ∂L/∂lp = early.g; add that of any difference.
+      const diff = tf.sub(g, early.g) as tf.Tensor1D;
+      const differs = tf.tidy(() => tf.any(tf.notEqual(diff, 0)).dataSync()[0] === 1);
+      g.dispose();
+      const own = (t: tf.Tensor | null) => (t ? tf.clone(t) : null); // saved clones are the engine's
+      if (!differs) {
+        diff.dispose();
+        return {
+          dh: own(early.dh) as tf.Tensor,
+          dhA: own(early.dhA),
+          dW: ws.map(() => null),
+          dB: own(early.dB),
+        };
+      }
+      const more = backward(diff, hIn, ws, hA, b, { ...saved, early: null });
+      diff.dispose();
+      const plus = (a: tf.Tensor | null, x: tf.Tensor | null) => (a && x ? tf.add(a, x) : null);
+      const out = {
+        dh: plus(early.dh, more.dh) as tf.Tensor,
+        dhA: plus(early.dhA, more.dhA),
+        dW: more.dW,
+        dB: plus(early.dB, more.dB),
+      };
+      tf.dispose([more.dh, more.dhA, more.dB].filter((t): t is tf.Tensor => t !== null));
+      return out;
+    }
     const bs = bParts(b);
     const dh: tf.Tensor[] = [];
     const dhA: tf.Tensor[] = [];
