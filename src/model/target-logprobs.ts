@@ -65,12 +65,12 @@ interface Options {
 }
 
 /**
- * Whether `gradHint` saves work on the active backend: where the row steps are ours on wasm or the
- * stock ops (the backward's check reads one flag back, a sync read on the CPU backends; on webgpu
- * it would stall the queue, so the hint is not taken there).
+ * Whether `gradHint` is taken on the active backend: on the CPU backends (wasm, cpu) only. The
+ * backward's check reads one flag back, synchronously; on webgpu, with our kernels or the stock
+ * ops, a synchronous read is not possible in the browser (and would stall the queue anyway).
  */
-export function takesGradHint(kind = logitsRowOps().kind): boolean {
-  return kind !== 'webgpu';
+export function takesGradHint(backend = tf.getBackend()): boolean {
+  return backend === 'wasm' || backend === 'cpu';
 }
 
 /**
@@ -135,7 +135,7 @@ export function targetLogprobs(
 
   // One part, not packed, not trained: the forward can finish each chunk's gradient on its own.
   const hint =
-    options.gradHint && takesGradHint(rowOps.kind) && parts.length === 1 && !packed && !trainWeight
+    options.gradHint && takesGradHint() && parts.length === 1 && !packed && !trainWeight
       ? options.gradHint
       : null;
   const forward = (
