@@ -15,6 +15,7 @@
  * so each wrapper allocates first and takes its views afterwards. Leaves the choice of backend
  * to model/logits-row-ops.ts.
  */
+import { checkLogitsGradOperands } from '../logits-grad-operands';
 import * as tf from '@tensorflow/tfjs';
 import { asWasmBackend } from './wasm-heap';
 
@@ -101,18 +102,7 @@ export function logitsGradInPlace(
   start: number,
 ): tf.Tensor2D {
   const [n, V] = logits.shape;
-  const rows = rowOffset + n;
-  const dtypes = [lse.dtype, g.dtype, targets.dtype, logits.dtype].join();
-  if (
-    dtypes !== 'float32,float32,int32,float32' ||
-    Math.min(lse.size, g.size, targets.size) < rows
-  ) {
-    throw new RangeError(
-      `logitsGradInPlace: rows ${rowOffset}…${rows - 1} need lse, g (float32) and targets ` +
-        `(int32) of ≥ ${rows}; got ${lse.dtype} ${lse.size}, ${g.dtype} ${g.size}, ` +
-        `${targets.dtype} ${targets.size}.`,
-    );
-  }
+  checkLogitsGradOperands(logits, lse, g, targets, rowOffset);
   const wasm = asWasmBackend(tf.backend(), 'logitsGradInPlace');
   const view = (t: tf.Tensor) => wasm.typedArrayFromHeap(t);
   logitsGradValues(

@@ -12,6 +12,7 @@
  * The logsumexp is one workgroup of 256 per row (a max pass, then a sum pass, each a strided loop
  * and a tree reduction in workgroup memory); the gradient one invocation per element.
  */
+import { checkLogitsGradOperands } from '../../logits-grad-operands';
 import type * as tf from '@tensorflow/tfjs';
 import { emptyTensor } from '../backend-internals';
 import { dispatch, groupsFor, type GpuKernel } from '../gpu-runtime';
@@ -116,12 +117,7 @@ export function logitsGradInPlace(
   start: number,
 ): tf.Tensor2D {
   const [n, V] = logits.shape;
-  if (targets.dtype !== 'int32' || lse.size < rowOffset + n || g.size < rowOffset + n) {
-    throw new RangeError(
-      `logitsGradInPlace: rows ${rowOffset}…${rowOffset + n - 1} need lse, g (float32) and ` +
-        `targets (int32) of ≥ ${rowOffset + n}; got ${lse.size}, ${g.size}, ${targets.dtype} ${targets.size}.`,
-    );
-  }
+  checkLogitsGradOperands(logits, lse, g, targets, rowOffset);
   const groups = groupsFor(n * V, PER_GROUP);
   const grid: [number, number] = [Math.min(groups, GRID_X), groupsFor(groups, GRID_X)];
   if (n > 0) dispatch(LOGITS_GRAD, [logits, lse, g, targets], grid, [n, V, rowOffset, start]);
