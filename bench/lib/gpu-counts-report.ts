@@ -3,7 +3,7 @@
  * decoded token, pipelines created before the first step's end, and the GPU buffer pool, from the
  * cases' results (bench/lib/gpu-counts-case.ts).
  */
-import type { GpuWork } from '../../src/runtime/webgpu/counters';
+import { emptyWork, type GpuWork } from '../../src/runtime/webgpu/counters';
 import {
   BATCH,
   PROMPT,
@@ -37,15 +37,7 @@ function combine(a: GpuWork, b: GpuWork, f: (x: number, y: number) => number): G
   };
 }
 
-const ZERO: GpuWork = {
-  dispatches: 0,
-  ours: {},
-  stock: {},
-  uploads: 0,
-  uploadBytes: 0,
-  readbacks: 0,
-  pipelines: { ours: {}, stock: {} },
-};
+const ZERO: GpuWork = emptyWork();
 const scale = (w: GpuWork, k: number) => combine(w, ZERO, (x) => x * k);
 const minus = (a: GpuWork, b: GpuWork) => combine(a, b, (x, y) => x - y);
 const plus = (a: GpuWork, b: GpuWork) => combine(a, b, (x, y) => x + y);

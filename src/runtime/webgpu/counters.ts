@@ -33,7 +33,8 @@ export interface GpuWork {
 const open: GpuWork[] = [];
 let restore: (() => void) | null = null;
 
-function emptyWork(): GpuWork {
+/** A window's counts before anything ran (all zero). */
+export function emptyWork(): GpuWork {
   return {
     dispatches: 0,
     ours: {},
