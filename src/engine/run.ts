@@ -14,7 +14,7 @@ import type { LoraAdapter, LoraConfig } from '../lora/adapter';
 import { CausalLM } from '../model/causal-lm';
 import { takesGradHint } from '../model/target-logprobs';
 import { getLoss, resolveLossConfig } from '../losses/registry';
-import type { LossTensors } from '../losses/loss-spec';
+import type { LossConfig, LossSpec, LossTensors } from '../losses/loss-spec';
 import { AdamW, resolveAdamParams, type AdamWState } from '../optim/adamw';
 import { GradientBuffer } from '../optim/gradient-buffer';
 import { ReadBatch } from '../runtime/webgpu/read-together';
@@ -81,22 +81,7 @@ export class Run {
     try {
       const inputs = batch.inputs as unknown as LossTensors;
       if (backward) {
-        let kept: tf.Tensor1D | null = null;
-        const hint = takesGradHint() ? (spec.lpGradient?.(inputs, cfg) ?? null) : null;
-        let step: { value: tf.Scalar; grads: tf.NamedTensorMap };
-        try {
-          step = tf.variableGrads(() => {
-            const flat = this.flatLogprobs(batch, hint);
-            kept = tf.keep(flat);
-            return spec.compute(flat, inputs, cfg);
-          }, this.adapter.variables);
-        } finally {
-          hint?.dispose();
-        }
-        const { value, grads } = step;
-        this.buffer.add(grads);
-        tf.dispose([value, ...Object.values(grads)]);
-        lp = kept as unknown as tf.Tensor1D;
+        lp = this.accumulateGradients(batch, spec, inputs, cfg);
       } else {
         lp = tf.tidy(() => this.flatLogprobs(batch));
       }
@@ -127,20 +112,15 @@ export class Run {
       data.map((d, i) => ({ ...d, inputs: { ...d.inputs, weights: weights[i] as Float32Array } })),
     );
     try {
-      const w = tf.mul(batch.inputs.weights as tf.Tensor1D, batch.inputs.mask as tf.Tensor1D);
-      const hint = takesGradHint() ? (tf.neg(w) as tf.Tensor1D) : null; // ∂L/∂lp of −Σ w·lp
-      let step: { value: tf.Scalar; grads: tf.NamedTensorMap };
-      try {
-        step = tf.variableGrads(() => {
-          const lp = this.flatLogprobs(batch, hint);
-          return tf.neg(tf.sum(tf.mul(w, lp))) as tf.Scalar;
-        }, this.adapter.variables);
-      } finally {
-        tf.dispose([w, hint].filter((t): t is tf.Tensor => t !== null));
-      }
-      const { value, grads } = step;
-      this.buffer.add(grads);
-      tf.dispose([value, ...Object.values(grads)]);
+      // −Σ w·lp is cross_entropy with these weights (its gradient hint included).
+      const inputs = batch.inputs as unknown as LossTensors;
+      const spec = getLoss('cross_entropy');
+      this.accumulateGradients(
+        batch,
+        spec,
+        inputs,
+        resolveLossConfig('cross_entropy', {}),
+      ).dispose();
     } finally {
       disposeBatch(batch);
     }
@@ -214,6 +194,36 @@ export class Run {
     this.buffer.dispose();
     this.optimizer.dispose();
     this.adapter.dispose();
+  }
+
+  /**
+   * Adds ∂loss/∂(adapter) to the gradient buffer, loss = spec.compute(lp); returns lp [B·T] (the
+   * caller's). A loss whose ∂L/∂lp is known before the forward passes it as the gradient hint.
+   */
+  private accumulateGradients(
+    batch: Batch,
+    spec: LossSpec,
+    inputs: LossTensors,
+    cfg: LossConfig,
+  ): tf.Tensor1D {
+    const hint = takesGradHint() ? (spec.lpGradient?.(inputs, cfg) ?? null) : null;
+    let kept = null as tf.Tensor1D | null;
+    let step: { value: tf.Scalar; grads: tf.NamedTensorMap };
+    try {
+      step = tf.variableGrads(() => {
+        const flat = this.flatLogprobs(batch, hint);
+        kept = tf.keep(flat);
+        return spec.compute(flat, inputs, cfg);
+      }, this.adapter.variables);
+    } catch (error) {
+      kept?.dispose();
+      throw error;
+    } finally {
+      hint?.dispose();
+    }
+    this.buffer.add(step.grads);
+    tf.dispose([step.value, ...Object.values(step.grads)]);
+    return kept as unknown as tf.Tensor1D;
   }
 
   /** lp [B·T]; `hint` [B·T]: the loss's ∂L/∂lp when known before the forward (or null). */
