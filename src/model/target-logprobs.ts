@@ -8,16 +8,17 @@
  *   ∂L/∂logits = g·(onehot(t) − p),  ∂h = ∂logits·W,  ∂hA = ∂logits·B,  ∂W = ∂logitsᵀ·h,  ∂B = ∂logitsᵀ·hA
  * (the fused, chunked cross-entropy of Liger-Kernel / "Cut Your Losses", Wijmans et al. 2024, in TF.js ops).
  * Targets < 0 (the −100 "ignore" id) give lp = 0 and no gradient.
- * W's parts may be bf16 pairs (int32 [V_p, C / 2], weight-parts.ts): then h·Wᵀ (+ hA·Bᵀ in the
- * same dispatch), ∂logits·W and the target rows run our WebGPU kernels (packed-vocab.ts); such a
- * W is frozen (no ∂W). The row-wise steps over a chunk's logits are logits-row-ops.ts's.
+ * The products with W (h·Wᵀ, with hA·Bᵀ in the same dispatch; ∂logits·W, ∂logits·B; ∂logitsᵀ·h,
+ * ∂logitsᵀ·hA) and the target rows are packed-vocab.ts's: our WebGPU kernels when they are active,
+ * for float32 parts and for bf16 pairs (int32 [V_p, C / 2], weight-parts.ts; such a W is frozen:
+ * no ∂W). The row-wise steps over a chunk's logits are logits-row-ops.ts's.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UnsupportedModelError } from '../errors/loops-errors';
 import { logitsRowOps, type RowOpsKind } from './logits-row-ops';
-import { isPacked, packedRows, partLogits, timesPart } from './packed-vocab';
+import { gpuKernelsActive } from '../runtime/webgpu-kernels';
+import { isPacked, partLogits, tableRows, timesPart, transposedTimes } from './packed-vocab';
 import { accumulate, makeCustomGrad, type Backward } from './target-logprobs-grad';
-import { gatherRows } from './weight-parts';
 
 /** Floats per chunk of logits for each implementation of the row steps (`defaultChunkRows`). */
 export const CHUNK_FLOATS: Readonly<Record<RowOpsKind, number>> = {
@@ -121,18 +122,12 @@ export function targetLogprobs(
     b: tf.Tensor2D | null,
     w: tf.Tensor2D,
   ) => {
-    if (packed) return partLogits(hc, w, hAc && b ? { hA: hAc, b } : null); // [n, V_p]
+    // Our GEMM when active (the LoRA term in its dispatch), or a packed part widened; a float32
+    // part without our kernels: the stock product and the row ops' LoRA term (in place on wasm).
+    if (packed || gpuKernelsActive()) return partLogits(hc, w, hAc && b ? { hA: hAc, b } : null);
     const base = tf.matMul(hc, w, false, true) as tf.Tensor2D; // [n, V_p]
     return hAc && b ? rowOps.addLora(base, hAc, b) : base;
   };
-  /** Rows t of the table given as parts (t int32 [n], all in range): [n, C]. */
-  const pickRows = (ws: readonly tf.Tensor2D[], t: tf.Tensor1D) => {
-    if (packed) return packedRows(ws, starts, t, width);
-    return ws.length === 1
-      ? tf.gather(ws[0] as tf.Tensor2D, t)
-      : gatherRows({ name: 'unembedding', parts: ws, starts, rows: 0, width, packed: false }, t);
-  };
-
   // One part, not packed, not trained: the forward can finish each chunk's gradient on its own.
   const hint =
     options.gradHint && takesGradHint() && parts.length === 1 && !packed && !trainWeight
@@ -174,8 +169,11 @@ export function targetLogprobs(
         const all = partLse.length === 1 ? partLse[0] : tf.logSumExp(tf.stack(partLse, 1), 1); // [n]
         lse.push(tf.keep(all as tf.Tensor1D));
         const t = tf.slice(safeTargets, [start], [size]);
-        let target = tf.sum(tf.mul(hc, pickRows(ws, t)), 1); // [n]
-        if (hAc && b) target = tf.add(target, tf.sum(tf.mul(hAc, tf.gather(b, t)), 1));
+        let target = tf.sum(tf.mul(hc, tableRows(ws, starts, t, width)), 1); // [n]
+        if (hAc && b) {
+          const bRows = tableRows([b], [0], t, b.shape[1]); // [n, R]
+          target = tf.add(target, tf.sum(tf.mul(hAc, bRows), 1));
+        }
         picked.push(tf.keep(target as tf.Tensor1D));
       });
     }
@@ -227,29 +225,26 @@ export function targetLogprobs(
     const bs = bParts(b);
     const dh: tf.Tensor[] = [];
     const dhA: tf.Tensor[] = [];
-    const dW: (tf.Tensor | null)[] = ws.map(() => null);
-    const dB: (tf.Tensor | null)[] = ws.map(() => null);
+    const dW: (tf.Tensor2D | null)[] = ws.map(() => null);
+    const dB: (tf.Tensor2D | null)[] = ws.map(() => null);
     for (const [start, size] of chunks(hIn.shape[0])) {
       // Flat record so tidy keeps exactly these: dh, dhA, dW<p>, dB<p>.
       const grads: Record<string, tf.Tensor> = tf.tidy(() => {
         const hc = tf.slice(hIn, [start, 0], [size, -1]);
         const hAc = hA ? tf.slice(hA, [start, 0], [size, -1]) : null;
         const out: Record<string, tf.Tensor> = {};
-        const add = (key: string, t: tf.Tensor) => {
-          const prev = out[key];
-          out[key] = prev ? tf.add(prev, t) : t;
-        };
+        const sum = (key: string) => (out[key] as tf.Tensor2D | undefined) ?? null;
         ws.forEach((w, p) => {
           const bp = bs[p] ?? null;
           const logits = chunkLogits(hc, hAc, bp, w) as tf.Tensor2D; // [n, V_p]
           // With our kernels ∂logits overwrites the logits (one [n, V_p] buffer for the chunk).
           const dLogits = rowOps.logitsGrad(logits, lse, g, safe, start, starts[p] ?? 0);
-          if (packed) out.dh = timesPart(dLogits, w, width, out.dh as tf.Tensor2D | undefined);
-          else add('dh', tf.matMul(dLogits, w)); // [n, C]
-          if (trainWeight) out[`dW${p}`] = tf.matMul(dLogits, hc, true, false); // [V_p, C]
+          // Sums over parts and chunks: added in place with our kernels (packed-vocab.ts).
+          out.dh = timesPart(dLogits, w, width, sum('dh')); // [n, C]
+          if (trainWeight) out[`dW${p}`] = transposedTimes(dLogits, hc, dW[p] ?? null); // [V_p, C]
           if (hAc && bp) {
-            add('dhA', tf.matMul(dLogits, bp)); // [n, R]
-            out[`dB${p}`] = tf.matMul(dLogits, hAc, true, false); // [V_p, R]
+            out.dhA = timesPart(dLogits, bp, bp.shape[1], sum('dhA')); // [n, R]
+            out[`dB${p}`] = transposedTimes(dLogits, hAc, dB[p] ?? null); // [V_p, R]
           }
           dLogits.dispose(); // the next part's logits can take its buffer
         });
@@ -257,9 +252,14 @@ export function targetLogprobs(
       });
       dh.push(grads.dh as tf.Tensor);
       if (grads.dhA) dhA.push(grads.dhA);
+      // A sum over chunks is the previous one (added into in place) or a new tensor replacing it.
+      const next = (prev: tf.Tensor2D | null, t: tf.Tensor | undefined) => {
+        if (prev && t && prev !== t) prev.dispose();
+        return (t as tf.Tensor2D | undefined) ?? prev;
+      };
       ws.forEach((_, p) => {
-        dW[p] = accumulate(dW[p] ?? null, grads[`dW${p}`] ?? null);
-        dB[p] = accumulate(dB[p] ?? null, grads[`dB${p}`] ?? null);
+        dW[p] = next(dW[p] ?? null, grads[`dW${p}`]);
+        dB[p] = next(dB[p] ?? null, grads[`dB${p}`]);
       });
     }
     disposeSlices(bs, b);

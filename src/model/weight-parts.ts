@@ -25,7 +25,7 @@ import type { ModelConfig } from './config';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import { gatherRowsGpu, gathersRows } from '../runtime/webgpu/kernels/gather-rows';
 import { gemm } from '../runtime/webgpu/kernels/gemm';
-import { isPacked, packedRows, partLogits } from './packed-vocab';
+import { isPacked, partLogits, tableRows } from './packed-vocab';
 import { embeddingName } from './weight-names';
 
 /** The buffer limits a part must respect, in bytes (`GPUSupportedLimits` names). */
@@ -193,31 +193,9 @@ export function gatherRows(
   });
 }
 
+/** The stock ops' rows (tables trained or frozen): packed-vocab.ts `tableRows` without our kernel. */
 function stockRows(table: VocabTable, ids: tf.Tensor): tf.Tensor {
-  if (table.packed) return packedRows(table.parts, table.starts, ids, table.width);
-  const [first] = table.parts;
-  if (table.parts.length === 1 && first) return tf.gather(first, ids);
-  return tf.tidy(() => {
-    let sum: tf.Tensor | null = null;
-    table.parts.forEach((part, i) => {
-      const start = table.starts[i] ?? 0;
-      const n = part.shape[0];
-      const local = tf.sub(ids, tf.scalar(start, 'int32')); // [...S]
-      const inside = tf.logicalAnd(
-        tf.greaterEqual(local, tf.scalar(0, 'int32')),
-        tf.less(local, tf.scalar(n, 'int32')),
-      );
-      // min/max, not clipByValue: the wasm backend's (4.22) leaves int32 above the upper bound.
-      const clipped = tf.minimum(
-        tf.maximum(local, tf.scalar(0, 'int32')),
-        tf.scalar(n - 1, 'int32'),
-      );
-      const rows = tf.gather(part, clipped); // [...S, C]
-      const masked = tf.mul(rows, tf.expandDims(tf.cast(inside, 'float32'), -1));
-      sum = sum ? tf.add(sum, masked) : masked;
-    });
-    return sum as unknown as tf.Tensor;
-  });
+  return tableRows(table.parts, table.starts, ids, table.width, false);
 }
 
 /** A LoRA on the unembedding: logits += scale·(h·Aᵀ)·Bᵀ. */
