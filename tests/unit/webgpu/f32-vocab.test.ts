@@ -1,36 +1,23 @@
 // A float32 vocab table on webgpu with our kernels (Dawn over SwiftShader): the unembedding of
 // src/model/target-logprobs.ts takes the same kernels as a bf16-packed table (packed-vocab.ts:
 // our GEMM with float32 B, the LoRA term in the logits' dispatch, our gather for the target rows)
-// instead of TF.js's MatMul and Gather programs. Checked three ways:
-// - targetLogprobs itself (whole table and 3 parts, chunks that cut, with and without a LoRA on
-//   the unembedding, trained and frozen table): log-probs and the gradients w.r.t. h, A, B and W
-//   against a float64 plain-TypeScript reference and against the stock ops (our kernels off);
-//   and a count: no stock MatMul or Gather program runs, forward or backward.
-// - tiny models (tied and untied, LoRA on lm_head or not, full-parameter training of the table):
-//   loss and gradients with our kernels = the stock ops on webgpu = the cpu backend.
-// - bench:peer's config (i) family (GPT-2, tied, F32): a whole LoRA step runs no stock MatMul or
-//   Gather program.
+// instead of TF.js's MatMul and Gather programs. Here targetLogprobs itself (whole table and 3
+// parts, chunks that cut, with and without a LoRA on the unembedding, trained and frozen table):
+// log-probs and the gradients w.r.t. h, A, B and W against a float64 plain-TypeScript reference
+// and against the stock ops (our kernels off); and a count: no stock MatMul or Gather program
+// runs, forward or backward. Whole models: f32-vocab-model.test.ts.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoraAdapter } from '../../../src/lora/adapter';
-import { CausalLM } from '../../../src/model/causal-lm';
-import { disposeRopeTables } from '../../../src/model/rope';
 import { targetLogprobs } from '../../../src/model/target-logprobs';
-import type { ProjectionName } from '../../../src/model/weight-names';
-import { vocabTableNames } from '../../../src/model/weight-parts';
 import { countGpuWork, type GpuWork } from '../../../src/runtime/webgpu/counters';
 import { withGpuKernels } from '../../../src/runtime/webgpu-kernels';
 import { relativeError } from '../../helpers/model-fixtures';
 import { expectNoLeaks, seededArray } from '../../helpers/tf-node';
-import { tinyModel, type TinyModelName } from '../../helpers/tiny-models';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 
 /** Stock programs that must not run in the unembedding with our kernels. */
 const PRODUCTS = /MatMul|Gather/;
 const stockProducts = (work: GpuWork) => Object.keys(work.stock).filter((k) => PRODUCTS.test(k));
-
-// ---------------------------------------------------------------------------------------------
-// targetLogprobs on its own
 
 const [N, C, V] = [7, 16, 21];
 const TARGETS = [3, 20, -100, 8, 15, 0, 9];
@@ -248,141 +235,4 @@ describe('float32 vocab table on our WebGPU kernels (Dawn)', () => {
     }
     tf.dispose([...ours, ...stock, h, hA, b, w, targets]);
   }, 120_000);
-});
-
-// ---------------------------------------------------------------------------------------------
-// Tiny models, float32 tables: our kernels = stock ops = cpu
-
-const tokens = [
-  [3, 17, 5, 9, 22, 1, 4, 8],
-  [7, 2, 30, 11, 6, 13, 21, 0],
-];
-const targets = [
-  [17, 5, 9, 22, 1, 4, 8, -100],
-  [2, 30, 11, 6, 13, 21, 0, 12],
-];
-
-interface ModelCase {
-  name: string;
-  model: TinyModelName;
-  /** LoRA targets (none: full-parameter training of the vocab tables). */
-  lora: ProjectionName[] | null;
-}
-
-const MODEL_CASES: ModelCase[] = [
-  { name: 'llama tied, LoRA on q_proj + lm_head', model: 'llamaTied', lora: ['q_proj', 'lm_head'] },
-  { name: 'llama tied, LoRA on q_proj', model: 'llamaTied', lora: ['q_proj'] },
-  {
-    name: 'llama untied, LoRA on q_proj + lm_head',
-    model: 'llamaGqa',
-    lora: ['q_proj', 'lm_head'],
-  },
-  { name: 'llama untied, LoRA on q_proj', model: 'llamaGqa', lora: ['q_proj'] },
-  { name: 'gpt2 (tied), LoRA on c_attn + lm_head', model: 'gpt2', lora: ['c_attn', 'lm_head'] },
-  { name: 'llama tied, full-parameter (the table trained)', model: 'llamaTied', lora: null },
-  { name: 'llama untied, full-parameter (both tables trained)', model: 'llamaGqa', lora: null },
-];
-
-interface ModelStep {
-  loss: number;
-  grads: Float32Array[];
-  work: GpuWork;
-}
-
-/** −Σ lp over valid targets, B 2 × T 8, chunks of 5 rows; gradients of the LoRA or the tables. */
-async function modelStep(c: ModelCase): Promise<ModelStep> {
-  const { config, weights } = tinyModel(c.model);
-  const trainBase = c.lora === null;
-  const tables = new Set(vocabTableNames(config));
-  const tfWeights = new Map<string, tf.Tensor>();
-  for (const [key, t] of weights) {
-    const x = tf.tensor(t.data, t.shape);
-    tfWeights.set(key, trainBase && tables.has(key) ? tf.variable(x, true, `w/${key}`) : x);
-    if (trainBase && tables.has(key)) x.dispose();
-  }
-  let adapter: LoraAdapter | null = null;
-  if (c.lora) {
-    adapter = LoraAdapter.create(config, { rank: 4, alpha: 8, targets: c.lora, seed: 7 });
-    let seed = 100;
-    for (const m of adapter.modules.values()) {
-      const noise = tf.tensor2d(seededArray(m.b.size, seed++, 0.6), m.b.shape);
-      m.b.assign(noise);
-      noise.dispose();
-    }
-  }
-  const vars = adapter
-    ? adapter.variables
-    : [...tables].map((name) => tfWeights.get(name) as tf.Variable);
-  const model = new CausalLM(config, tfWeights, adapter, { trainBase, chunkRows: 5 });
-  const { result, work } = await countGpuWork(() =>
-    tf.variableGrads(() => {
-      const t = tf.tensor2d(targets, undefined, 'int32');
-      const lp = model.targetLogprobs(tf.tensor2d(tokens, undefined, 'int32'), t);
-      return tf.neg(tf.sum(lp)) as tf.Scalar;
-    }, vars),
-  );
-  const out = {
-    loss: (await result.value.data())[0]!,
-    grads: await Promise.all(
-      vars.map(async (v) => (await result.grads[v.name]!.data()) as Float32Array),
-    ),
-    work,
-  };
-  tf.dispose([result.value, ...Object.values(result.grads)]);
-  adapter?.dispose();
-  for (const t of tfWeights.values()) t.dispose();
-  disposeRopeTables();
-  return out;
-}
-
-describe('tiny models with float32 vocab tables: our kernels = stock ops (webgpu) = cpu', () => {
-  const cpu = new Map<string, ModelStep>();
-
-  beforeAll(async () => {
-    await useCpuAgain();
-    for (const c of MODEL_CASES) cpu.set(c.name, await modelStep(c));
-    await useWebGpuBackend();
-  }, 120_000);
-  afterAll(useCpuAgain);
-
-  for (const c of MODEL_CASES) {
-    it(`${c.name}: same loss and gradients`, async () => {
-      const want = cpu.get(c.name)!;
-      const before = tf.memory().numTensors;
-      const ours = await modelStep(c);
-      expect(tf.memory().numTensors).toBe(before);
-      const stock = await withGpuKernels(false, () => modelStep(c));
-      for (const [label, got] of [
-        ['ours', ours],
-        ['stock', stock],
-      ] as const) {
-        expect(Math.abs(got.loss - want.loss) / Math.abs(want.loss), `${label} loss`).toBeLessThan(
-          1e-5,
-        );
-        got.grads.forEach((g, i) =>
-          expect(relativeError(g, want.grads[i]!), `${label} grad ${i}`).toBeLessThan(1e-4),
-        );
-      }
-      ours.grads.forEach((g, i) =>
-        expect(Math.max(...Array.from(g, Math.abs)), `grad ${i} not all zero`).toBeGreaterThan(
-          1e-4,
-        ),
-      );
-      // A frozen float32 table (LoRA training): the unembedding takes no stock MatMul/Gather, and
-      // with the model's other ops on our kernels neither does the step, but for the caller's
-      // hA = s·h·Aᵀ of a LoRA on lm_head (a stock matMul and its gradient's).
-      if (c.lora && !c.lora.includes('lm_head')) expect(stockProducts(ours.work)).toEqual([]);
-    }, 300_000);
-  }
-
-  it("bench:peer (i)'s family (GPT-2, tied, F32), LoRA on attention + MLP: no stock MatMul or Gather in the step", async () => {
-    const c: ModelCase = {
-      name: 'gpt2 attention + MLP',
-      model: 'gpt2',
-      lora: ['c_attn', 'attn.c_proj', 'c_fc', 'mlp.c_proj'],
-    };
-    const { work } = await modelStep(c);
-    expect(stockProducts(work)).toEqual([]);
-    expect(work.ours['gather-rows-vec4']).toBeGreaterThanOrEqual(2); // the embedding, the targets
-  }, 300_000);
 });
