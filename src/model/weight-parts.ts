@@ -209,8 +209,9 @@ export interface UnembedLoraFactors {
 
 /**
  * h [N, C] times the table transposed, part by part, plus a LoRA's term when given: logits
- * [N, V]. With our kernels and a packed table: scale·h·Aᵀ in one GEMM, then one GEMM per part
- * with the LoRA term folded in (2 dispatches for one part, instead of 5 on stock ops). Returns a
+ * [N, V]. With our kernels (a packed or a float32 table): scale·h·Aᵀ in one GEMM, then one GEMM
+ * per part with the LoRA term folded in (2 dispatches for one part, instead of 5 on stock ops).
+ * Not differentiable on that path (our GEMM has no gradient): for sampling and scoring. Returns a
  * new tensor.
  */
 export function unembedRows(
@@ -219,7 +220,7 @@ export function unembedRows(
   lora: UnembedLoraFactors | null = null,
 ): tf.Tensor2D {
   return tf.tidy(() => {
-    if (table.packed && gpuKernelsActive()) {
+    if (gpuKernelsActive()) {
       const hA = lora ? gemm(h, lora.a, { transB: true, alpha: lora.scale }) : null; // [N, R]
       const perPart = table.parts.map((p, i) => {
         const b =

@@ -154,4 +154,35 @@ describe('tiny models with float32 vocab tables: our kernels = stock ops (webgpu
     expect(stockProducts(work)).toEqual([]);
     expect(work.ours['gather-rows-vec4']).toBeGreaterThanOrEqual(2); // the embedding, the targets
   }, 300_000);
+
+  it('logits for sampling (CausalLM.logits) on a float32 table: our GEMMs only, = stock ops', async () => {
+    // One part: 1 GEMM without a LoRA on lm_head, 2 with one (scale·h·Aᵀ, then h·Wᵀ + hA·Bᵀ).
+    for (const [model, lora, dispatches] of [
+      ['gpt2', ['c_attn'], 1],
+      ['llamaGqa', ['q_proj', 'lm_head'], 2],
+    ] as const) {
+      const { config, weights } = tinyModel(model);
+      const tfWeights = new Map([...weights].map(([k, t]) => [k, tf.tensor(t.data, t.shape)]));
+      const adapter = LoraAdapter.create(config, {
+        rank: 4,
+        alpha: 8,
+        targets: [...lora],
+        seed: 7,
+      });
+      for (const m of adapter.modules.values()) {
+        const noise = tf.tensor2d(seededArray(m.b.size, 5, 0.6), m.b.shape);
+        m.b.assign(noise);
+        noise.dispose();
+      }
+      const lm = new CausalLM(config, tfWeights, adapter);
+      const rows = tf.tensor2d(seededArray(3 * config.hiddenSize, 9, 1), [3, config.hiddenSize]);
+      const { result: ours, work } = await countGpuWork(() => Promise.resolve(lm.logits(rows)));
+      expect(work.stock, model).toEqual({});
+      expect(work.dispatches, model).toBe(dispatches);
+      const stock = await withGpuKernels(false, () => lm.logits(rows));
+      expect(relativeError(await ours.data(), await stock.data()), model).toBeLessThan(1e-5);
+      tf.dispose([ours, stock, rows, ...tfWeights.values()]);
+      adapter.dispose();
+    }
+  }, 120_000);
 });
