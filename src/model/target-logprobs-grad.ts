@@ -27,7 +27,9 @@ export interface EarlyGrads {
 
 export interface Saved {
   readonly lse: tf.Tensor1D;
-  readonly valid: tf.Tensor1D;
+  /** 1 where the target is ≥ 0; null where the row kernels read the raw targets themselves. */
+  readonly valid: tf.Tensor1D | null;
+  /** The targets the row kernels read: clamped to ≥ 0 when `valid` is given, else raw. */
   readonly targets: tf.Tensor1D;
   readonly early: EarlyGrads | null;
 }
@@ -67,7 +69,7 @@ export function makeCustomGrad(
   return (
     inputs: tf.Tensor[],
     frozenParts: readonly tf.Tensor2D[],
-    valid: tf.Tensor1D,
+    valid: tf.Tensor1D | null,
     safeTargets: tf.Tensor1D,
   ): tf.Tensor => {
     // Inputs are unpacked from a list laid out as [h, (W_0 … W_{P−1}), (hA, B)].
@@ -92,7 +94,7 @@ export function makeCustomGrad(
       const present = earlyList.map((t) => t !== null);
       save([
         lseAll,
-        valid,
+        ...(valid ? [valid] : []),
         safeTargets,
         ...(earlyList.filter((t) => t) as tf.Tensor[]),
         ...tensors,
@@ -101,12 +103,9 @@ export function makeCustomGrad(
       return {
         value: lp,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [lse, validMask, safe, ...rest] = saved as [
-            tf.Tensor1D,
-            tf.Tensor1D,
-            tf.Tensor1D,
-            ...tf.Tensor[],
-          ];
+          const [lse, ...afterLse] = saved as [tf.Tensor1D, ...tf.Tensor1D[]];
+          const validMask = valid ? (afterLse.shift() as tf.Tensor1D) : null;
+          const [safe, ...rest] = afterLse as [tf.Tensor1D, ...tf.Tensor[]];
           const stored = present.filter((p) => p).length;
           const list = rest.slice(0, stored);
           const at = () => list.shift() ?? null;

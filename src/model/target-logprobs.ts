@@ -18,7 +18,9 @@ import { UnsupportedModelError } from '../errors/loops-errors';
 import { logitsRowOps, type RowOpsKind } from './logits-row-ops';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import { isPacked, partLogits, tableRows, timesPart, transposedTimes } from './packed-vocab';
-import { accumulate, makeCustomGrad, type Backward } from './target-logprobs-grad';
+import { emptyTensor } from '../runtime/webgpu/backend-internals';
+import { lseAndPick } from '../runtime/webgpu/kernels/logits-rows';
+import { accumulate, makeCustomGrad, type Backward, type Forward } from './target-logprobs-grad';
 
 /** Floats per chunk of logits for each implementation of the row steps (`defaultChunkRows`). */
 export const CHUNK_FLOATS: Readonly<Record<RowOpsKind, number>> = {
@@ -101,13 +103,25 @@ export function targetLogprobs(
   const width = h.shape[1];
   const starts: number[] = [];
   parts.reduce((row, p) => (starts.push(row), row + p.shape[0]), 0);
-  const valid: tf.Tensor1D = tf.tidy(() => tf.cast(tf.greaterEqual(targets, 0), 'float32')); // [N]
-  const safeTargets: tf.Tensor1D = tf.tidy(() => tf.maximum(targets, tf.scalar(0, 'int32'))); // [N]
+  // With our WebGPU row kernels, lse, the targets' logits and lp come out of one dispatch a part
+  // and both row kernels read the raw targets (< 0: lp 0, zero gradient): no mask, no clamped
+  // targets, no gathered target rows (kernels/logits-rows.ts `lseAndPick`). Else the mask and the
+  // clamped targets (ignored rows read row 0, then masked).
+  const fused = rowOps.kind === 'webgpu';
+  const valid: tf.Tensor1D | null = fused
+    ? null
+    : tf.tidy(() => tf.cast(tf.greaterEqual(targets, 0), 'float32'));
+  const safeTargets: tf.Tensor1D = fused
+    ? targets
+    : tf.tidy(() => tf.maximum(targets, tf.scalar(0, 'int32')));
   const chunks = (n: number): [number, number][] => {
     const out: [number, number][] = [];
     for (let s = 0; s < n; s += chunkRows) out.push([s, Math.min(chunkRows, n - s)]);
     return out;
   };
+  /** Rows start… of x [N, k]: x itself when that is all of them (no copy). */
+  const rowsOf = (x: tf.Tensor2D, start: number, size: number): tf.Tensor2D =>
+    start === 0 && size === x.shape[0] ? x : tf.slice(x, [start, 0], [size, -1]);
   /** B's rows for each part (B itself when there is one part); the caller disposes slices. */
   const bParts = (b: tf.Tensor2D | null): (tf.Tensor2D | null)[] =>
     parts.length === 1
@@ -133,20 +147,36 @@ export function targetLogprobs(
     options.gradHint && takesGradHint() && parts.length === 1 && !packed && !trainWeight
       ? options.gradHint
       : null;
-  const forward = (
-    hIn: tf.Tensor2D,
-    ws: readonly tf.Tensor2D[],
-    hA: tf.Tensor2D | null,
-    b: tf.Tensor2D | null,
-  ) => {
+  const fusedForward: Forward = (hIn, ws, hA, b) => {
+    const n = hIn.shape[0];
+    const out = { lse: emptyTensor<tf.Tensor1D>([n]), lp: emptyTensor<tf.Tensor1D>([n]), targets };
+    const bs = bParts(b);
+    for (const [start, size] of chunks(n)) {
+      tf.tidy(() => {
+        const hc = rowsOf(hIn, start, size); // [n, C]
+        const hAc = hA ? rowsOf(hA, start, size) : null;
+        ws.forEach((w, p) => {
+          const logits = chunkLogits(hc, hAc, bs[p] ?? null, w) as tf.Tensor2D; // [n, V_p]
+          const at = { rowOffset: start, start: starts[p] ?? 0 };
+          lseAndPick(logits, { ...out, ...at, first: p === 0, last: p === ws.length - 1 });
+          logits.dispose(); // the next part's logits can take its buffer
+        });
+      });
+    }
+    disposeSlices(bs, b);
+    return { lp: out.lp, lseAll: out.lse, early: null };
+  };
+  const forward: Forward = (hIn, ws, hA, b) => {
+    if (fused) return fusedForward(hIn, ws, hA, b);
+    const mask = valid as tf.Tensor1D;
     const lse: tf.Tensor1D[] = [];
     const picked: tf.Tensor1D[] = [];
     const pre = { dh: [] as tf.Tensor[], dhA: [] as tf.Tensor[], dB: null as tf.Tensor | null };
     const bs = bParts(b);
     for (const [start, size] of chunks(hIn.shape[0])) {
       tf.tidy(() => {
-        const hc = tf.slice(hIn, [start, 0], [size, -1]); // [n, C]
-        const hAc = hA ? tf.slice(hA, [start, 0], [size, -1]) : null;
+        const hc = rowsOf(hIn, start, size); // [n, C]
+        const hAc = hA ? rowsOf(hA, start, size) : null;
         const partLse = ws.map((w, p) => {
           const logits = chunkLogits(hc, hAc, bs[p] ?? null, w) as tf.Tensor2D; // [n, V_p]
           const partial = rowOps.rowLogSumExp(logits); // [n]
@@ -156,7 +186,7 @@ export function targetLogprobs(
           }
           // The gradient for ∂L/∂lp = hint, from these logits (one part: `partial` is the lse).
           const rows = (x: tf.Tensor1D) => tf.slice(x, [start], [size]); // [n]
-          const g = tf.mul(rows(hint), rows(valid)) as tf.Tensor1D;
+          const g = tf.mul(rows(hint), rows(mask)) as tf.Tensor1D;
           const dLogits = rowOps.logitsGrad(logits, partial, g, rows(safeTargets), 0, 0);
           pre.dh.push(tf.keep(tf.matMul(dLogits, w))); // [n, C]
           if (hAc && b) {
@@ -179,11 +209,11 @@ export function targetLogprobs(
     }
     disposeSlices(bs, b);
     const lseAll = tf.concat(lse) as tf.Tensor1D; // [N]
-    const lp = tf.mul(tf.sub(tf.concat(picked), lseAll), valid) as tf.Tensor1D;
+    const lp = tf.mul(tf.sub(tf.concat(picked), lseAll), mask) as tf.Tensor1D;
     tf.dispose([...lse, ...picked]);
     if (!hint) return { lp, lseAll, early: null };
     const early = {
-      g: tf.mul(hint, valid) as tf.Tensor1D,
+      g: tf.mul(hint, mask) as tf.Tensor1D,
       dh: tf.concat(pre.dh),
       dhA: pre.dhA.length ? tf.concat(pre.dhA) : null,
       dB: pre.dB,
@@ -194,7 +224,8 @@ export function targetLogprobs(
 
   const backward: Backward = (dy, hIn, ws, hA, b, saved) => {
     const { lse, valid: validMask, targets: safe, early } = saved;
-    const g = tf.mul(dy, validMask) as tf.Tensor1D; // [N]
+    // ∂L/∂lp, masked (with our row kernels the gradient kernel skips ignored rows itself).
+    const g = (validMask ? tf.mul(dy, validMask) : dy) as tf.Tensor1D; // [N]
     if (early) {
       // The forward formed the gradient for ∂L/∂lp = early.g; add that of any difference.
       const diff = tf.sub(g, early.g) as tf.Tensor1D;
@@ -230,8 +261,8 @@ export function targetLogprobs(
     for (const [start, size] of chunks(hIn.shape[0])) {
       // Flat record so tidy keeps exactly these: dh, dhA, dW<p>, dB<p>.
       const grads: Record<string, tf.Tensor> = tf.tidy(() => {
-        const hc = tf.slice(hIn, [start, 0], [size, -1]);
-        const hAc = hA ? tf.slice(hA, [start, 0], [size, -1]) : null;
+        const hc = rowsOf(hIn, start, size);
+        const hAc = hA ? rowsOf(hA, start, size) : null;
         const out: Record<string, tf.Tensor> = {};
         const sum = (key: string) => (out[key] as tf.Tensor2D | undefined) ?? null;
         ws.forEach((w, p) => {
@@ -269,7 +300,7 @@ export function targetLogprobs(
       tf.dispose(dB as tf.Tensor[]);
     }
     const out = { dh: tf.concat(dh), dhA: dhA.length ? tf.concat(dhA) : null, dW, dB: dBAll };
-    tf.dispose([g, ...dh, ...dhA]);
+    tf.dispose([...(g === dy ? [] : [g]), ...dh, ...dhA]);
     return out;
   };
 
@@ -280,6 +311,6 @@ export function targetLogprobs(
     if (lora) inputs.push(lora.hA, lora.b);
     return run(inputs, parts, valid, safeTargets) as tf.Tensor1D;
   } finally {
-    tf.dispose([valid, safeTargets]);
+    if (valid) tf.dispose([valid, safeTargets]);
   }
 }

@@ -1,11 +1,11 @@
 // A float32 vocab table on webgpu with our kernels (Dawn over SwiftShader): the unembedding of
 // src/model/target-logprobs.ts takes the same kernels as a bf16-packed table (packed-vocab.ts:
-// our GEMM with float32 B, the LoRA term in the logits' dispatch, our gather for the target rows)
-// instead of TF.js's MatMul and Gather programs. Here targetLogprobs itself (whole table and 3
+// our GEMM with float32 B, the LoRA term in the logits' dispatch; the targets' logits picked in
+// the logsumexp's dispatch) instead of TF.js's MatMul, Gather and elementwise programs. Here targetLogprobs itself (whole table and 3
 // parts, chunks that cut, with and without a LoRA on the unembedding, trained and frozen table):
 // log-probs and the gradients w.r.t. h, A, B and W against a float64 plain-TypeScript reference
-// and against the stock ops (our kernels off); and a count: no stock MatMul or Gather program
-// runs, forward or backward. Whole models: f32-vocab-model.test.ts.
+// and against the stock ops (our kernels off); and counts: no stock MatMul or Gather program runs,
+// forward or backward, and with one chunk no stock program at all. Models: f32-vocab-model.test.ts.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { targetLogprobs } from '../../../src/model/target-logprobs';
@@ -193,46 +193,55 @@ describe('float32 vocab table on our WebGPU kernels (Dawn)', () => {
         // The caller's hA = s·h·Aᵀ (and its gradient) is stock here; the unembedding is ours.
         if (!R) expect(stockProducts(work)).toEqual([]);
         expect(Object.keys(work.ours).some((k) => k.startsWith('gemm-'))).toBe(true);
-        expect(Object.keys(work.ours).some((k) => k.startsWith('gather-rows'))).toBe(true);
+        // Target logits come from the logits themselves (no gathered rows).
+        expect(work.ours['logits-row-lse']).toBeGreaterThan(0);
+        expect(work.ours['gather-rows-vec4']).toBeUndefined();
         tf.dispose([...stock, ...ours]);
       });
       tf.dispose([h, ...parts, ...(lora ? [lora.a, lora.b] : [])]);
     }, 120_000);
   }
 
-  it('with a LoRA (hA and B given): forward and backward run no stock MatMul or Gather', async () => {
-    // hA a leaf here, so the count holds the unembedding only: logits with hA·Bᵀ in the GEMM's
-    // dispatch, B's target rows by our gather (R 4), ∂hA = ∂logits·B, ∂B = ∂logitsᵀ·hA.
-    const R = 4;
-    const h = tf.tensor2d(seededArray(N * C, 1, 1), [N, C]);
-    const hA = tf.tensor2d(seededArray(N * R, 2, 1), [N, R]);
-    const b = tf.tensor2d(seededArray(V * R, 3, 0.5), [V, R]);
-    const w = tf.tensor2d(seededArray(V * C, 4, 1), [V, C]);
-    const targets = tf.tensor1d(TARGETS, 'int32');
-    const run = () =>
-      tf.tidy(() => {
-        const f = (hh: tf.Tensor, a: tf.Tensor, bb: tf.Tensor) =>
-          tf.sum(
-            targetLogprobs(
-              hh as tf.Tensor2D,
-              w,
-              targets,
-              { hA: a as tf.Tensor2D, b: bb as tf.Tensor2D },
-              {
-                chunkRows: 4,
-                trainWeight: false,
-              },
-            ),
-          ) as tf.Scalar;
-        const { value, grads } = tf.valueAndGrads(f)([h, hA, b]);
-        return [value, ...grads];
-      });
-    const stock = await withGpuKernels(false, run);
-    const { result: ours, work } = await countGpuWork(() => Promise.resolve(run()));
-    expect(stockProducts(work)).toEqual([]);
-    for (let i = 0; i < ours.length; i++) {
-      expect(relativeError(await ours[i]!.data(), await stock[i]!.data())).toBeLessThan(1e-5);
-    }
-    tf.dispose([...ours, ...stock, h, hA, b, w, targets]);
-  }, 120_000);
+  // hA a leaf and ∂L/∂lp given (tf.grads with dy), so the count holds the unembedding alone.
+  for (const rank of [0, 4]) {
+    it(`one chunk, one part${rank ? ', LoRA r4 (hA, B given)' : ''}: forward and backward run no stock program`, async () => {
+      // Forward: a GEMM (with hA·Bᵀ) and the lse/pick/lp kernel. Backward: the GEMM again, the
+      // gradient in place, ∂h = ∂logits·W (and ∂hA = ∂logits·B, ∂B = ∂logitsᵀ·hA): GEMMs.
+      const h = tf.tensor2d(seededArray(N * C, 1, 1), [N, C]);
+      const hA = tf.tensor2d(seededArray(N * 4, 2, 1), [N, 4]);
+      const b = tf.tensor2d(seededArray(V * 4, 3, 0.5), [V, 4]);
+      const w = tf.tensor2d(seededArray(V * C, 4, 1), [V, C]);
+      const targets = tf.tensor1d(TARGETS, 'int32');
+      const dy = tf.tensor1d(G);
+      const options = { chunkRows: N, trainWeight: false };
+      const forward = (hh: tf.Tensor, a: tf.Tensor, bb: tf.Tensor) =>
+        targetLogprobs(
+          hh as tf.Tensor2D,
+          w,
+          targets,
+          rank ? { hA: a as tf.Tensor2D, b: bb as tf.Tensor2D } : null,
+          options,
+        );
+      const run = () =>
+        tf.tidy(() => {
+          if (!rank)
+            return [forward(h, hA, b), tf.grad((hh: tf.Tensor) => forward(hh, hA, b))(h, dy)];
+          return [forward(h, hA, b), ...tf.grads(forward)([h, hA, b], dy)];
+        });
+      const stock = await withGpuKernels(false, run);
+      const once = await countGpuWork(() => Promise.resolve(forward(h, hA, b)));
+      expect(once.work.stock).toEqual({});
+      const gemm = rank ? 'gemm-nt-lrt-vec4' : 'gemm-nt-vec4'; // the LoRA term in the GEMM
+      expect(once.work.ours).toEqual({ [gemm]: 1, 'logits-row-lse': 1 });
+      once.result.dispose();
+      const { result: ours, work } = await countGpuWork(() => Promise.resolve(run()));
+      expect(work.stock).toEqual({});
+      // lp (2), the gradient's forward (2), backward: logits (GEMM), ∂logits, ∂h (+ ∂hA, ∂B).
+      expect(work.dispatches).toBe(rank ? 9 : 7);
+      for (let i = 0; i < ours.length; i++) {
+        expect(relativeError(await ours[i]!.data(), await stock[i]!.data())).toBeLessThan(1e-5);
+      }
+      tf.dispose([...ours, ...stock, h, hA, b, w, targets, dy]);
+    }, 120_000);
+  }
 });

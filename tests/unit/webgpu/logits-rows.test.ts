@@ -1,10 +1,15 @@
 // The row-wise steps of the chunked target log-probs on webgpu (src/runtime/webgpu/kernels/
 // logits-rows.ts): the row logsumexp and the in-place softmax cross-entropy gradient, against a
 // float64 plain-TypeScript reference. Rows wider than the 256-invocation workgroup (V 300), a
-// row offset into the whole arrays, a part that starts past row 0, targets inside and outside it.
+// row offset into the whole arrays, a part that starts past row 0, targets inside and outside it;
+// the log-probs finished in the logsumexp's dispatch over a table in two parts; ignored targets.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logitsGradInPlace, rowLogSumExp } from '../../../src/runtime/webgpu/kernels/logits-rows';
+import {
+  logitsGradInPlace,
+  lseAndPick,
+  rowLogSumExp,
+} from '../../../src/runtime/webgpu/kernels/logits-rows';
 import { expectNoLeaks, seededArray } from '../../helpers/tf-node';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 
@@ -62,6 +67,62 @@ describe('logits rows (Dawn)', () => {
       expect(worst).toBeLessThan(1e-6);
       expect(got[0 * V + 50]).toBeCloseTo(0.5 * (1 - Math.exp(logits[50]! - lseAll[2]!)), 5);
       tf.dispose([d, lse, gT, t]);
+    });
+  });
+
+  it('lse, target logits and lp over two parts, rows at an offset; ignored targets give 0', async () => {
+    // The [n, V] logits as a table of two parts, columns 0…119 and 120…299; whole arrays of 5
+    // rows, this chunk rows 2…4. Targets: 130 (second part), 7 (first), −100 (ignored).
+    const offset = 2;
+    const split = 120;
+    const targets = [0, 0, 130, 7, -100];
+    const lseAll = [0, 1, 2].map(lseRef);
+    const cols = (from: number, to: number) =>
+      Float32Array.from({ length: n * (to - from) }, (_, i) => {
+        const r = Math.floor(i / (to - from));
+        return logits[r * V + from + (i % (to - from))]!;
+      });
+    await expectNoLeaks(async () => {
+      const parts = [
+        tf.tensor2d(cols(0, split), [n, split]),
+        tf.tensor2d(cols(split, V), [n, V - split]),
+      ];
+      const out = {
+        lse: tf.zeros<tf.Rank.R1>([5]),
+        lp: tf.zeros<tf.Rank.R1>([5]),
+        targets: tf.tensor1d(targets, 'int32'),
+        rowOffset: offset,
+      };
+      lseAndPick(parts[0]!, { ...out, start: 0, first: true, last: false });
+      lseAndPick(parts[1]!, { ...out, start: split, first: false, last: true });
+      const [lse, lp] = [await out.lse.data(), await out.lp.data()];
+      expect(Array.from(lse.subarray(0, offset))).toEqual([0, 0]); // rows before: untouched
+      for (let r = 0; r < n; r++) {
+        const row = offset + r;
+        const t = targets[row]!;
+        const want = t < 0 ? 0 : logits[r * V + t]! - lseAll[r]!;
+        expect(Math.abs(lse[row]! - lseAll[r]!) / Math.abs(lseAll[r]!), `lse ${r}`).toBeLessThan(
+          1e-6,
+        );
+        expect(Math.abs(lp[row]! - want), `lp ${r}`).toBeLessThan(1e-4);
+      }
+      expect(lp[offset + 2]).toBe(0);
+      tf.dispose([...parts, out.lse, out.lp, out.targets]);
+    });
+  });
+
+  it('gradient in place: a row whose target is < 0 (ignored) gets zeros whatever its g', async () => {
+    await expectNoLeaks(async () => {
+      const d = tf.tensor2d(logits, [n, V]);
+      const lse = tf.tensor1d([0, 1, 2].map(lseRef));
+      const g = tf.tensor1d([1, -2, 3]);
+      const t = tf.tensor1d([5, -100, 299], 'int32');
+      logitsGradInPlace(d, lse, g, t, 0, 0);
+      const got = await d.data();
+      expect(got.subarray(V, 2 * V).every((x) => x === 0)).toBe(true);
+      expect(got.subarray(0, V).some((x) => x !== 0)).toBe(true);
+      expect(got.subarray(2 * V).some((x) => x !== 0)).toBe(true);
+      tf.dispose([d, lse, g, t]);
     });
   });
 });
