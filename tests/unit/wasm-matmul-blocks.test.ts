@@ -14,7 +14,7 @@ import { generateRandomWeights } from '../../src/model/random-weights';
 import { registerWasmKernels } from '../../src/runtime/wasm-kernels';
 import { planMatMul, UNCACHED_B_MIN_BYTES } from '../../src/runtime/wasm-kernels/batch-mat-mul';
 import { K_BLOCK, SPLIT_K_MIN, splitsK } from '../../src/runtime/wasm-kernels/split-k';
-import { transposeTiles } from '../../src/runtime/wasm-kernels/wasm-heap';
+import { transposeLastTwo, transposeTiles } from '../../src/runtime/wasm-kernels/wasm-heap';
 import {
   keptOperandCount,
   reusingWeights,
@@ -82,6 +82,29 @@ describe('the tiled transposition', () => {
         for (let j = 0; j < cols; j++) {
           expect(dst[b * rows * cols + j * rows + i]).toBe(src[b * rows * cols + i * cols + j]);
         }
+  });
+
+  it('runs on large tensors (tiles) and small ones (the package) with the same values', async () => {
+    for (const shape of [
+      [2, 700, 801],
+      [30, 50],
+    ]) {
+      const x = tf.tensor(seededArray(tf.util.sizeFromShape(shape), 9), shape);
+      const backend = tf.backend() as unknown as BackendWasm;
+      const info = transposeLastTwo(backend, {
+        dataId: x.dataId,
+        shape: x.shape,
+        dtype: 'float32',
+      });
+      const got = tf.engine().makeTensorFromTensorInfo(info);
+      const want = tf.transpose(
+        x,
+        [...shape.keys()].slice(0, -2).concat([shape.length - 1, shape.length - 2]),
+      );
+      expect(got.shape).toEqual(want.shape);
+      expect(Array.from(await got.data())).toEqual(Array.from(await want.data()));
+      tf.dispose([x, got, want]);
+    }
   });
 
   it('gives the products that transpose A, B or the output the float64 values', async () => {

@@ -105,15 +105,23 @@ export function releaseAlias(backend: BackendWasm, alias: tf.TensorInfo): void {
 const TILE = 32;
 
 /**
- * x with its last two axes swapped, as a new wasm tensor the caller disposes. Float32 goes through
- * square tiles, so reads and writes both stay within a few cache lines: the package's Transpose
+ * Elements from which `transposeLastTwo` copies through tiles (4 MiB of float32, past a core's
+ * cache); smaller ones keep the package's kernel. In Node the tiles were faster from [256, 576] up
+ * (0.42 against 0.62 ms), but in a Chromium profile of a SmolLM2 step with the tiles everywhere
+ * the layers' swapped products (transposes of [256, 576] and [1536, 256]) took 7–18% longer.
+ */
+const TILED_MIN_ELEMENTS = 1 << 20;
+
+/**
+ * x with its last two axes swapped, as a new wasm tensor the caller disposes. A large float32 x
+ * goes through square tiles, so reads and writes both stay within a few cache lines: the package's Transpose
  * walks the output in order and the input with a stride of a whole row, which for a chunk of
  * logits ([49152, 170] → [170, 49152], 33 MB) took 166 ms in Node, a third of the product it
  * followed, on one thread whatever the backend's threads.
  */
 export function transposeLastTwo(backend: BackendWasm, x: tf.TensorInfo): tf.TensorInfo {
   const rank = x.shape.length;
-  if (x.dtype !== 'float32') {
+  if (x.dtype !== 'float32' || tf.util.sizeFromShape(x.shape) < TILED_MIN_ELEMENTS) {
     const perm = [...Array(rank - 2).keys(), rank - 1, rank - 2];
     const transpose = tf.getKernel('Transpose', 'wasm').kernelFunc;
     return transpose({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
