@@ -14,6 +14,7 @@
  * order), with the transient memory of one group.
  */
 import * as tf from '@tensorflow/tfjs';
+import { reusingWeights } from '../runtime/wasm-kernels/weight-reuse';
 import { gradientsFreeing } from './tape-backprop';
 
 /** One block of a checkpointed stack: its function and the variables it reads. */
@@ -89,7 +90,10 @@ function stackBackward(
   for (let i = blocks.length - 1; i >= 0; i--) {
     const block = blocks[i]!;
     const input = saved[i] as tf.Tensor3D;
-    const [dx, ...dParams] = backward(block.run, input, grad, block.params, size);
+    // The block's weights transposed and packed once for its groups (wasm; weight-reuse.ts).
+    const [dx, ...dParams] = reusingWeights(() =>
+      backward(block.run, input, grad, block.params, size),
+    );
     if (grad !== dy) grad.dispose(); // ours: the engine's dy stays with the engine
     // The tape's saved clone: the engine disposes it again after the pass (a no-op by then).
     if (i > 0) input.dispose();
@@ -108,9 +112,11 @@ function inGroups(
   const B = x.shape[0];
   if (B <= size) return f(x);
   const parts: tf.Tensor3D[] = [];
-  for (let start = 0; start < B; start += size) {
-    parts.push(tf.tidy(() => f(tf.slice(x, [start, 0, 0], [Math.min(size, B - start), -1, -1]))));
-  }
+  reusingWeights(() => {
+    for (let start = 0; start < B; start += size) {
+      parts.push(tf.tidy(() => f(tf.slice(x, [start, 0, 0], [Math.min(size, B - start), -1, -1]))));
+    }
+  });
   const out = tf.concat(parts, 0);
   tf.dispose(parts);
   return out;

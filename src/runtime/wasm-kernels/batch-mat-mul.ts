@@ -14,14 +14,18 @@
  *   A·Bᵀ = (B·Aᵀ)ᵀ                          'swap' when A has few rows next to B (short batches):
  *                                           transposes A and the output, never B;
  *   [...b, M, K]·[K, N] = [(b·M), K]·[K, N]  leading batch folded into rows when B is shared;
- *   [b, M, K]·[b, K, N]                     one XNNPACK product per batch item, copied in and out.
+ *   [b, M, K]·[b, K, N]                     one XNNPACK product per batch item, copied in and out;
+ *   A·B, K ≥ SPLIT_K_MIN                    summed over blocks of K (split-k.ts: the unembedding's
+ *                                           ∂h = ∂logits·W ran at a third of the 1024³ rate).
  * Small batched products (below PER_ITEM_MIN_MACS per item) and broadcasts other than "B shared"
  * stay on the package's kernel, which also raises its own shape errors.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { SKINNY_MAX_ROWS, skinnyGemm } from './skinny-gemm';
-import { aliasOf, asWasmBackend, copyElements, releaseAlias, withShape } from './wasm-heap';
+import { asWasmBackend, copyElements, transposeLastTwo, withShape } from './wasm-heap';
+import { splitKProduct, splitsK } from './split-k';
+import { preparedOperand, releasePrepared, type PreparedKind } from './weight-reuse';
 
 export const BATCH_MAT_MUL = 'BatchMatMul';
 
@@ -37,7 +41,8 @@ export const PER_ITEM_MIN_MACS = 1 << 15;
  * `aliasOf`), so the packed copy XNNPACK makes of it is freed after the call instead of cached
  * for the life of B: weights are packed again on every use (about one copy of B per product),
  * and the heap no longer holds a second copy of every frozen weight. Smaller B (LoRA factors,
- * attention blocks) keep the cache.
+ * attention blocks) keep the cache. Inside a `reusingWeights` scope (weight-reuse.ts) a large B is
+ * packed once for the scope instead.
  */
 export const UNCACHED_B_MIN_BYTES = 1 << 18;
 
@@ -123,27 +128,50 @@ export function makeBatchMatMul(original: tf.KernelFunc): tf.KernelFunc {
     }
     if (plan.route === 'swap' || plan.route === 'skinny')
       return swapped(wasm, a, b, plan, original);
-    const a2 = transposeA ? transposeLastTwo(wasm, a) : a; // [...batchA, M, K]
-    const uncached = !transposeB && tf.util.sizeFromShape(b.shape) * 4 >= UNCACHED_B_MIN_BYTES;
-    const b2 = transposeB ? transposeLastTwo(wasm, b) : uncached ? aliasOf(wasm, b) : b; // [...batchB, K, N]
     const product = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo =>
       original({
         inputs: { a: x, b: y },
         backend: wasm,
         attrs: { transposeA: false, transposeB: false },
       }) as tf.TensorInfo;
+    const a2 = transposeA ? transposeLastTwo(wasm, a) : a; // [...batchA, M, K]
+    if (plan.route === 'fold' && !transposeB && splitsK(plan.k)) {
+      const rows = plan.batchA * plan.m;
+      const out = splitKProduct(wasm, a2, b, rows, plan.k, plan.n, product);
+      if (a2 !== a) wasm.disposeData(a2.dataId);
+      return { ...out, shape: plan.outShape };
+    }
+    const operand = operandB(wasm, b, transposeB);
+    const b2 = operand.info; // [...batchB, K, N]
     const out =
       plan.route === 'fold'
         ? foldRows(a2, b2, plan, product)
         : perItem(wasm, a2, b2, plan, product);
     if (a2 !== a) wasm.disposeData(a2.dataId);
-    if (uncached) releaseAlias(wasm, b2);
-    else if (b2 !== b) wasm.disposeData(b2.dataId);
+    if (operand.kind && operand.release) releasePrepared(wasm, b2, operand.kind);
     return { ...out, shape: plan.outShape };
   };
 }
 
 type Product = (x: tf.TensorInfo, y: tf.TensorInfo) => tf.TensorInfo;
+
+/**
+ * B as the package's product takes it ([K, N]): B itself; Bᵀ; or, for a large B (a weight), an
+ * `aliasOf` id so that XNNPACK's packed copy goes with the call. A large B's Bᵀ or alias is kept
+ * for the rest of a `reusingWeights` scope when one is open (weight-reuse.ts); `release` says
+ * whether the caller frees it.
+ */
+function operandB(
+  wasm: BackendWasm,
+  b: tf.TensorInfo,
+  transposeB: boolean,
+): { info: tf.TensorInfo; kind: PreparedKind | null; release: boolean } {
+  const large = tf.util.sizeFromShape(b.shape) * 4 >= UNCACHED_B_MIN_BYTES;
+  if (!transposeB && !large) return { info: b, kind: null, release: false };
+  const kind: PreparedKind = transposeB ? 'transposed' : 'alias';
+  if (!large) return { info: transposeLastTwo(wasm, b), kind, release: true };
+  return { ...preparedOperand(wasm, b, kind), kind };
+}
 
 /** B shared by every batch item: [(batchA·M), K]·[K, N] in one call. */
 function foldRows(a: tf.TensorInfo, b: tf.TensorInfo, p: MatMulPlan, product: Product) {
@@ -193,12 +221,4 @@ function perItem(
   }
   if (p.batchA !== 1) wasm.disposeData(aItem.dataId);
   return out;
-}
-
-/** x with its last two axes swapped, as a new wasm tensor the caller disposes. */
-function transposeLastTwo(wasm: BackendWasm, x: tf.TensorInfo): tf.TensorInfo {
-  const rank = x.shape.length;
-  const perm = [...Array(rank - 2).keys(), rank - 1, rank - 2];
-  const transpose = tf.getKernel('Transpose', 'wasm').kernelFunc;
-  return transpose({ inputs: { x }, backend: wasm, attrs: { perm } }) as tf.TensorInfo;
 }
