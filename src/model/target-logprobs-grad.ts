@@ -1,7 +1,8 @@
 /**
  * The tf.customGrad wrapper of target-logprobs.ts: which inputs are differentiated (h, the LoRA
  * pair, and W's parts only when trained), what is saved for the backward pass, and how gradients
- * are returned in input order. The maths is target-logprobs.ts's.
+ * are returned in input order; and the backward that reuses the gradients a gradient hint let the
+ * forward form. The maths is target-logprobs.ts's.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -53,6 +54,41 @@ export type Backward = (
   dW: readonly (tf.Tensor | null)[];
   dB: tf.Tensor | null;
 };
+
+/**
+ * The backward when the forward formed the gradients for an expected ∂L/∂lp (`early.g`, masked):
+ * those (cloned: the saved ones are the engine's) when the real one, `g`, equals it, else those
+ * plus the gradient of the difference (`again`: the plain backward for ∂L/∂lp = diff). Reads one
+ * flag back, synchronously (the CPU backends only, target-logprobs.ts `takesGradHint`). Consumes
+ * `g`.
+ */
+export function backwardFromEarly(
+  g: tf.Tensor1D,
+  early: EarlyGrads,
+  parts: number,
+  again: (diff: tf.Tensor1D) => ReturnType<Backward>,
+): ReturnType<Backward> {
+  const diff = tf.sub(g, early.g) as tf.Tensor1D;
+  const differs = tf.tidy(() => tf.any(tf.notEqual(diff, 0)).dataSync()[0] === 1);
+  g.dispose();
+  const own = (t: tf.Tensor | null) => (t ? tf.clone(t) : null);
+  if (!differs) {
+    diff.dispose();
+    const dW = Array.from({ length: parts }, () => null);
+    return { dh: own(early.dh) as tf.Tensor, dhA: own(early.dhA), dW, dB: own(early.dB) };
+  }
+  const more = again(diff);
+  diff.dispose();
+  const plus = (a: tf.Tensor | null, x: tf.Tensor | null) => (a && x ? tf.add(a, x) : null);
+  const out = {
+    dh: plus(early.dh, more.dh) as tf.Tensor,
+    dhA: plus(early.dhA, more.dhA),
+    dW: more.dW,
+    dB: plus(early.dB, more.dB),
+  };
+  tf.dispose([more.dh, more.dhA, more.dB].filter((t): t is tf.Tensor => t !== null));
+  return out;
+}
 
 /**
  * Wraps forward/backward in tf.customGrad with inputs [h, (W_0 … W_{P−1}), (hA, B)]. When W is

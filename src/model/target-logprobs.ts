@@ -19,8 +19,15 @@ import { logitsRowOps, type RowOpsKind } from './logits-row-ops';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import { isPacked, partLogits, tableRows, timesPart, transposedTimes } from './packed-vocab';
 import { emptyTensor } from '../runtime/webgpu/backend-internals';
+import { submitRecorded } from '../runtime/webgpu/gpu-runtime';
 import { lseAndPick } from '../runtime/webgpu/kernels/logits-rows';
-import { accumulate, makeCustomGrad, type Backward, type Forward } from './target-logprobs-grad';
+import {
+  accumulate,
+  backwardFromEarly,
+  makeCustomGrad,
+  type Backward,
+  type Forward,
+} from './target-logprobs-grad';
 
 /** Floats per chunk of logits for each implementation of the row steps (`defaultChunkRows`). */
 export const CHUNK_FLOATS: Readonly<Record<RowOpsKind, number>> = {
@@ -159,9 +166,10 @@ export function targetLogprobs(
           const logits = chunkLogits(hc, hAc, bs[p] ?? null, w) as tf.Tensor2D; // [n, V_p]
           const at = { rowOffset: start, start: starts[p] ?? 0 };
           lseAndPick(logits, { ...out, ...at, first: p === 0, last: p === ws.length - 1 });
-          logits.dispose(); // the next part's logits can take its buffer
+          logits.dispose();
         });
       });
+      submitRecorded(); // the next chunk's logits (or the backward's) can take this one's buffer
     }
     disposeSlices(bs, b);
     return { lp: out.lp, lseAll: out.lse, early: null };
@@ -227,31 +235,9 @@ export function targetLogprobs(
     // ∂L/∂lp, masked (with our row kernels the gradient kernel skips ignored rows itself).
     const g = (validMask ? tf.mul(dy, validMask) : dy) as tf.Tensor1D; // [N]
     if (early) {
-      // The forward formed the gradient for ∂L/∂lp = early.g; add that of any difference.
-      const diff = tf.sub(g, early.g) as tf.Tensor1D;
-      const differs = tf.tidy(() => tf.any(tf.notEqual(diff, 0)).dataSync()[0] === 1);
-      g.dispose();
-      const own = (t: tf.Tensor | null) => (t ? tf.clone(t) : null); // saved clones are the engine's
-      if (!differs) {
-        diff.dispose();
-        return {
-          dh: own(early.dh) as tf.Tensor,
-          dhA: own(early.dhA),
-          dW: ws.map(() => null),
-          dB: own(early.dB),
-        };
-      }
-      const more = backward(diff, hIn, ws, hA, b, { ...saved, early: null });
-      diff.dispose();
-      const plus = (a: tf.Tensor | null, x: tf.Tensor | null) => (a && x ? tf.add(a, x) : null);
-      const out = {
-        dh: plus(early.dh, more.dh) as tf.Tensor,
-        dhA: plus(early.dhA, more.dhA),
-        dW: more.dW,
-        dB: plus(early.dB, more.dB),
-      };
-      tf.dispose([more.dh, more.dhA, more.dB].filter((t): t is tf.Tensor => t !== null));
-      return out;
+      const again = (diff: tf.Tensor1D) =>
+        backward(diff, hIn, ws, hA, b, { ...saved, early: null });
+      return backwardFromEarly(g, early, ws.length, again);
     }
     const bs = bParts(b);
     const dh: tf.Tensor[] = [];
@@ -292,6 +278,7 @@ export function targetLogprobs(
         dW[p] = next(dW[p] ?? null, grads[`dW${p}`]);
         dB[p] = next(dB[p] ?? null, grads[`dB${p}`]);
       });
+      if (fused) submitRecorded(); // as in the forward: the next chunk reuses this one's logits
     }
     disposeSlices(bs, b);
     let dBAll: tf.Tensor | null = dB[0] ?? null;

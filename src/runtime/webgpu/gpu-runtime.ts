@@ -217,6 +217,20 @@ export function dispatch(
   }
 }
 
+/**
+ * Submits what is recorded so far, as TF.js does every `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE`
+ * dispatches: the buffers of tensors disposed since then go back to the pool only at a submit, so
+ * a loop that frees a large buffer and allocates one like it a few dispatches later (the
+ * unembedding's chunks) calls this to reuse it. Nothing in compile-only mode or when nothing is
+ * recorded.
+ */
+export function submitRecorded(): void {
+  const backend = requireWebgpuBackend();
+  if (compileOnly() || !backend.commandEncoder) return;
+  backend.endComputePassEncoder();
+  backend.submitQueue();
+}
+
 /** Records a buffer-to-buffer copy in order with the dispatches (ends the open compute pass). */
 export function copyBuffer(
   src: Binding,
