@@ -149,6 +149,12 @@ describe('reusingWeights', () => {
     tf.dispose([...plain, ...scoped, w, ...xs, ...dys]);
   });
 
+  it('folds A·Bᵀ for a large B instead of swapping it (B is transposed once for the scope)', () => {
+    expect(planMatMul([64, k], [n, k], false, true).route).toBe('swap');
+    reusingWeights(() => expect(planMatMul([64, k], [n, k], false, true).route).toBe('fold'));
+    reusingWeights(() => expect(planMatMul([12, 32], [40, 32], false, true).route).toBe('swap')); // small B
+  });
+
   it('keeps a B from its second use, joins an outer scope, and releases all when f throws', () => {
     const w = tf.tensor(seededArray(k * n, 51), [k, n]);
     const x = tf.ones([4, k]);

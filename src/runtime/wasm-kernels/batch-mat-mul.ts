@@ -25,7 +25,12 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { SKINNY_MAX_ROWS, skinnyGemm } from './skinny-gemm';
 import { asWasmBackend, copyElements, transposeLastTwo, withShape } from './wasm-heap';
 import { splitKProduct, splitsK } from './split-k';
-import { preparedOperand, releasePrepared, type PreparedKind } from './weight-reuse';
+import {
+  preparedOperand,
+  releasePrepared,
+  reusingWeightsNow,
+  type PreparedKind,
+} from './weight-reuse';
 
 export const BATCH_MAT_MUL = 'BatchMatMul';
 
@@ -87,7 +92,10 @@ export function planMatMul(
     const rows = batchA * m;
     const skinny = !transposeA && transposeB && rows <= SKINNY_MAX_ROWS && kA % 4 === 0;
     if (skinny && n % 4 === 0) return { ...planned, route: 'skinny' };
-    return { ...planned, route: swapPays(rows, kA, n, transposeA, transposeB) };
+    // In a reusingWeights scope a large B is transposed and packed once for the scope, so A·Bᵀ
+    // folds: no per-product transposes of A and of the output, which run on one thread.
+    const kept = reusingWeightsNow() && n * kA * 4 >= UNCACHED_B_MIN_BYTES;
+    return { ...planned, route: kept ? 'fold' : swapPays(rows, kA, n, transposeA, transposeB) };
   }
   const sameBatch = batchA === batchB || batchA === 1;
   const bigEnough = m * kA * n >= PER_ITEM_MIN_MACS;
