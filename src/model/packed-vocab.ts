@@ -2,7 +2,7 @@
  * The products with a vocab table part W_p [V_p, C] that the model needs, for a part held either
  * as float32 or as bf16 pairs (int32 [V_p, C / 2], src/io/dtype.ts `packBf16Pairs`; the loader
  * packs frozen tables so on webgpu with our kernels, io/weights-loader.ts):
- *   rows:       W[t, :]                   (embedding gather, the target's logit)
+ *   rows:       W[t, :]                   (embedding gather, the target's logit on stock row ops)
  *   logits:     h·W_pᵀ (+ hA·B_pᵀ)        (unembedding, LoRA on lm_head folded in)
  *   input grad: d·W_p                     (the unembedding's backward w.r.t. h; also d·B_p)
  *   transposed: dᵀ·x                      (∂W_p and ∂B_p of a trained table or LoRA)

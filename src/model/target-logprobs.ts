@@ -11,7 +11,9 @@
  * The products with W (h·Wᵀ, with hA·Bᵀ in the same dispatch; ∂logits·W, ∂logits·B; ∂logitsᵀ·h,
  * ∂logitsᵀ·hA) and the target rows are packed-vocab.ts's: our WebGPU kernels when they are active,
  * for float32 parts and for bf16 pairs (int32 [V_p, C / 2], weight-parts.ts; such a W is frozen:
- * no ∂W). The row-wise steps over a chunk's logits are logits-row-ops.ts's.
+ * no ∂W). The row-wise steps over a chunk's logits are logits-row-ops.ts's; with our WebGPU row
+ * kernels the logsumexp's dispatch also reads the target's logit from the logits and writes lp
+ * (kernels/logits-rows.ts `lseAndPick`), so no target rows are gathered.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UnsupportedModelError } from '../errors/loops-errors';
