@@ -82,3 +82,18 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
   }
   return diff / scale;
 }
+
+/**
+ * A B 2 × T 8 batch for the tiny models (ids < 31) and its next-token targets; the −100 target is
+ * ignored, as in Run's batches.
+ */
+export const TINY_BATCH: { readonly tokens: number[][]; readonly targets: number[][] } = {
+  tokens: [
+    [3, 17, 5, 9, 22, 1, 4, 8],
+    [7, 2, 30, 11, 6, 13, 21, 0],
+  ],
+  targets: [
+    [17, 5, 9, 22, 1, 4, 8, -100],
+    [2, 30, 11, 6, 13, 21, 0, 12],
+  ],
+};

@@ -13,7 +13,7 @@ import type { ProjectionName } from '../../../src/model/weight-names';
 import { vocabTableNames } from '../../../src/model/weight-parts';
 import { countGpuWork, type GpuWork } from '../../../src/runtime/webgpu/counters';
 import { withGpuKernels } from '../../../src/runtime/webgpu-kernels';
-import { relativeError } from '../../helpers/model-fixtures';
+import { relativeError, TINY_BATCH } from '../../helpers/model-fixtures';
 import { seededArray } from '../../helpers/tf-node';
 import { tinyModel, type TinyModelName } from '../../helpers/tiny-models';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
@@ -22,14 +22,7 @@ import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 const PRODUCTS = /MatMul|Gather/;
 const stockProducts = (work: GpuWork) => Object.keys(work.stock).filter((k) => PRODUCTS.test(k));
 
-const tokens = [
-  [3, 17, 5, 9, 22, 1, 4, 8],
-  [7, 2, 30, 11, 6, 13, 21, 0],
-];
-const targets = [
-  [17, 5, 9, 22, 1, 4, 8, -100],
-  [2, 30, 11, 6, 13, 21, 0, 12],
-];
+const { tokens, targets } = TINY_BATCH;
 
 interface ModelCase {
   name: string;

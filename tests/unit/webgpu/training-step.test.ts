@@ -9,19 +9,11 @@ import { disposeRopeTables } from '../../../src/model/rope';
 import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS } from '../../../src/model/weight-names';
 import { countGpuWork, type GpuWork } from '../../../src/runtime/webgpu/counters';
 import { withGpuKernels } from '../../../src/runtime/webgpu-kernels';
-import { engineFixture, relativeError } from '../../helpers/model-fixtures';
+import { TINY_BATCH, engineFixture, relativeError } from '../../helpers/model-fixtures';
 import { tinyModel, type TinyModelName } from '../../helpers/tiny-models';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 
-// B 2 × T 8; a −100 target is ignored, as in Run's batches.
-const tokens = [
-  [3, 17, 5, 9, 22, 1, 4, 8],
-  [7, 2, 30, 11, 6, 13, 21, 0],
-];
-const targets = [
-  [17, 5, 9, 22, 1, 4, 8, -100],
-  [2, 30, 11, 6, 13, 21, 0, 12],
-];
+const { tokens, targets } = TINY_BATCH;
 
 interface Step {
   loss: number;
