@@ -13,16 +13,15 @@ import type { ProjectionName } from '../../../src/model/weight-names';
 import { vocabTableNames } from '../../../src/model/weight-parts';
 import { countGpuWork, type GpuWork } from '../../../src/runtime/webgpu/counters';
 import { withGpuKernels } from '../../../src/runtime/webgpu-kernels';
-import { relativeError, TINY_BATCH } from '../../helpers/model-fixtures';
+import { relativeError } from '../../helpers/model-fixtures';
 import { seededArray } from '../../helpers/tf-node';
 import { tinyModel, type TinyModelName } from '../../helpers/tiny-models';
+import { countedStep, type CountedStep } from '../../helpers/counted-step';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 
 /** Stock programs that must not run in the unembedding with our kernels. */
 const PRODUCTS = /MatMul|Gather/;
 const stockProducts = (work: GpuWork) => Object.keys(work.stock).filter((k) => PRODUCTS.test(k));
-
-const { tokens, targets } = TINY_BATCH;
 
 interface ModelCase {
   name: string;
@@ -45,14 +44,8 @@ const MODEL_CASES: ModelCase[] = [
   { name: 'llama untied, full-parameter (both tables trained)', model: 'llamaGqa', lora: null },
 ];
 
-interface ModelStep {
-  loss: number;
-  grads: Float32Array[];
-  work: GpuWork;
-}
-
 /** −Σ lp over valid targets, B 2 × T 8, chunks of 5 rows; gradients of the LoRA or the tables. */
-async function modelStep(c: ModelCase): Promise<ModelStep> {
+async function modelStep(c: ModelCase): Promise<CountedStep> {
   const { config, weights } = tinyModel(c.model);
   const trainBase = c.lora === null;
   const tables = new Set(vocabTableNames(config));
@@ -76,21 +69,7 @@ async function modelStep(c: ModelCase): Promise<ModelStep> {
     ? adapter.variables
     : [...tables].map((name) => tfWeights.get(name) as tf.Variable);
   const model = new CausalLM(config, tfWeights, adapter, { trainBase, chunkRows: 5 });
-  const { result, work } = await countGpuWork(() =>
-    tf.variableGrads(() => {
-      const t = tf.tensor2d(targets, undefined, 'int32');
-      const lp = model.targetLogprobs(tf.tensor2d(tokens, undefined, 'int32'), t);
-      return tf.neg(tf.sum(lp)) as tf.Scalar;
-    }, vars),
-  );
-  const out = {
-    loss: (await result.value.data())[0]!,
-    grads: await Promise.all(
-      vars.map(async (v) => (await result.grads[v.name]!.data()) as Float32Array),
-    ),
-    work,
-  };
-  tf.dispose([result.value, ...Object.values(result.grads)]);
+  const out = await countedStep(model, vars, (lp) => tf.neg(tf.sum(lp)));
   adapter?.dispose();
   for (const t of tfWeights.values()) t.dispose();
   disposeRopeTables();
@@ -98,7 +77,7 @@ async function modelStep(c: ModelCase): Promise<ModelStep> {
 }
 
 describe('tiny models with float32 vocab tables: our kernels = stock ops (webgpu) = cpu', () => {
-  const cpu = new Map<string, ModelStep>();
+  const cpu = new Map<string, CountedStep>();
 
   beforeAll(async () => {
     await useCpuAgain();

@@ -7,43 +7,23 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeRopeTables } from '../../../src/model/rope';
 import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS } from '../../../src/model/weight-names';
-import { countGpuWork, type GpuWork } from '../../../src/runtime/webgpu/counters';
 import { withGpuKernels } from '../../../src/runtime/webgpu-kernels';
-import { TINY_BATCH, engineFixture, relativeError } from '../../helpers/model-fixtures';
+import { engineFixture, relativeError } from '../../helpers/model-fixtures';
 import { tinyModel, type TinyModelName } from '../../helpers/tiny-models';
+import { countedStep, type CountedStep } from '../../helpers/counted-step';
 import { useCpuAgain, useWebGpuBackend } from '../../helpers/webgpu-node';
 
-const { tokens, targets } = TINY_BATCH;
-
-interface Step {
-  loss: number;
-  grads: Float32Array[];
-  work: GpuWork;
-}
-
 /** Loss −Σ lp over valid targets and its gradients w.r.t. every LoRA variable, in order. */
-async function step(name: TinyModelName, checkpointLayers: boolean): Promise<Step> {
+async function step(name: TinyModelName, checkpointLayers: boolean): Promise<CountedStep> {
   const { config } = tinyModel(name);
   const targetsList = [...ATTENTION_PROJECTIONS[config.family], ...MLP_PROJECTIONS[config.family]];
   // Checkpointed: one sequence per group (8 tokens), so backward runs the block twice and sums.
   const options = checkpointLayers ? { checkpointLayers, checkpointChunkTokens: 8 } : {};
   const f = engineFixture(name, { targets: targetsList, rank: 4 }, options);
   const vars = f.adapter!.variables;
-  const { result, work } = await countGpuWork(() =>
-    tf.variableGrads(() => {
-      const t = tf.tensor2d(targets, undefined, 'int32');
-      const lp = f.model.targetLogprobs(tf.tensor2d(tokens, undefined, 'int32'), t);
-      return tf.neg(tf.sum(tf.mul(lp, tf.cast(tf.greaterEqual(t, 0), 'float32')))) as tf.Scalar;
-    }, vars),
+  const out = await countedStep(f.model, vars, (lp, t) =>
+    tf.neg(tf.sum(tf.mul(lp, tf.cast(tf.greaterEqual(t, 0), 'float32')))),
   );
-  const out = {
-    loss: (await result.value.data())[0]!,
-    grads: await Promise.all(
-      vars.map(async (v) => (await result.grads[v.name]!.data()) as Float32Array),
-    ),
-    work,
-  };
-  tf.dispose([result.value, ...Object.values(result.grads)]);
   f.dispose();
   disposeRopeTables(); // gpu-attn's RoPE tables stay cached on the device otherwise
   return out;
@@ -56,7 +36,7 @@ const CASES = [
 ] as const;
 
 describe('one LoRA training step on webgpu (Dawn) vs cpu', () => {
-  const reference = new Map<string, Step>();
+  const reference = new Map<string, CountedStep>();
 
   beforeAll(async () => {
     await useCpuAgain();
