@@ -17,7 +17,7 @@
  */
 import { checkLogitsGradOperands } from '../logits-grad-operands';
 import * as tf from '@tensorflow/tfjs';
-import { asWasmBackend } from './wasm-heap';
+import { addInto, asWasmBackend } from './wasm-heap';
 
 /** Rows of hA·Bᵀ computed at once by `addLoraInPlace`: a [32, V] temporary (6 MiB at V = 49,152). */
 export const LORA_BLOCK_ROWS = 32;
@@ -70,11 +70,6 @@ export function logitsGradValues(
     for (let j = 0; j < V; j++) d[base + j] = -gr * Math.exp((d[base + j] as number) - l);
     if (hot >= 0 && hot < V) d[base + hot] = gr * (1 - Math.exp(lHot - l));
   }
-}
-
-/** dst[offset + i] += src[i] for every i of `src`. */
-export function addInto(dst: Float32Array, offset: number, src: Float32Array): void {
-  for (let i = 0; i < src.length; i++) dst[offset + i] = (dst[offset + i] as number) + src[i]!;
 }
 
 /** lse [n] of `logits` [n, V] (a wasm tensor). Returns a new tensor. */

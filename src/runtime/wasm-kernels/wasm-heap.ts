@@ -101,6 +101,11 @@ export function releaseAlias(backend: BackendWasm, alias: tf.TensorInfo): void {
   backend.dataIdMap.delete(alias.dataId);
 }
 
+/** dst[offset + i] += src[i] for every i of `src`. */
+export function addInto(dst: Float32Array, offset: number, src: Float32Array): void {
+  for (let i = 0; i < src.length; i++) dst[offset + i] = (dst[offset + i] as number) + src[i]!;
+}
+
 /** Edge of the square tiles `transposeLastTwo` copies through (32 × 32 floats: 4 KiB a tile). */
 const TILE = 32;
 
@@ -114,10 +119,10 @@ const TILED_MIN_ELEMENTS = 1 << 20;
 
 /**
  * x with its last two axes swapped, as a new wasm tensor the caller disposes. A large float32 x
- * goes through square tiles, so reads and writes both stay within a few cache lines: the package's Transpose
- * walks the output in order and the input with a stride of a whole row, which for a chunk of
- * logits ([49152, 170] → [170, 49152], 33 MB) took 166 ms in Node, a third of the product it
- * followed, on one thread whatever the backend's threads.
+ * goes through square tiles, so reads and writes both stay within a few cache lines: the
+ * package's Transpose walks the output in order and the input with a stride of a whole row, which
+ * for a chunk of logits ([49152, 170] → [170, 49152], 33 MB) took 166 ms in Node, a third of the
+ * product it followed, on one thread whatever the backend's threads.
  */
 export function transposeLastTwo(backend: BackendWasm, x: tf.TensorInfo): tf.TensorInfo {
   const rank = x.shape.length;
