@@ -12,6 +12,8 @@
  *     are most of the products of a forward and backward pass (see wasm-kernels/batch-mat-mul.ts).
  *   - Identity: right, but it copies; gradients save their inputs through it, so every weight was
  *     copied each training step (see wasm-kernels/identity.ts).
+ *   - Slice, SplitV: right, but each copies its whole input out of the heap before taking the
+ *     slice (see wasm-kernels/slice.ts).
  * Each is a TypeScript kernel over the wasm heap; the two that wrap the package's kernel keep its
  * `setupFunc`, which TF.js runs again on every `setBackend('wasm')`.
  *
@@ -23,6 +25,7 @@ import '@tensorflow/tfjs-backend-wasm'; // registers the package's kernels first
 import { makeBatchMatMul, BATCH_MAT_MUL } from './wasm-kernels/batch-mat-mul';
 import { makeCast, CAST } from './wasm-kernels/cast';
 import { makeIdentity, IDENTITY } from './wasm-kernels/identity';
+import { makeSlice, makeSplitV, SLICE, SPLIT_V } from './wasm-kernels/slice';
 import { unsortedSegmentSum, UNSORTED_SEGMENT_SUM } from './wasm-kernels/unsorted-segment-sum';
 
 const BACKEND = 'wasm';
@@ -39,6 +42,8 @@ const SPECS: readonly KernelSpec[] = [
   { name: CAST, build: (original) => makeCast(required(CAST, original)) },
   { name: BATCH_MAT_MUL, build: (original) => makeBatchMatMul(required(BATCH_MAT_MUL, original)) },
   { name: IDENTITY, build: (original) => makeIdentity(required(IDENTITY, original)) },
+  { name: SLICE, build: (original) => makeSlice(required(SLICE, original)) },
+  { name: SPLIT_V, build: (original) => makeSplitV(required(SPLIT_V, original)) },
 ];
 
 /** Kernel name → the kernelFunc this module registered for it. */

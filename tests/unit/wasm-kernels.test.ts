@@ -91,9 +91,9 @@ describe('registerWasmKernels', () => {
     registerWasmKernels();
   });
 
-  it('registers UnsortedSegmentSum, Cast, BatchMatMul and Identity for wasm only, idempotently', () => {
+  it('registers UnsortedSegmentSum, Cast, BatchMatMul, Identity, Slice and SplitV for wasm only, idempotently', () => {
     const cpuCast = tf.getKernel('Cast', 'cpu').kernelFunc;
-    const names = ['UnsortedSegmentSum', 'Cast', 'BatchMatMul', 'Identity'];
+    const names = ['UnsortedSegmentSum', 'Cast', 'BatchMatMul', 'Identity', 'Slice', 'SplitV'];
     const funcs = (): tf.KernelFunc[] => names.map((k) => tf.getKernel(k, 'wasm').kernelFunc);
     const first = funcs();
     expect(registerWasmKernels()).toEqual(names);
