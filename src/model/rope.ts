@@ -4,15 +4,17 @@
  *   inv_freq_i = θ^(−2i/D),  angle(p, i) = p · inv_freq_(i mod D/2),
  *   rope(x) = x · cos + rotate_half(x) · sin,  rotate_half([x₁, x₂]) = [−x₂, x₁].
  * The angle tables are computed in float64 on the CPU. On the stock path they are uploaded once
- * per call for the call's positions. On webgpu with our kernels on, one table per (D, θ) stays on
- * the device, covering positions 0 … L − 1 (L a power of two that grows when a longer sequence
- * comes), and the fused kernel (src/runtime/webgpu/ops/rope.ts) reads its rows at the call's
- * offset: no upload per step, one dispatch per rotated tensor.
+ * per call for the call's positions. On webgpu with our kernels on, and on wasm, one table per
+ * (D, θ) stays on the device, covering positions 0 … L − 1 (L a power of two that grows when a
+ * longer sequence comes), and a fused op reads its rows at the call's offset: no upload per step,
+ * one dispatch (webgpu, src/runtime/webgpu/ops/rope.ts) or one pass (wasm,
+ * src/runtime/wasm-kernels/rope.ts) per rotated tensor.
  */
 import * as tf from '@tensorflow/tfjs';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import type { HeadLayout } from '../runtime/webgpu/kernels/attention-wgsl';
 import { fusedRope } from '../runtime/webgpu/ops/rope';
+import { wasmRope } from '../runtime/wasm-kernels/rope';
 
 /** cos and sin tables [N, D]; position offset + t of a call uses row start + t. */
 export interface RopeTables {
@@ -89,12 +91,18 @@ function deviceTable(positions: number, D: number, theta: number): DeviceTable {
   return table;
 }
 
+/** Which fused RoPE op this backend runs (with cached tables), or null: the stock ops. */
+function fusedRopeOn(): 'webgpu' | 'wasm' | null {
+  if (gpuKernelsActive()) return 'webgpu';
+  return tf.getBackend() === 'wasm' ? 'wasm' : null;
+}
+
 /**
  * Tables for positions offset … offset + T − 1. Per-call tables (stock path) are new tensors for
- * the caller's tidy scope; device tables (webgpu kernels) are cached and must not be disposed.
+ * the caller's tidy scope; device tables (webgpu kernels, wasm) are cached and must not be disposed.
  */
 export function ropeTables(T: number, D: number, theta: number, offset: number): RopeTables {
-  if (gpuKernelsActive()) {
+  if (fusedRopeOn() !== null) {
     const { cos, sin, packed } = deviceTable(offset + T, D, theta);
     return { cos, sin, packed, start: offset };
   }
@@ -120,7 +128,9 @@ export function applyRope(
   tables: RopeTables,
   layout: HeadLayout = 'heads',
 ): tf.Tensor4D {
-  if (gpuKernelsActive()) return fusedRope(x, tables.cos, tables.sin, tables.start, layout);
+  const fused = fusedRopeOn();
+  if (fused === 'webgpu') return fusedRope(x, tables.cos, tables.sin, tables.start, layout);
+  if (fused === 'wasm') return wasmRope(x, tables.cos, tables.sin, tables.start, layout);
   return tf.tidy(() => {
     const D = x.shape[3];
     const T = layout === 'heads' ? x.shape[2] : x.shape[1];
