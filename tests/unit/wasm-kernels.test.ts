@@ -5,7 +5,11 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmKernels } from '../../src/runtime/wasm-kernels';
-import { PER_ITEM_MIN_MACS, planMatMul } from '../../src/runtime/wasm-kernels/batch-mat-mul';
+import {
+  PER_ITEM_MIN_MACS,
+  planMatMul,
+  swapsTransposedA,
+} from '../../src/runtime/wasm-kernels/batch-mat-mul';
 import { SKINNY_MAX_ROWS, skinnyGemm } from '../../src/runtime/wasm-kernels/skinny-gemm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ValidationError } from '../../src/errors/loops-errors';
@@ -241,6 +245,15 @@ describe('BatchMatMul kernel', () => {
     expect(route([8, 16, 8], [8, 8, 16])).toBe('package'); // 16·8·16 = 2^11 < 2^15
     expect(route([2, 1, 64, 64], [1, 3, 64, 64])).toBe('package'); // batch 2 vs 3
     expect(planMatMul([2, 3, 5, 7], [7, 4], false, false).outShape).toEqual([2, 3, 5, 4]);
+    const swapsA = (a: number[], b: number[], tA: boolean, tB: boolean): boolean =>
+      swapsTransposedA(planMatMul(a, b, tA, tB), tA, tB);
+    expect(swapsA([256, 1536], [256, 8], true, false)).toBe(true); // a LoRA ∂B
+    expect(swapsA([1, 3, 768, 256], [1, 3, 768, 64], true, false)).toBe(true); // attention's ∂V
+    expect(swapsA([7, 40], [7, 3], true, false)).toBe(true);
+    expect(swapsA([256, 8], [256, 576], true, false)).toBe(false); // A is the narrow one
+    expect(swapsA([170, 49152], [170, 8], true, false)).toBe(false); // ≥ TILED_MIN_ELEMENTS
+    expect(swapsA([256, 1536], [8, 256], true, true)).toBe(false); // Bᵀ too
+    expect(swapsA([2, 256, 1536], [256, 8], true, false)).toBe(false); // batches differ
     expect(PER_ITEM_MIN_MACS).toBe(1 << 15);
     expect(SKINNY_MAX_ROWS).toBe(8);
   });
@@ -267,6 +280,28 @@ describe('BatchMatMul kernel', () => {
   cases.push({ ...skinny, m: 1, batchA: 1, aShape: [1, 36], bShape: [44, 36] }); // one row (GEMV)
   cases.push({ ...skinny, m: 4, batchA: 2, aShape: [2, 1, 4, 36], bShape: [44, 36] }); // 8 rows
   cases.push({ ...skinny, k: 4, m: 3, batchA: 1, aShape: [3, 4], bShape: [44, 4] });
+  // Aᵀ·B with B of few columns, computed as (Bᵀ·A)ᵀ (swapsTransposedA): 2-D, and per item.
+  const swapA = { transposeA: true, transposeB: false };
+  cases.push({
+    ...swapA,
+    m: 40,
+    k: 7,
+    n: 3,
+    batchA: 1,
+    batchB: 1,
+    aShape: [7, 40],
+    bShape: [7, 3],
+  });
+  cases.push({
+    ...swapA,
+    m: 64,
+    k: 48,
+    n: 16,
+    batchA: 4,
+    batchB: 4,
+    aShape: [2, 2, 48, 64],
+    bShape: [2, 2, 48, 16],
+  });
   const big = { m: 40, k: 24, n: 36, transposeA: false }; // 34 560 MACs per item ≥ 2^15
   cases.push({
     ...big,

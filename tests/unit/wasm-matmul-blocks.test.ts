@@ -84,10 +84,11 @@ describe('the tiled transposition', () => {
         }
   });
 
-  it('runs on large tensors (tiles) and small ones (the package) with the same values', async () => {
+  it('runs on large tensors (tiles), small ones and wide ones of few rows (the package) alike', async () => {
     for (const shape of [
       [2, 700, 801],
       [30, 50],
+      [300, 3500], // ≥ TILED_MIN_ELEMENTS, rows ≤ STRIDED_ROWS_MAX
     ]) {
       const x = tf.tensor(seededArray(tf.util.sizeFromShape(shape), 9), shape);
       const backend = tf.backend() as unknown as BackendWasm;

@@ -13,6 +13,8 @@
  *                                           (decoding one token per sequence; skinny-gemm.ts);
  *   A·Bᵀ = (B·Aᵀ)ᵀ                          'swap' when A has few rows next to B (short batches):
  *                                           transposes A and the output, never B;
+ *   Aᵀ·B = (Bᵀ·A)ᵀ                          when B has few columns next to A (LoRA gradients,
+ *                                           attention's ∂V): transposes B and the output, never A;
  *   [...b, M, K]·[K, N] = [(b·M), K]·[K, N]  leading batch folded into rows when B is shared;
  *   [b, M, K]·[b, K, N]                     one XNNPACK product per batch item, copied in and out;
  *   A·B, K ≥ SPLIT_K_MIN                    summed over blocks of K (split-k.ts: the unembedding's
@@ -23,7 +25,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { SKINNY_MAX_ROWS, skinnyGemm } from './skinny-gemm';
-import { asWasmBackend, copyElements, transposeLastTwo, withShape } from './wasm-heap';
+import {
+  asWasmBackend,
+  copyElements,
+  TILED_MIN_ELEMENTS,
+  transposeLastTwo,
+  withShape,
+} from './wasm-heap';
 import { splitKProduct, splitsK } from './split-k';
 import {
   preparedOperand,
@@ -119,9 +127,38 @@ function swapPays(
   return !transposeA && transposeB && m * (k + n) < n * k ? 'swap' : 'fold';
 }
 
+/**
+ * Whether Aᵀ·B (per item A: [K, M], B: [K, N], the same batch) is cheaper as (Bᵀ·A)ᵀ: that
+ * transposes B and the result (K·N + M·N elements) instead of A (K·M), and A goes to XNNPACK as
+ * its B, packed by a sequential copy where a transpose reads with a stride. It pays for the LoRA
+ * gradients ∂yᵀ·(x·Aᵀ) ([256, 1536]ᵀ·[256, 8]) and attention's ∂V = Pᵀ·∂O ([768, 256]ᵀ·[768, 64]
+ * per kv head). Measured in Node (wasm, one thread): [256, 192]ᵀ·[256, 8] 0.33 → 0.08 ms,
+ * [256, 576]ᵀ·[256, 8] 0.94 → 0.78, [256, 1536]ᵀ·[256, 8] 2.6 → 2.1, attention's 6.6 → 6.5.
+ * An A of TILED_MIN_ELEMENTS or more is not swapped: [170, 49152]ᵀ·[170, 8] (the unembedding's
+ * LoRA) took 18–22 ms transposed by the package (wasm-heap.ts, STRIDED_ROWS_MAX), 40 swapped. The
+ * reverse product never swaps again: both conditions would need 2·M·N < 0.
+ */
+export function swapsTransposedA(
+  plan: MatMulPlan,
+  transposeA: boolean,
+  transposeB: boolean,
+): boolean {
+  const { m, k, n } = plan;
+  const routed = plan.route === 'fold' || plan.route === 'per-item';
+  const small = k * m < TILED_MIN_ELEMENTS;
+  return (
+    routed &&
+    small &&
+    transposeA &&
+    !transposeB &&
+    plan.batchA === plan.batchB &&
+    n * (k + m) < k * m
+  );
+}
+
 /** Wraps the package's BatchMatMul; `original` computes every product handed to it untransposed. */
 export function makeBatchMatMul(original: tf.KernelFunc): tf.KernelFunc {
-  return (args) => {
+  const kernel: tf.KernelFunc = (args) => {
     const a = args.inputs.a as tf.TensorInfo;
     const b = args.inputs.b as tf.TensorInfo;
     const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
@@ -136,6 +173,13 @@ export function makeBatchMatMul(original: tf.KernelFunc): tf.KernelFunc {
     }
     if (plan.route === 'swap' || plan.route === 'skinny')
       return swapped(wasm, a, b, plan, original);
+    if (swapsTransposedA(plan, transposeA, transposeB)) {
+      const attrs = { transposeA: true, transposeB: false };
+      const d = kernel({ inputs: { a: b, b: a }, backend: wasm, attrs }) as tf.TensorInfo; // [..., N, M]
+      const out = transposeLastTwo(wasm, d); // [..., M, N]
+      wasm.disposeData(d.dataId);
+      return { ...out, shape: plan.outShape };
+    }
     const product = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo =>
       original({
         inputs: { a: x, b: y },
@@ -159,6 +203,7 @@ export function makeBatchMatMul(original: tf.KernelFunc): tf.KernelFunc {
     if (operand.kind && operand.release) releasePrepared(wasm, b2, operand.kind);
     return { ...out, shape: plan.outShape };
   };
+  return kernel;
 }
 
 type Product = (x: tf.TensorInfo, y: tf.TensorInfo) => tf.TensorInfo;
