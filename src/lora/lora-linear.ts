@@ -45,9 +45,12 @@ export class LoraLinear implements Linear {
   private stock(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const y = this.base.apply(x); // [N, out]
-      const down = tf.matMul(x, this.loraA, false, true); // [N, R]
+      // The scale on the rank-R rows rather than the [N, out] product: the same value up to
+      // rounding (exactly when it is a power of two, as α/r usually is), and a pass over R
+      // columns instead of out, forward and backward.
+      const down = tf.mul(tf.matMul(x, this.loraA, false, true), this.scale); // [N, R]
       const up = tf.matMul(down, this.loraB, false, true); // [N, out]
-      return tf.add(y, tf.mul(up, this.scale));
+      return tf.add(y, up);
     });
   }
 }
