@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_LORA_ALPHA, targetsFor, type LoraConfig } from '../src/lora/adapter';
 import { parseModelConfig, type ModelConfig } from '../src/model/config';
 import { KNOWN_CONFIGS, type KnownModelId } from '../src/model/known-configs';
+import { disposeRopeTables } from '../src/model/rope';
 import { selectBackend } from '../src/runtime/backend';
 import { registerWasmKernels } from '../src/runtime/wasm-kernels';
 import type * as tf from '@tensorflow/tfjs';
@@ -155,9 +156,15 @@ async function suite(
     matmulGflops,
     gradHint: options.gradHint,
   };
-  report.suite = await runSuite(config, weights, suiteOptions, (line) =>
-    console.log(`${key}${line}`),
-  );
+  try {
+    report.suite = await runSuite(config, weights, suiteOptions, (line) =>
+      console.log(`${key}${line}`),
+    );
+  } finally {
+    // RoPE's tables stay cached on wasm and webgpu for the model's life (src/model/rope.ts); the
+    // engine frees them when its last model unloads, the suite when it is done with its model.
+    disposeRopeTables();
+  }
 }
 
 /**
