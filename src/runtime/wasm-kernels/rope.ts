@@ -14,6 +14,7 @@
  * 'tokens': [B, T, h, D].
  */
 import * as tf from '@tensorflow/tfjs';
+import { ropeOp } from '../rope-op';
 import type { HeadLayout } from '../webgpu/kernels/attention-wgsl';
 import { asWasmBackend } from './wasm-heap';
 
@@ -89,12 +90,5 @@ export function wasmRope(
   start: number,
   layout: HeadLayout = 'heads',
 ): tf.Tensor4D {
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const xi = args[0] as tf.Tensor4D;
-    return {
-      value: rotate(xi, cos, sin, start, 1, layout),
-      gradFunc: (dy) => rotate(dy as tf.Tensor4D, cos, sin, start, -1, layout),
-    };
-  });
-  return op(x) as tf.Tensor4D;
+  return ropeOp(rotate, x, cos, sin, start, layout);
 }

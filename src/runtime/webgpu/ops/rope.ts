@@ -3,7 +3,8 @@
  * backward, the rotation by −θ (RoPE is orthogonal, so its transpose is its inverse). The
  * tables are constants of the op: no gradient flows to them.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { ropeOp } from '../../rope-op';
 import type { HeadLayout } from '../kernels/attention-wgsl';
 import { ropeRotate } from '../kernels/rope';
 
@@ -18,12 +19,5 @@ export function fusedRope(
   start: number,
   layout: HeadLayout = 'heads',
 ): tf.Tensor4D {
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const xi = args[0] as tf.Tensor4D;
-    return {
-      value: ropeRotate(xi, cos, sin, start, 1, layout),
-      gradFunc: (dy) => ropeRotate(dy as tf.Tensor4D, cos, sin, start, -1, layout),
-    };
-  });
-  return op(x) as tf.Tensor4D;
+  return ropeOp(ropeRotate, x, cos, sin, start, layout);
 }
