@@ -14,7 +14,8 @@ import * as tf from '@tensorflow/tfjs';
 import { gpuKernelsActive } from '../runtime/webgpu-kernels';
 import type { HeadLayout } from '../runtime/webgpu/kernels/attention-wgsl';
 import { fusedRope } from '../runtime/webgpu/ops/rope';
-import { wasmRope } from '../runtime/wasm-kernels/rope';
+import { ropeOp } from '../runtime/rope-op';
+import { wasmRotate } from '../runtime/wasm-kernels/rope';
 
 /** cos and sin tables [N, D]; position offset + t of a call uses row start + t. */
 export interface RopeTables {
@@ -130,7 +131,7 @@ export function applyRope(
 ): tf.Tensor4D {
   const fused = fusedRopeOn();
   if (fused === 'webgpu') return fusedRope(x, tables.cos, tables.sin, tables.start, layout);
-  if (fused === 'wasm') return wasmRope(x, tables.cos, tables.sin, tables.start, layout);
+  if (fused === 'wasm') return ropeOp(wasmRotate, x, tables.cos, tables.sin, tables.start, layout);
   return tf.tidy(() => {
     const D = x.shape[3];
     const T = layout === 'heads' ? x.shape[2] : x.shape[1];

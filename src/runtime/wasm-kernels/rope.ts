@@ -14,7 +14,7 @@
  * 'tokens': [B, T, h, D].
  */
 import * as tf from '@tensorflow/tfjs';
-import { ropeOp } from '../rope-op';
+import type { Rotate } from '../rope-op';
 import type { HeadLayout } from '../webgpu/kernels/attention-wgsl';
 import { asWasmBackend } from './wasm-heap';
 
@@ -54,20 +54,18 @@ function positions(shape: readonly number[], layout: HeadLayout): (row: number) 
   return layout === 'heads' ? (r) => r % d2 : (r) => Math.floor(r / d2) % d1;
 }
 
-function rotate(
-  x: tf.Tensor4D,
-  cos: tf.Tensor2D,
-  sin: tf.Tensor2D,
-  start: number,
-  sign: 1 | -1,
-  layout: HeadLayout,
-): tf.Tensor4D {
-  const wasm = asWasmBackend(tf.backend(), 'wasmRope');
+/**
+ * x rotated by θ (sign 1) or −θ (sign −1) to positions start … of the tables (float32 wasm tensors
+ * that outlive the backward pass: the cached tables of src/model/rope.ts); a new tensor. RoPE as a
+ * differentiable op is `ropeOp(wasmRotate, …)` (runtime/rope-op.ts).
+ */
+export const wasmRotate: Rotate = (x, cos, sin, start, sign, layout) => {
+  const wasm = asWasmBackend(tf.backend(), 'wasmRotate');
   const T = layout === 'heads' ? x.shape[2] : x.shape[1];
   const D = x.shape[3];
   if (D % 2 !== 0 || cos.shape[1] !== D || sin.shape[1] !== D || start + T > cos.shape[0]) {
     throw new RangeError(
-      `wasmRope: x [${x.shape}] (${layout}) at positions ${start}…${start + T - 1} needs an even ` +
+      `wasmRotate: x [${x.shape}] (${layout}) at positions ${start}…${start + T - 1} needs an even ` +
         `head width and tables of width ${D} covering them; got cos [${cos.shape}], sin [${sin.shape}].`,
     );
   }
@@ -77,18 +75,4 @@ function rotate(
   const view = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
   ropeValues(view(x), view(info), D, positions(x.shape, layout), view(cos), view(sin), start, sign);
   return out;
-}
-
-/**
- * x rotated to positions start … start + T − 1 of the tables (float32 wasm tensors that outlive
- * the backward pass: the cached tables of src/model/rope.ts); a new tensor.
- */
-export function wasmRope(
-  x: tf.Tensor4D,
-  cos: tf.Tensor2D,
-  sin: tf.Tensor2D,
-  start: number,
-  layout: HeadLayout = 'heads',
-): tf.Tensor4D {
-  return ropeOp(rotate, x, cos, sin, start, layout);
-}
+};
