@@ -13,31 +13,11 @@ import {
 import { SKINNY_MAX_ROWS, skinnyGemm } from '../../src/runtime/wasm-kernels/skinny-gemm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ValidationError } from '../../src/errors/loops-errors';
-import { expectNoLeaks, seededArray } from '../helpers/tf-node';
+import { outputsOn, seededArray, type TensorOutput } from '../helpers/tf-node';
 import { maxRelError } from '../reference/self-check';
 import { OP_FAMILIES, ids, rand, size } from '../reference/wasm-kernel-op-families';
 import { referenceSegmentSum } from '../reference/wasm-kernel-segment-sum';
 import { referenceMatMul, type MatMulCase } from '../reference/wasm-kernel-matmul';
-
-type Backend = 'cpu' | 'wasm';
-interface Output {
-  dtype: string;
-  shape: number[];
-  values: number[];
-}
-
-/** Runs `build` on one backend and reads every output; fails if it leaks tensors. */
-async function runOn(backend: Backend, build: () => tf.Tensor[]): Promise<Output[]> {
-  await tf.setBackend(backend);
-  return expectNoLeaks(async () => {
-    const tensors = tf.tidy(build);
-    const out = await Promise.all(
-      tensors.map(async (t) => ({ dtype: t.dtype, shape: t.shape, values: [...(await t.data())] })),
-    );
-    tf.dispose(tensors);
-    return out;
-  });
-}
 
 const measured: Record<string, number> = {};
 
@@ -46,8 +26,8 @@ const measured: Record<string, number> = {};
  * when tol is 0.
  */
 async function expectParity(name: string, build: () => tf.Tensor[], tol = 1e-4): Promise<void> {
-  const cpu = await runOn('cpu', build);
-  const wasm = await runOn('wasm', build);
+  const cpu = await outputsOn('cpu', build);
+  const wasm = await outputsOn('wasm', build);
   if (tol === 0) {
     measured[name] = 0;
     expect(wasm, name).toEqual(cpu);
@@ -85,7 +65,7 @@ describe('the wasm package alone (TF.js 4.22)', () => {
   });
 
   it('casts numbers to bool modulo 256 (0.5 → false, 256 → false, −1 → 255)', async () => {
-    const [out] = await runOn('wasm', () => [tf.cast(tf.tensor1d([0.5, 256, -1, 1]), 'bool')]);
+    const [out] = await outputsOn('wasm', () => [tf.cast(tf.tensor1d([0.5, 256, -1, 1]), 'bool')]);
     expect(out?.values).toEqual([0, 0, 255, 1]);
   });
 });
@@ -121,8 +101,8 @@ describe('UnsortedSegmentSum kernel against its float64 reference', () => {
     segIds: number[],
     idShape: number[],
     numSegments: number,
-  ): Promise<Output[]> =>
-    runOn('wasm', () => [
+  ): Promise<TensorOutput[]> =>
+    outputsOn('wasm', () => [
       tf.unsortedSegmentSum(
         tf.tensor(x, xShape, x instanceof Int32Array ? 'int32' : 'float32'),
         ids(segIds, idShape) as tf.Tensor1D,
@@ -204,7 +184,7 @@ describe('Cast kernel', () => {
       tf.cast(tf.tensor1d([0.5, 0, -2, Number.NaN, 256, 1e-30]), 'bool'),
       tf.cast(tf.tensor1d([256, 0, -1], 'int32'), 'bool'),
     ];
-    const [floats, ints] = await runOn('wasm', build);
+    const [floats, ints] = await outputsOn('wasm', build);
     expect(floats?.values).toEqual([1, 0, 1, 1, 1, 1]);
     expect(ints?.values).toEqual([1, 0, 1]);
     await expectParity('cast to bool', build, 0);
@@ -336,7 +316,7 @@ describe('BatchMatMul kernel', () => {
       const b = seededArray(size(c.bShape), 22);
       await tf.setBackend('wasm');
       const dataIds = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
-      const [out] = await runOn('wasm', () => [
+      const [out] = await outputsOn('wasm', () => [
         tf.matMul(tf.tensor(a, c.aShape), tf.tensor(b, c.bShape), c.transposeA, c.transposeB),
       ]);
       const error = maxRelError(out?.values ?? [], referenceMatMul(c, a, b));
@@ -401,7 +381,7 @@ describe('op families: forward and gradient on wasm equal cpu', () => {
       return tf.grads(f)([e, w]);
     };
     await expectParity('end to end', build);
-    const [gradE] = await runOn('wasm', build);
+    const [gradE] = await outputsOn('wasm', build);
     // Rows of E that no token gathers get no gradient: 1, 2, 4, 6, 8, 9.
     for (const row of [1, 2, 4, 6, 8, 9]) {
       expect(gradE?.values.slice(row * 6, row * 6 + 6)).toEqual([0, 0, 0, 0, 0, 0]);

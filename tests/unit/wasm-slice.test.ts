@@ -7,7 +7,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerWasmKernels } from '../../src/runtime/wasm-kernels';
 import { copyBox } from '../../src/runtime/wasm-kernels/slice';
-import { expectNoLeaks, seededArray } from '../helpers/tf-node';
+import { outputsOn, seededArray } from '../helpers/tf-node';
 
 /** The box at `from` of extent `extent` of a row-major array of `shape`, one index at a time. */
 function referenceBox(
@@ -33,19 +33,6 @@ function referenceBox(
 /** A deterministic pseudo-random integer in [0, n) from a counter. */
 const pick = (seed: number, n: number) =>
   Math.floor(Math.abs(Math.sin(seed * 12.9898) * 43758.5453) % n);
-
-/** Runs `build` on `backend` and reads each output's dtype, shape and values. */
-async function outputsOn(backend: 'cpu' | 'wasm', build: () => tf.Tensor[]) {
-  await tf.setBackend(backend);
-  return expectNoLeaks(async () => {
-    const tensors = tf.tidy(build);
-    const out = await Promise.all(
-      tensors.map(async (t) => ({ dtype: t.dtype, shape: t.shape, values: [...(await t.data())] })),
-    );
-    tf.dispose(tensors);
-    return out;
-  });
-}
 
 async function expectSameAsCpu(build: () => tf.Tensor[]): Promise<void> {
   expect(await outputsOn('wasm', build)).toEqual(await outputsOn('cpu', build));
